@@ -1,0 +1,42 @@
+# Two commands do all set-up: `make run` and `make test`.
+VENV    ?= .venv
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
+PORT    ?= 3000
+PY      := $(VENV)/bin/python
+
+export REFLEX_USE_NPM := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test install install-dev migrate lint format bench-clean
+
+run: install ## install what is missing, migrate, serve on http://localhost:$(PORT)
+	PORT=$(PORT) bash scripts/run.sh
+
+test: install-dev ## lint and run the whole test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt scripts/node_shims.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	bash scripts/node_shims.sh $(VENV)
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: install
+	$(PY) -m voxie_app.manage migrate
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Migrate, start the voice worker when LiveKit is configured, serve the app.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-3000}"
+PY=.venv/bin/python
+
+$PY -m voxie_app.manage migrate
+
+worker_pid=""
+if reason="$($PY -m voxie_app.manage worker-status)"; then
+  $PY -m voice_worker start &
+  worker_pid=$!
+  echo "voice worker: started (pid $worker_pid)"
+else
+  echo "voice worker: not started: $reason"
+fi
+trap '[ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true' EXIT
+
+export REFLEX_USE_NPM=1
+.venv/bin/reflex run --env prod --single-port --frontend-port "$PORT"

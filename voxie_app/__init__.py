@@ -1,0 +1,1 @@
+"""Voxie: build, call and analyse voice agents (web app and shared layers)."""

@@ -1,0 +1,1 @@
+"""The REST API (`/api/*`), a FastAPI app that Reflex mounts itself under."""

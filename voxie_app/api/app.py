@@ -1,0 +1,34 @@
+"""Build the FastAPI app that serves `/api/*` and hosts the Reflex app under it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from voxie_app.api import errors
+from voxie_app.api.deps import require_access
+from voxie_app.api.limits import BodySizeLimit
+from voxie_app.api.routes import agents, analytics, calls, health
+from voxie_app.settings import get_settings
+
+
+def create_api() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Voxie API",
+        version="1.0.0",
+        description="Create voice agents, start browser calls, read call analytics.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    api = APIRouter(prefix="/api")
+    api.include_router(health.router)
+    protected = APIRouter(dependencies=[Depends(require_access)])
+    protected.include_router(agents.router)
+    protected.include_router(calls.router)
+    protected.include_router(analytics.router)
+    api.include_router(protected)
+    app.include_router(api)
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,153 @@
+"""`/api/agents*`: CRUD and creation from requirements (with its SSE log)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Response, status
+from fastapi.responses import StreamingResponse
+from sqlmodel import select
+
+from voxie_app.api.deps import PrincipalDep, SettingsDep
+from voxie_app.db import session_scope
+from voxie_app.models import Agent
+from voxie_app.schemas import AgentCreate, AgentCreated, AgentPublic, AgentUpdate
+from voxie_app.services import agent_creation, events
+from voxie_app.services import agents as agents_svc
+from voxie_app.services.errors import NotFound
+
+router = APIRouter(prefix="/agents", tags=["agents"])
+
+SSE_KEEPALIVE_S = 15.0
+
+
+def _public(agent: Agent) -> AgentPublic:
+    return AgentPublic.model_validate(agent, from_attributes=True)
+
+
+@router.get("", response_model=list[AgentPublic])
+def list_agents(
+    _: PrincipalDep,
+    search: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AgentPublic]:
+    with session_scope() as session:
+        rows = agents_svc.list_agents(session=session, search=search, limit=limit, offset=offset)
+        return [_public(a) for a in rows]
+
+
+@router.post(
+    "/create",
+    response_model=AgentCreated,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={201: {"model": AgentCreated, "description": "complete spec stored"}},
+)
+def create_agent(
+    body: AgentCreate,
+    background: BackgroundTasks,
+    response: Response,
+    settings: SettingsDep,
+    _: PrincipalDep,
+) -> AgentCreated:
+    """Store requirements; a complete spec is saved at once, otherwise the LLM drafts one."""
+    agent = agent_creation.submit(
+        user_requirements=body.user_requirements,
+        processed_spec=body.processed_spec,
+        session_id=body.session_id,
+    )
+    if agent.status == "processing":
+        background.add_task(agent_creation.process, agent_id=agent.id, settings=settings)
+    else:
+        response.status_code = status.HTTP_201_CREATED
+    session_id = agent.session_id or ""
+    return AgentCreated(
+        session_id=session_id,
+        agent_id=agent.id,
+        status=agent.status,
+        stream_url=f"/api/agents/create-stream/{session_id}",
+    )
+
+
+@router.get(
+    "/create-stream/{session_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def create_stream(
+    session_id: str,
+    _: PrincipalDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-sent events of one creation, replayed after `Last-Event-ID`; ends when done."""
+    with session_scope() as session:
+        found = session.exec(select(Agent.id).where(Agent.session_id == session_id)).first()
+    if found is None:
+        raise NotFound(f"no agent creation with session id {session_id}")
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    stream = agent_creation.stream_name(session_id)
+    return StreamingResponse(
+        _sse(stream, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(stream: str, after: int) -> AsyncIterator[str]:
+    queue: asyncio.Queue[events.EventOut] = asyncio.Queue()
+
+    async def feed() -> None:
+        async for event in events.subscribe(stream, after):
+            await queue.put(event)
+
+    feeder = asyncio.create_task(feed())
+    try:
+        yield "retry: 2000\n\n"
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
+            except TimeoutError:
+                if feeder.done():
+                    feeder.result()
+                yield ": keep-alive\n\n"
+                continue
+            payload = json.dumps(event.model_dump(mode="json"))
+            yield f"id: {event.id}\nevent: {event.kind}\ndata: {payload}\n\n"
+            if event.kind in agent_creation.TERMINAL_KINDS:
+                return
+    finally:
+        feeder.cancel()
+        with contextlib.suppress(BaseException):
+            await feeder
+
+
+@router.get("/{agent_id}", response_model=AgentPublic)
+def get_agent(agent_id: uuid.UUID, _: PrincipalDep) -> AgentPublic:
+    with session_scope() as session:
+        return _public(agents_svc.get_agent(session=session, agent_id=agent_id))
+
+
+@router.put("/{agent_id}", response_model=AgentPublic)
+def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> AgentPublic:
+    """Partial update: only the fields sent change; spec fields are merged and re-validated."""
+    with session_scope() as session:
+        agent = agents_svc.update_agent(
+            session=session,
+            agent_id=agent_id,
+            user_requirements=body.user_requirements,
+            spec_changes=body.processed_spec,
+            room_id=body.room_id,
+        )
+        return _public(agent)
+
+
+@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_agent(agent_id: uuid.UUID, _: PrincipalDep) -> Response:
+    with session_scope() as session:
+        agents_svc.delete_agent(session=session, agent_id=agent_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,37 @@
+"""`/api/call/*`: start a browser call with an agent, end it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from voxie_app.api.deps import PrincipalDep, SettingsDep
+from voxie_app.schemas import CallEnd, CallPublic, CallStart, CallStarted
+from voxie_app.services import calls as calls_svc
+
+router = APIRouter(prefix="/call", tags=["calls"])
+
+
+@router.post(
+    "/start",
+    response_model=CallStarted,
+    responses={
+        503: {"description": "LiveKit not configured"},
+        502: {"description": "LiveKit failed"},
+    },
+)
+async def start_call(body: CallStart, settings: SettingsDep, _: PrincipalDep) -> CallStarted:
+    """Create the room, dispatch the worker and return a browser token for that room."""
+    started = await calls_svc.start_call(agent_id=body.agent_id, settings=settings)
+    return CallStarted(
+        server_url=started.server_url,
+        room_name=started.room_name,
+        participant_token=started.participant_token,
+        call_session_id=started.call_session_id,
+    )
+
+
+@router.post("/end", response_model=CallPublic)
+async def end_call(body: CallEnd, settings: SettingsDep, _: PrincipalDep) -> CallPublic:
+    """Mark the call ended (idempotent) and close its room."""
+    call = await calls_svc.end_call(call_session_id=body.call_session_id, settings=settings)
+    return CallPublic.model_validate(call, from_attributes=True)

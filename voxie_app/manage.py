@@ -1,0 +1,62 @@
+"""Small management commands used by `make run` (`python -m voxie_app.manage ...`).
+
+They print one clear line on a known failure (database unreachable, LiveKit
+not configured) instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import sqlalchemy as sa
+from alembic.config import Config
+
+from alembic import command
+from voxie_app.db import normalize_url
+from voxie_app.settings import ROOT_DIR, get_settings
+
+
+def migrate() -> int:
+    settings = get_settings()
+    cfg = Config(str(ROOT_DIR / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(settings.database_url))
+    try:
+        command.upgrade(cfg, "head")
+    except sa.exc.OperationalError as exc:
+        where = sa.engine.make_url(normalize_url(settings.database_url))
+        print(
+            f"error: cannot reach the database at {where.render_as_string(hide_password=True)}"
+            f" ({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}); check DATABASE_URL",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"database: migrated ({'sqlite' if settings.is_sqlite else 'postgresql'})")
+    return 0
+
+
+def worker_status() -> int:
+    """Exit 0 when the worker should start; otherwise print why not and exit 1."""
+    settings = get_settings()
+    missing = settings.missing_livekit_settings()
+    if missing:
+        print(f"LiveKit is not configured (set {', '.join(missing)})")
+        return 1
+    if importlib.util.find_spec("voice_worker") is None:
+        print("the voice worker (voice_worker/) is not part of this build yet")
+        return 1
+    return 0
+
+
+COMMANDS = {"migrate": migrate, "worker-status": worker_status}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in COMMANDS:
+        print(f"usage: python -m voxie_app.manage {{{'|'.join(COMMANDS)}}}", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]]()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

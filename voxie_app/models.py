@@ -1,0 +1,282 @@
+"""The data model shared by the web app and the voice worker.
+
+The five tables of the original platform keep their names and columns
+(`agents`, `call_sessions`, `conversation_turns`, `token_usage`,
+`call_summaries`) with portable types; the extra columns and tables the design
+needs are marked "added". `AgentSpec` is the validated shape of
+`agents.processed_spec`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlmodel import Column, SQLModel
+from sqlmodel import Field as SQLField
+
+from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
+
+# --------------------------------------------------------------------------- spec
+
+ToolName = Literal["end_call", "transfer_to_agent", "record_caller_details"]
+ALLOWED_TOOLS: tuple[str, ...] = ("end_call", "transfer_to_agent", "record_caller_details")
+
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL_RE.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class TransferTarget(BaseModel):
+    """Another stored agent this one may hand a live call to."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent_id: uuid.UUID
+    when: str = Field(
+        default="",
+        max_length=300,
+        description="When to transfer, in plain words (read by the model).",
+    )
+
+    _check_when = field_validator("when")(_no_control_chars)
+
+
+class AgentSpec(BaseModel):
+    """What a voice agent is: stored as `agents.processed_spec`.
+
+    Every field is length-capped and validated here, so nothing an LLM or a
+    request produces reaches the worker unchecked.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=500)
+    instructions: str = Field(min_length=1, max_length=8000)
+    greeting: str = Field(default="", max_length=500)
+    language: str = Field(default="en", max_length=16)
+    voice: str = Field(default="alloy", min_length=1, max_length=100)
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
+    transfer_targets: list[TransferTarget] = Field(default_factory=list, max_length=10)
+    min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0)
+    max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0)
+
+    @field_validator("name", "description", "instructions", "greeting", "voice", "llm_model")
+    @classmethod
+    def _text_is_clean(cls, value: str) -> str:
+        return _no_control_chars(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        if not _LANGUAGE_RE.match(value):
+            raise ValueError("must be a language code such as 'en' or 'es-MX'")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("transfer_targets")
+    @classmethod
+    def _unique_targets(cls, value: list[TransferTarget]) -> list[TransferTarget]:
+        seen: dict[uuid.UUID, TransferTarget] = {}
+        for target in value:
+            seen.setdefault(target.agent_id, target)
+        return list(seen.values())
+
+    def model_post_init(self, __context: Any) -> None:
+        if (
+            self.min_endpointing_delay is not None
+            and self.max_endpointing_delay is not None
+            and self.min_endpointing_delay > self.max_endpointing_delay
+        ):
+            raise ValueError("min_endpointing_delay must not exceed max_endpointing_delay")
+
+
+# ------------------------------------------------------------------------- tables
+
+AGENT_STATUSES = ("processing", "ready", "failed")
+CALL_STATUSES = ("active", "completed", "failed")
+
+
+def _ts(**kw: Any) -> Any:
+    return SQLField(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agents"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    user_requirements: dict[str, Any] = SQLField(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    processed_spec: dict[str, Any] = SQLField(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    session_id: str | None = SQLField(default=None, index=True)
+    room_id: str | None = None
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    # added: a searchable copy of the spec's name, and the creation pipeline state
+    name: str = SQLField(default="", max_length=80, index=True)
+    status: str = SQLField(default="ready", max_length=16)
+    error: str | None = None
+
+
+class CallSession(SQLModel, table=True):
+    __tablename__ = "call_sessions"
+    __table_args__ = (
+        sa.Index("idx_call_sessions_agent_id", "agent_id"),
+        sa.Index("idx_call_sessions_started_at", "started_at"),
+        sa.Index("idx_call_sessions_status", "call_status"),
+    )
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    session_id: str
+    agent_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("agents.id", ondelete="SET NULL")),
+    )
+    room_name: str
+    primary_agent_type: str | None = None
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    started_at: datetime = _ts(nullable=False)
+    ended_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    call_status: str = SQLField(default="active")
+    call_rating: int | None = None
+    customer_sentiment: str | None = None
+    issue_resolved: bool | None = None
+    notes: str | None = None
+    # added
+    customer_email: str | None = None
+    end_reason: str | None = None
+    duration_seconds: float | None = None
+    last_activity_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class ConversationTurn(SQLModel, table=True):
+    __tablename__ = "conversation_turns"
+    __table_args__ = (
+        sa.Index("idx_conversation_turns_call_session_id", "call_session_id"),
+        sa.UniqueConstraint("call_session_id", "turn_number", name="uq_turn_number"),
+    )
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    call_session_id: uuid.UUID = SQLField(
+        sa_column=Column(
+            sa.Uuid, sa.ForeignKey("call_sessions.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    turn_number: int
+    speaker: str
+    transcript: str
+    agent_name: str | None = None
+    function_called: str | None = None
+    timestamp: datetime = _ts(nullable=False)
+
+
+class TokenUsage(SQLModel, table=True):
+    __tablename__ = "token_usage"
+    __table_args__ = (sa.Index("idx_token_usage_call_session_id", "call_session_id"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    call_session_id: uuid.UUID = SQLField(
+        sa_column=Column(
+            sa.Uuid, sa.ForeignKey("call_sessions.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    model_name: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost_per_input_token: Decimal | None = SQLField(default=None, sa_type=sa.Numeric(12, 10))
+    cost_per_output_token: Decimal | None = SQLField(default=None, sa_type=sa.Numeric(12, 10))
+    total_cost_usd: Decimal = SQLField(default=Decimal(0), sa_type=sa.Numeric(14, 8))
+    timestamp: datetime = _ts(nullable=False)
+    # added: STT and TTS usage is priced per audio second / character
+    usage_type: str = SQLField(default="llm", max_length=8)
+    audio_seconds: float = 0.0
+    characters: int = 0
+
+
+class CallSummary(SQLModel, table=True):
+    __tablename__ = "call_summaries"
+    __table_args__ = (sa.Index("idx_call_summaries_call_session_id", "call_session_id"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    call_session_id: uuid.UUID = SQLField(
+        sa_column=Column(
+            sa.Uuid,
+            sa.ForeignKey("call_sessions.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    summary_text: str
+    key_points: list[str] = SQLField(default_factory=list, sa_column=Column(JSONType))
+    action_items: list[str] = SQLField(default_factory=list, sa_column=Column(JSONType))
+    call_category: str | None = None
+    business_outcome: str | None = None
+    sales_value_usd: Decimal | None = SQLField(default=None, sa_type=sa.Numeric(10, 2))
+    generated_by: str = "gpt-4o"
+    tokens_used: int | None = None
+    generated_at: datetime = _ts(nullable=False)
+
+
+class TurnMetric(SQLModel, table=True):
+    """Added: per-turn latency of a call, in seconds (from livekit-agents metrics)."""
+
+    __tablename__ = "turn_metrics"
+    __table_args__ = (sa.Index("idx_turn_metrics_call_session_id", "call_session_id"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    call_session_id: uuid.UUID = SQLField(
+        sa_column=Column(
+            sa.Uuid, sa.ForeignKey("call_sessions.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    turn_number: int
+    end_of_utterance_delay: float | None = None
+    transcription_delay: float | None = None
+    llm_ttft: float | None = None
+    tts_ttfb: float | None = None
+    e2e_latency: float | None = None
+    created_at: datetime = _ts(nullable=False)
+
+
+class Event(SQLModel, table=True):
+    """Added: the event log behind live logs. Ordered by `id` within a stream."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("idx_events_stream_id", "stream", "id"),)
+
+    id: int | None = SQLField(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    stream: str = SQLField(max_length=200)
+    kind: str = SQLField(max_length=64)
+    level: str = SQLField(default="info", max_length=16)
+    message: str = ""
+    data: dict[str, Any] = SQLField(default_factory=dict, sa_column=Column(JSONType))
+    created_at: datetime = _ts(nullable=False)

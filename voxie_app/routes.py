@@ -1,0 +1,4 @@
+"""Route strings for pages, in one place."""
+
+HOME = "/"
+API_DOCS = "/api/docs"

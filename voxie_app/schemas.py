@@ -1,0 +1,121 @@
+"""What crosses the API: Create/Update/Public shapes (models stay in models.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from voxie_app.models import AgentSpec
+
+
+class AgentCreate(BaseModel):
+    """`POST /api/agents/create`: requirements, and optionally a (partial) spec."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_requirements: dict[str, Any] = Field(
+        description="What the business asked for, as collected (free-form JSON object).",
+    )
+    processed_spec: dict[str, Any] | None = Field(
+        default=None,
+        description="A complete spec is stored as is (no LLM); a partial one guides the LLM.",
+    )
+    session_id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class AgentCreated(BaseModel):
+    session_id: str
+    agent_id: uuid.UUID
+    status: str
+    stream_url: str
+
+
+class AgentUpdate(BaseModel):
+    """`PUT /api/agents/{id}`: any subset; `processed_spec` is merged field by field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_requirements: dict[str, Any] | None = None
+    processed_spec: dict[str, Any] | None = None
+    room_id: str | None = Field(default=None, max_length=200)
+
+
+class AgentPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    error: str | None
+    user_requirements: dict[str, Any]
+    processed_spec: dict[str, Any]
+    session_id: str | None
+    room_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CallStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent_id: uuid.UUID
+
+
+class CallStarted(BaseModel):
+    server_url: str
+    room_name: str
+    participant_token: str
+    call_session_id: uuid.UUID
+
+
+class CallEnd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    call_session_id: uuid.UUID
+
+
+class CallPublic(BaseModel):
+    id: uuid.UUID
+    session_id: str
+    agent_id: uuid.UUID | None
+    room_name: str
+    call_status: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_seconds: float | None
+    end_reason: str | None
+
+
+class AnalyticsSummary(BaseModel):
+    date: str
+    timezone: str
+    total_calls: int
+    active_calls: int
+    completed_calls: int
+    failed_calls: int
+    total_minutes: float
+    total_cost_usd: Decimal
+    average_rating: float | None
+    resolution_rate: float | None
+    sentiment: dict[str, int]
+
+
+class RecentCall(BaseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    customer_name: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_seconds: float | None
+    call_status: str
+    customer_sentiment: str | None
+    call_rating: int | None
+    issue_resolved: bool | None
+    turns: int
+    cost_usd: Decimal
+    summary: str | None
+    business_outcome: str | None
+
+
+__all__ = ["AgentSpec"]

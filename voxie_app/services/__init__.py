@@ -1,0 +1,6 @@
+"""Domain services: plain Python over a SQLModel session. No Reflex, no HTTP.
+
+Every rule lives here once; the API routes, Reflex states and the worker call
+these functions. Functions take keyword arguments and a `session`; the caller
+owns the transaction (see `voxie_app.db.session_scope`).
+"""

@@ -1,0 +1,117 @@
+"""The agent-creation pipeline shared by `POST /api/agents/create` and the builder.
+
+Requirements are stored first (nothing is lost if generation fails), every
+step is published to the stream `agent-create:<session_id>`, and the agent
+ends `ready` with a validated spec or `failed` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from voxie_app.db import session_scope
+from voxie_app.models import Agent
+from voxie_app.services import agents as agents_svc
+from voxie_app.services import events
+from voxie_app.services.errors import InvalidInput, ServiceError
+from voxie_app.services.spec_builder import generate_spec
+from voxie_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TERMINAL_KINDS = frozenset({"agent_saved", "failed"})
+
+
+def stream_name(session_id: str) -> str:
+    return f"agent-create:{session_id}"
+
+
+def submit(
+    *,
+    user_requirements: dict[str, Any],
+    processed_spec: dict[str, Any] | None,
+    session_id: str | None = None,
+) -> Agent:
+    """Store the requirements; store the spec too when it is complete and valid.
+
+    A spec that is invalid (not merely incomplete) is rejected before anything
+    is written: `SpecInvalid` or `InvalidInput`. Returns the agent, `ready` or
+    `processing` (the caller then runs `process`).
+    """
+    spec = None
+    if processed_spec:
+        try:
+            spec = agents_svc.parse_spec(processed_spec)
+        except agents_svc.SpecInvalid as exc:
+            if not agents_svc.is_only_missing(exc.errors):
+                raise
+    with session_scope() as session:
+        agent = agents_svc.create_agent(
+            session=session,
+            user_requirements=user_requirements,
+            spec=spec,
+            partial_spec=None if spec else processed_spec,
+            session_id=session_id,
+        )
+        stream = stream_name(agent.session_id or "")
+        events.publish(
+            stream,
+            "requirements_captured",
+            "Requirements captured",
+            {"agent_id": str(agent.id), "fields": sorted(user_requirements)[:50]},
+            session=session,
+        )
+        if spec is not None:
+            events.publish(
+                stream,
+                "agent_saved",
+                f"Agent '{spec.name}' saved (spec given, no LLM needed)",
+                {"agent_id": str(agent.id)},
+                session=session,
+            )
+    return agent
+
+
+async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent:
+    """Generate, validate and save the spec of a `processing` agent; never raises."""
+    with session_scope() as session:
+        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        requirements = dict(agent.user_requirements)
+        partial = dict(agent.processed_spec or {}) or None
+        stream = stream_name(agent.session_id or "")
+    events.publish(stream, "spec_generation_started", "Generating the agent spec with the LLM")
+    try:
+        spec, tokens = await generate_spec(
+            requirements=requirements, partial_spec=partial, settings=settings
+        )
+        events.publish(
+            stream,
+            "spec_validated",
+            f"Spec for '{spec.name}' is valid",
+            {"tokens_used": tokens, "tools": list(spec.tools)},
+        )
+        with session_scope() as session:
+            agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+            agents_svc.set_spec(session=session, agent=agent, spec=spec)
+            events.publish(
+                stream,
+                "agent_saved",
+                f"Agent '{spec.name}' saved",
+                {"agent_id": str(agent_id)},
+                session=session,
+            )
+        return agent
+    except (ServiceError, agents_svc.SpecInvalid, InvalidInput) as exc:
+        reason = exc.message if isinstance(exc, ServiceError) else str(exc)
+    except Exception as exc:
+        log.exception("agent spec generation failed")
+        reason = f"unexpected error: {exc.__class__.__name__}"
+    with session_scope() as session:
+        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        agents_svc.mark_failed(session=session, agent=agent, reason=reason)
+        events.publish(
+            stream, "failed", reason, {"agent_id": str(agent_id)}, level="error", session=session
+        )
+    return agent

@@ -1,0 +1,138 @@
+"""Call session bookkeeping: start (room, dispatch, token) and end."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from voxie_app.db import session_scope
+from voxie_app.dbtypes import utcnow
+from voxie_app.models import CallSession
+from voxie_app.services import agents as agents_svc
+from voxie_app.services import events
+from voxie_app.services.errors import Conflict, NotFound, ProviderFailed
+from voxie_app.services.livekit_gateway import (
+    LiveKitGateway,
+    browser_url,
+    participant_token,
+    require_livekit,
+)
+from voxie_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CALLS_STREAM = "calls"
+
+
+@dataclass(frozen=True)
+class StartedCall:
+    server_url: str
+    room_name: str
+    participant_token: str
+    call_session_id: uuid.UUID
+
+
+def get_call(*, session: Session, call_session_id: uuid.UUID) -> CallSession:
+    call = session.get(CallSession, call_session_id)
+    if call is None:
+        raise NotFound(f"call session {call_session_id} not found")
+    return call
+
+
+async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
+    """Open a call with a stored agent: row, room, dispatch, browser token.
+
+    LiveKit settings are checked before anything is written. If LiveKit fails
+    after the row exists, the row is kept and marked `failed` with the reason.
+    """
+    require_livekit(settings)
+    gateway = LiveKitGateway(settings)
+    with session_scope() as session:
+        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        if agent.status != "ready":
+            raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
+        call_id = uuid.uuid4()
+        room_name = f"voxie-{call_id.hex[:12]}-{secrets.token_hex(3)}"
+        call = CallSession(
+            id=call_id,
+            session_id=uuid.uuid4().hex,
+            agent_id=agent.id,
+            room_name=room_name,
+            primary_agent_type=agent.name,
+            last_activity_at=utcnow(),
+        )
+        session.add(call)
+    try:
+        await gateway.create_room_and_dispatch(
+            room_name=room_name,
+            metadata={"call_session_id": str(call_id), "agent_id": str(agent_id)},
+        )
+    except ProviderFailed as exc:
+        with session_scope() as session:
+            _finish(
+                session, get_call(session=session, call_session_id=call_id), "failed", exc.message
+            )
+        raise
+    token = participant_token(
+        settings, room_name=room_name, identity=f"caller-{call_id.hex[:12]}", display_name="Caller"
+    )
+    events.publish(
+        CALLS_STREAM,
+        "call_started",
+        f"Call started with {agent.name}",
+        {"call_session_id": str(call_id)},
+    )
+    return StartedCall(
+        server_url=browser_url(settings),
+        room_name=room_name,
+        participant_token=token,
+        call_session_id=call_id,
+    )
+
+
+def _finish(session: Session, call: CallSession, status: str, reason: str) -> CallSession:
+    now = utcnow()
+    call.ended_at = now
+    call.call_status = status
+    call.end_reason = reason[:500]
+    call.duration_seconds = max(0.0, (now - call.started_at).total_seconds())
+    call.last_activity_at = now
+    session.add(call)
+    session.flush()
+    return call
+
+
+def end_call_record(
+    *, session: Session, call_session_id: uuid.UUID, status: str = "completed", reason: str
+) -> CallSession:
+    """Mark a call ended (idempotent: an ended call is returned unchanged)."""
+    call = get_call(session=session, call_session_id=call_session_id)
+    if call.ended_at is not None:
+        return call
+    _finish(session, call, status, reason)
+    events.publish(
+        CALLS_STREAM,
+        "call_ended",
+        f"Call ended ({reason})",
+        {"call_session_id": str(call.id), "status": status},
+        session=session,
+    )
+    return call
+
+
+async def end_call(*, call_session_id: uuid.UUID, settings: Settings) -> CallSession:
+    """End a call from the caller's side: record it, then close the room if we can."""
+    with session_scope() as session:
+        call = end_call_record(
+            session=session, call_session_id=call_session_id, reason="caller_ended"
+        )
+    if settings.livekit_configured:
+        try:
+            await LiveKitGateway(settings).delete_room(call.room_name)
+        except ProviderFailed as exc:  # the call is ended in our books either way
+            log.warning("could not delete room %s: %s", call.room_name, exc.message)
+    return call

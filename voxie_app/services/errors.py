@@ -1,0 +1,42 @@
+"""Errors services raise; entry points map them to HTTP codes or UI toasts."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class: `message` is safe to show to a user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    """The named object does not exist (HTTP 404)."""
+
+
+class Conflict(ServiceError):
+    """The object is not in a state that allows this (HTTP 409)."""
+
+
+class InvalidInput(ServiceError):
+    """Input failed a rule that needs the database to check (HTTP 422).
+
+    `field` is a dotted path such as `processed_spec.transfer_targets.0.agent_id`.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotConfigured(ServiceError):
+    """A provider needed for this is not configured (HTTP 503)."""
+
+    def __init__(self, what: str, missing: list[str]) -> None:
+        super().__init__(f"{what} is not configured: set {', '.join(missing)}")
+        self.missing = missing
+
+
+class ProviderFailed(ServiceError):
+    """An external provider (LiveKit, OpenAI) failed or was unreachable (HTTP 502)."""

@@ -1,0 +1,111 @@
+"""Settings for both processes (web app and voice worker).
+
+One place reads configuration: `.env.local`, then `.env`, then the process
+environment (the environment wins, so deployments can override files).
+`providers()` is the single answer to "which providers are configured"; the UI
+and API show its booleans, never the values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = f"sqlite:///{ROOT_DIR / 'data' / 'voxie.db'}"
+
+
+class Settings(BaseSettings):
+    """Every setting Voxie reads, with the conventional environment names."""
+
+    # Later files win in pydantic-settings, so `.env.local` is listed last to
+    # take precedence over `.env`; real environment variables beat both.
+    model_config = SettingsConfigDict(
+        env_file=(ROOT_DIR / ".env", ROOT_DIR / ".env.local"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    database_url: str = Field(default=DEFAULT_SQLITE_URL, validation_alias="DATABASE_URL")
+
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    deepgram_api_key: SecretStr | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")
+    cartesia_api_key: SecretStr | None = Field(default=None, validation_alias="CARTESIA_API_KEY")
+    ragie_api_key: SecretStr | None = Field(default=None, validation_alias="RAGIE_API_KEY")
+
+    livekit_url: str | None = Field(default=None, validation_alias="LIVEKIT_URL")
+    livekit_api_key: str | None = Field(default=None, validation_alias="LIVEKIT_API_KEY")
+    livekit_api_secret: SecretStr | None = Field(
+        default=None, validation_alias="LIVEKIT_API_SECRET"
+    )
+    livekit_public_url: str | None = Field(default=None, validation_alias="LIVEKIT_PUBLIC_URL")
+    agent_name: str = Field(default="voxie", validation_alias="VOXIE_AGENT_NAME")
+    token_ttl_seconds: int = Field(default=15 * 60, validation_alias="VOXIE_TOKEN_TTL_SECONDS")
+
+    max_body_bytes: int = Field(default=1_000_000, validation_alias="VOXIE_MAX_BODY_BYTES")
+    timezone: str = Field(default="UTC", validation_alias="VOXIE_TIMEZONE")
+
+    @property
+    def livekit_configured(self) -> bool:
+        return not self.missing_livekit_settings()
+
+    def missing_livekit_settings(self) -> list[str]:
+        """Names of the LiveKit settings that are not set (empty when complete)."""
+        missing = []
+        if not self.livekit_url:
+            missing.append("LIVEKIT_URL")
+        if not self.livekit_api_key:
+            missing.append("LIVEKIT_API_KEY")
+        if not _secret(self.livekit_api_secret):
+            missing.append("LIVEKIT_API_SECRET")
+        return missing
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+class ProviderStatus(BaseModel):
+    """Which external services are configured. Booleans only: safe to show anywhere."""
+
+    openai: bool
+    openai_base_url_custom: bool
+    deepgram: bool
+    cartesia: bool
+    ragie: bool
+    livekit: bool
+    database: str
+
+    @property
+    def llm(self) -> bool:
+        return self.openai
+
+
+def providers(settings: Settings | None = None) -> ProviderStatus:
+    """The one answer to "which providers are configured"."""
+    s = settings or get_settings()
+    return ProviderStatus(
+        openai=bool(_secret(s.openai_api_key)),
+        openai_base_url_custom=bool(s.openai_base_url),
+        deepgram=bool(_secret(s.deepgram_api_key)),
+        cartesia=bool(_secret(s.cartesia_api_key)),
+        ragie=bool(_secret(s.ragie_api_key)),
+        livekit=s.livekit_configured,
+        database="sqlite" if s.is_sqlite else "postgresql",
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call `get_settings.cache_clear()`."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Reflex states: thin, one per feature; they call services."""

@@ -20,6 +20,8 @@ from alembic import command
 from voxie_app import db as db_module
 from voxie_app.settings import ROOT_DIR, Settings, get_settings
 
+pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.livekit_fixtures"]
+
 PG_ADMIN_URL = os.environ.get(
     "VOXIE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -103,7 +105,9 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, configure: Callable[..., Settings]) -> Iterator[str]:
     """The URL of a migrated, empty database; the app's settings point at it."""
-    url = request.getfixturevalue(f"{request.param}_url")
+    url = request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param]
+    )
     configure(DATABASE_URL=url)
     yield url
     engine = db_module.get_engine(url)

@@ -33,10 +33,13 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(made.database)
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """The engine for `url` (default: the configured database), created once per URL."""
-    url = normalize_url(url or get_settings().database_url)
+    return _engine_for(normalize_url(url or get_settings().database_url))
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     if (path := _sqlite_path(url)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # `KEY=` lines (as in .env.example) mean "not set", not "empty string".
+        env_ignore_empty=True,
     )
 
     database_url: str = Field(default=DEFAULT_SQLITE_URL, validation_alias="DATABASE_URL")

@@ -48,6 +48,11 @@ def submit(
             if not agents_svc.is_only_missing(exc.errors):
                 raise
     with session_scope() as session:
+        if spec is None and processed_spec:
+            # A partial spec's own fields (transfer targets) are checked now, not
+            # after generation: the required text fields are filled with stand-ins.
+            probe = agents_svc.parse_spec({"name": "-", "instructions": "-", **processed_spec})
+            agents_svc.check_references(session=session, spec=probe, agent_id=None)
         agent = agents_svc.create_agent(
             session=session,
             user_requirements=user_requirements,
@@ -74,10 +79,16 @@ def submit(
     return agent
 
 
-async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent:
-    """Generate, validate and save the spec of a `processing` agent; never raises."""
+async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:
+    """Generate, validate and save the spec of a `processing` agent; never raises.
+
+    Returns None when the agent was deleted before generation started.
+    """
     with session_scope() as session:
-        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        agent = session.get(Agent, agent_id)
+        if agent is None:
+            log.warning("agent %s was deleted before its spec was generated", agent_id)
+            return None
         requirements = dict(agent.user_requirements)
         partial = dict(agent.processed_spec or {}) or None
         stream = stream_name(agent.session_id or "")
@@ -109,8 +120,10 @@ async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent:
         log.exception("agent spec generation failed")
         reason = f"unexpected error: {exc.__class__.__name__}"
     with session_scope() as session:
-        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
-        agents_svc.mark_failed(session=session, agent=agent, reason=reason)
+        # The agent may have been deleted meanwhile; still end the stream.
+        agent = session.get(Agent, agent_id)
+        if agent is not None:
+            agents_svc.mark_failed(session=session, agent=agent, reason=reason)
         events.publish(
             stream, "failed", reason, {"agent_id": str(agent_id)}, level="error", session=session
         )

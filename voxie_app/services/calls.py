@@ -73,8 +73,8 @@ async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
         )
     except ProviderFailed as exc:
         with session_scope() as session:
-            _finish(
-                session, get_call(session=session, call_session_id=call_id), "failed", exc.message
+            end_call_record(
+                session=session, call_session_id=call_id, status="failed", reason=exc.message
             )
         raise
     token = participant_token(

@@ -6,6 +6,8 @@ tests can point it at a local Twirp double by changing `LIVEKIT_URL`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -60,6 +62,9 @@ def browser_url(settings: Settings) -> str:
     return url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
 
 
+_LIVEKIT_ERRORS = (api.TwirpError, aiohttp.ClientError, TimeoutError, OSError)
+
+
 class LiveKitGateway:
     """Create rooms, dispatch the worker, delete rooms."""
 
@@ -77,33 +82,46 @@ class LiveKitGateway:
         )
 
     async def create_room_and_dispatch(self, *, room_name: str, metadata: dict[str, Any]) -> str:
-        """Create the room and dispatch the worker into it; returns the dispatch id."""
+        """Create the room and dispatch the worker into it; returns the dispatch id.
+
+        If the dispatch fails after the room exists, the room is deleted (best
+        effort) so no empty room waits for a worker that will never come.
+        """
         payload = json.dumps(metadata)
+        room_created = False
         try:
-            async with self._client() as lk:
+            # livekit-api passes `timeout=None` per request, which disables the
+            # session timeout in aiohttp; bound the whole exchange ourselves.
+            async with asyncio.timeout(REQUEST_TIMEOUT_S), self._client() as lk:
                 await lk.room.create_room(
                     api.CreateRoomRequest(
                         name=room_name, empty_timeout=ROOM_EMPTY_TIMEOUT_S, max_participants=4
                     )
                 )
+                room_created = True
                 dispatch = await lk.agent_dispatch.create_dispatch(
                     api.CreateAgentDispatchRequest(
                         agent_name=self.settings.agent_name, room=room_name, metadata=payload
                     )
                 )
                 return dispatch.id
-        except (api.TwirpError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except _LIVEKIT_ERRORS as exc:
+            if room_created:
+                with contextlib.suppress(ProviderFailed):
+                    await self.delete_room(room_name)
             raise ProviderFailed(f"LiveKit request failed: {_describe(exc)}") from exc
 
     async def delete_room(self, room_name: str) -> None:
         try:
-            async with self._client() as lk:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S), self._client() as lk:
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room_name))
-        except (api.TwirpError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except _LIVEKIT_ERRORS as exc:
             raise ProviderFailed(f"LiveKit request failed: {_describe(exc)}") from exc
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, api.TwirpError):
         return f"{exc.code}: {exc.message}"
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"no answer within {REQUEST_TIMEOUT_S}s"
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__

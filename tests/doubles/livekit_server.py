@@ -1,0 +1,356 @@
+"""A local stand-in for the LiveKit server API (Twirp over HTTP), for tests.
+
+It speaks what `livekit-api` sends: `POST /twirp/livekit.<Service>/<Method>`
+with a protobuf body (`application/protobuf`; JSON is accepted too) and an
+`Authorization: Bearer <JWT>` signed with the API secret. It checks the token
+and the grants a real server would require, answers with protobuf (or JSON),
+records every request, and can be told to fail.
+
+    with LiveKitDouble() as lk:
+        configure(LIVEKIT_URL=lk.url, LIVEKIT_API_KEY=lk.api_key,
+                  LIVEKIT_API_SECRET=lk.api_secret)
+        ...
+        assert lk.calls("CreateRoom")[0].body["name"] == room_name
+
+Implemented: RoomService/CreateRoom, RoomService/DeleteRoom,
+AgentDispatchService/CreateDispatch. Anything else answers 404 `bad_route`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jwt
+from aiohttp import web
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from livekit.protocol import agent_dispatch as proto_dispatch
+from livekit.protocol import models as proto_models
+from livekit.protocol import room as proto_room
+
+DEFAULT_API_KEY = "devkey"
+DEFAULT_API_SECRET = "a-secret-of-at-least-32-characters-long!"
+
+
+class Recorded(NamedTuple):
+    """One request the double received (also unpacks as a 4-tuple)."""
+
+    service: str
+    method: str
+    body: dict[str, Any]  # the parsed request message (proto field names)
+    claims: dict[str, Any]  # the decoded JWT (empty when the token was rejected)
+
+
+@dataclass
+class Failure:
+    status: int = 503
+    code: str = "unavailable"
+    msg: str = "injected failure"
+    delay: float = 0.0  # seconds to wait before answering (to test client timeouts)
+
+
+class _TwirpError(Exception):
+    def __init__(self, status: int, code: str, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (nothing listens on it after return)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens (connection refused)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+class LiveKitDouble:
+    """A LiveKit Twirp API on 127.0.0.1, served from a background thread."""
+
+    def __init__(
+        self, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET
+    ) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.requests: list[Recorded] = []
+        self.rooms: dict[str, proto_models.Room] = {}
+        self.dispatches: list[proto_dispatch.AgentDispatch] = []
+        self.deleted_rooms: list[str] = []
+        # Set to True (every request fails with `fail_all_with`) or to a Failure.
+        self.fail_all: bool | Failure = False
+        self.fail_all_with = Failure()
+        self._fail_next: dict[str, list[Failure]] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._closing: asyncio.Event | None = None
+        self.port = 0
+
+    # ---- public helpers -------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def fail_next(
+        self,
+        method: str,
+        status: int = 503,
+        code: str = "unavailable",
+        msg: str = "injected failure",
+        *,
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> None:
+        """Make the next `times` calls of `method` (e.g. "CreateRoom") fail."""
+        with self._lock:
+            self._fail_next.setdefault(method, []).extend(
+                Failure(status, code, msg, delay) for _ in range(times)
+            )
+
+    def calls(self, method: str) -> list[Recorded]:
+        """The recorded requests of one method, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.method == method]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.rooms.clear()
+            self.dispatches.clear()
+            self.deleted_rooms.clear()
+            self._fail_next.clear()
+            self.fail_all = False
+
+    # ---- lifecycle ----------------------------------------------------------
+
+    def start(self) -> LiveKitDouble:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(sock))
+            except BaseException as exc:  # noqa: BLE001 - surfaced to start()
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="livekit-double", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("LiveKit double did not start")
+        if errors:
+            raise RuntimeError("LiveKit double failed to start") from errors[0]
+        return self
+
+    async def _serve(self, sock: socket.socket) -> None:
+        self._closing = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/twirp/livekit.{service}/{method}", self._handle)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            assert self._closing is not None
+            self._closing.set()
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> LiveKitDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- request handling ---------------------------------------------------
+
+    _ROUTES: dict[tuple[str, str], tuple[type[Message], str]] = {
+        ("RoomService", "CreateRoom"): (proto_room.CreateRoomRequest, "_create_room"),
+        ("RoomService", "DeleteRoom"): (proto_room.DeleteRoomRequest, "_delete_room"),
+        ("AgentDispatchService", "CreateDispatch"): (
+            proto_dispatch.CreateAgentDispatchRequest,
+            "_create_dispatch",
+        ),
+    }
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        service = request.match_info["service"]
+        method = request.match_info["method"]
+        content_type = request.content_type
+        body: dict[str, Any] = {}
+        claims: dict[str, Any] = {}
+        recorded = False
+        try:
+            route = self._ROUTES.get((service, method))
+            if route is None:
+                raise _TwirpError(404, "bad_route", f"no handler for {service}/{method}")
+            request_class, handler_name = route
+            message = self._parse(request_class, await request.read(), content_type)
+            body = json_format.MessageToDict(message, preserving_proto_field_name=True)
+            claims = self._verify(request.headers.get("Authorization", ""))
+            failure = self._take_failure(method)
+            if failure is not None:
+                if failure.delay:
+                    # Record first so a test can see the request the client gave up on.
+                    self._record(service, method, body, claims)
+                    recorded = True
+                    assert self._closing is not None
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), failure.delay)
+                raise _TwirpError(failure.status, failure.code, failure.msg)
+            self._check_grants(method, message, claims)
+            result: Message = getattr(self, handler_name)(message)
+        except _TwirpError as err:
+            if not recorded:
+                self._record(service, method, body, claims)
+            return web.json_response(
+                {"code": err.code, "msg": err.msg, "meta": {}}, status=err.status
+            )
+        self._record(service, method, body, claims)
+        if content_type == "application/json":
+            return web.Response(
+                text=json_format.MessageToJson(result), content_type="application/json"
+            )
+        return web.Response(body=result.SerializeToString(), content_type="application/protobuf")
+
+    def _record(
+        self, service: str, method: str, body: dict[str, Any], claims: dict[str, Any]
+    ) -> None:
+        with self._lock:
+            self.requests.append(Recorded(service, method, body, claims))
+
+    def _take_failure(self, method: str) -> Failure | None:
+        with self._lock:
+            queued = self._fail_next.get(method)
+            if queued:
+                return queued.pop(0)
+            if isinstance(self.fail_all, Failure):
+                return self.fail_all
+            return self.fail_all_with if self.fail_all else None
+
+    @staticmethod
+    def _parse(request_class: type[Message], raw: bytes, content_type: str) -> Message:
+        message = request_class()
+        try:
+            if content_type == "application/json":
+                json_format.Parse(raw.decode() or "{}", message)
+            elif content_type == "application/protobuf":
+                message.ParseFromString(raw)
+            else:
+                raise _TwirpError(400, "malformed", f"unexpected Content-Type {content_type!r}")
+        except (DecodeError, json_format.ParseError, UnicodeDecodeError) as exc:
+            raise _TwirpError(400, "malformed", f"could not parse body: {exc}") from exc
+        return message
+
+    def _verify(self, authorization: str) -> dict[str, Any]:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _TwirpError(401, "unauthenticated", "missing bearer token")
+        try:
+            return jwt.decode(
+                token,
+                self.api_secret,
+                algorithms=["HS256"],
+                issuer=self.api_key,
+                options={"require": ["exp", "iss"]},
+                leeway=60,
+            )
+        except jwt.PyJWTError as exc:
+            raise _TwirpError(401, "unauthenticated", f"invalid token: {exc}") from exc
+
+    @staticmethod
+    def _check_grants(method: str, message: Any, claims: dict[str, Any]) -> None:
+        video = claims.get("video") or {}
+        if method in ("CreateRoom", "DeleteRoom"):
+            if not video.get("roomCreate"):
+                raise _TwirpError(403, "permission_denied", "roomCreate grant required")
+        elif method == "CreateDispatch" and (
+            not video.get("roomAdmin") or video.get("room") != message.room
+        ):
+            raise _TwirpError(403, "permission_denied", "roomAdmin grant for the room required")
+
+    # ---- the methods ------------------------------------------------------------
+
+    def _create_room(self, req: proto_room.CreateRoomRequest) -> proto_models.Room:
+        if not req.name:
+            raise _TwirpError(400, "invalid_argument", "room name is required")
+        with self._lock:
+            existing = self.rooms.get(req.name)
+            if existing is not None:  # LiveKit returns the existing room
+                return existing
+            now = time.time()
+            room = proto_models.Room(
+                sid=f"RM_{uuid.uuid4().hex[:12]}",
+                name=req.name,
+                empty_timeout=req.empty_timeout,
+                departure_timeout=req.departure_timeout,
+                max_participants=req.max_participants,
+                metadata=req.metadata,
+                creation_time=int(now),
+                creation_time_ms=int(now * 1000),
+            )
+            self.rooms[req.name] = room
+            return room
+
+    def _delete_room(self, req: proto_room.DeleteRoomRequest) -> proto_room.DeleteRoomResponse:
+        if not req.room:
+            raise _TwirpError(400, "invalid_argument", "room is required")
+        with self._lock:
+            self.rooms.pop(req.room, None)
+            self.deleted_rooms.append(req.room)
+        return proto_room.DeleteRoomResponse()
+
+    def _create_dispatch(
+        self, req: proto_dispatch.CreateAgentDispatchRequest
+    ) -> proto_dispatch.AgentDispatch:
+        if not req.room:
+            raise _TwirpError(400, "invalid_argument", "room is required")
+        dispatch = proto_dispatch.AgentDispatch(
+            id=f"AD_{uuid.uuid4().hex[:12]}",
+            agent_name=req.agent_name,
+            room=req.room,
+            metadata=req.metadata,
+        )
+        with self._lock:
+            self.dispatches.append(dispatch)
+        return dispatch

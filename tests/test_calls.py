@@ -600,3 +600,32 @@ def test_livekit_double_speaks_json_and_checks_tokens(livekit_double: LiveKitDou
     assert missing[0] == 401 and missing[1]["code"] == "unauthenticated"
     assert [r.body.get("name") for r in livekit_double.requests] == ["json-room"] * 4
     assert list(livekit_double.rooms) == ["json-room"]
+
+
+def test_builder_call_dispatches_voxie_with_its_log_session(
+    client: TestClient, livekit: LiveKitDouble
+) -> None:
+    r = client.post("/api/call/builder", json={"session_id": "builder-abc"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    (dispatch,) = livekit.calls("CreateDispatch")
+    assert json.loads(dispatch.body["metadata"]) == {
+        "call_session_id": body["call_session_id"],
+        "agent_id": None,
+        "builder": True,
+        "session_id": "builder-abc",
+    }
+    (row,) = call_rows()
+    assert row.agent_id is None and row.primary_agent_type == "Voxie builder"
+    bad = client.post("/api/call/builder", json={"session_id": "../../etc"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "session_id"]
+
+
+def test_builder_call_without_livekit_is_503(
+    client: TestClient, configure: Callable[..., Settings]
+) -> None:
+    r = client.post("/api/call/builder", json={})
+    assert r.status_code == 503
+    assert "LIVEKIT_URL" in r.json()["missing_settings"]
+    assert call_rows() == []

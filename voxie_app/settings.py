@@ -50,6 +50,32 @@ class Settings(BaseSettings):
     agent_name: str = Field(default="voxie", validation_alias="VOXIE_AGENT_NAME")
     token_ttl_seconds: int = Field(default=15 * 60, validation_alias="VOXIE_TOKEN_TTL_SECONDS")
 
+    # Voice worker and analysis
+    pricing_overrides: dict[str, dict[str, float | str]] = Field(
+        default_factory=dict, validation_alias="VOXIE_PRICING"
+    )
+    analysis_min_user_turns: int = Field(
+        default=2, validation_alias="VOXIE_ANALYSIS_MIN_USER_TURNS"
+    )
+    analysis_model: str | None = Field(default=None, validation_alias="VOXIE_ANALYSIS_MODEL")
+    abandoned_after_seconds: int = Field(
+        default=15 * 60, validation_alias="VOXIE_ABANDONED_AFTER_SECONDS"
+    )
+    reconcile_interval_seconds: int = Field(
+        default=60, validation_alias="VOXIE_RECONCILE_INTERVAL_SECONDS"
+    )
+    min_endpointing_delay: float = Field(
+        default=0.5, validation_alias="VOXIE_MIN_ENDPOINTING_DELAY"
+    )
+    max_endpointing_delay: float = Field(
+        default=3.0, validation_alias="VOXIE_MAX_ENDPOINTING_DELAY"
+    )
+    provider_retries: int = Field(default=2, validation_alias="VOXIE_PROVIDER_RETRIES")
+    provider_retry_interval: float = Field(
+        default=1.0, validation_alias="VOXIE_PROVIDER_RETRY_INTERVAL"
+    )
+    tts_voice: str = Field(default="alloy", validation_alias="VOXIE_TTS_VOICE")
+
     max_body_bytes: int = Field(default=1_000_000, validation_alias="VOXIE_MAX_BODY_BYTES")
     timezone: str = Field(default="UTC", validation_alias="VOXIE_TIMEZONE")
 

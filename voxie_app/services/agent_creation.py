@@ -16,7 +16,7 @@ from voxie_app.models import Agent
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import events
 from voxie_app.services.errors import InvalidInput, ServiceError
-from voxie_app.services.spec_builder import generate_spec
+from voxie_app.services.spec_builder import generate_spec, revise_spec
 from voxie_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,17 @@ async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:
         stream = stream_name(agent.session_id or "")
     events.publish(stream, "spec_generation_started", "Generating the agent spec with the LLM")
     try:
-        spec, tokens = await generate_spec(
+        spec, tokens, removed = await generate_spec(
             requirements=requirements, partial_spec=partial, settings=settings
         )
+        if removed:
+            events.publish(
+                stream,
+                "spec_guarded",
+                f"Removed {len(removed)} unsafe sentence(s) from the draft",
+                {"reasons": removed[:20]},
+                level="warning",
+            )
         events.publish(
             stream,
             "spec_validated",
@@ -128,3 +136,47 @@ async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:
             stream, "failed", reason, {"agent_id": str(agent_id)}, level="error", session=session
         )
     return agent
+
+
+async def revise(
+    *, agent_id: uuid.UUID, change: str, session_id: str, settings: Settings
+) -> tuple[Agent | None, str | None]:
+    """Change an agent's text by a plain-language request; publishes each step.
+
+    Returns the updated agent, or None and the reason it could not be changed
+    (the stored spec is left as it was).
+    """
+    stream = stream_name(session_id)
+    with session_scope() as session:
+        agent = session.get(Agent, agent_id)
+        if agent is None or agent.status != "ready":
+            return None, f"agent {agent_id} is not a ready agent"
+        current = agents_svc.parse_spec(agent.processed_spec)
+    events.publish(
+        stream, "update_started", f"Updating '{current.name}'", {"agent_id": str(agent_id)}
+    )
+    try:
+        spec, tokens, removed = await revise_spec(current=current, change=change, settings=settings)
+        if removed:
+            events.publish(
+                stream,
+                "spec_guarded",
+                f"Removed {len(removed)} unsafe sentence(s) from the draft",
+                {"reasons": removed[:20]},
+                level="warning",
+            )
+        with session_scope() as session:
+            agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+            agents_svc.set_spec(session=session, agent=agent, spec=spec)
+            events.publish(
+                stream,
+                "agent_updated",
+                f"Agent '{spec.name}' updated",
+                {"agent_id": str(agent_id), "tokens_used": tokens},
+                session=session,
+            )
+        return agent, None
+    except (ServiceError, agents_svc.SpecInvalid) as exc:
+        reason = exc.message if isinstance(exc, ServiceError) else str(exc)
+    events.publish(stream, "failed", reason, {"agent_id": str(agent_id)}, level="error")
+    return None, reason

@@ -43,6 +43,9 @@ def get_call(*, session: Session, call_session_id: uuid.UUID) -> CallSession:
     return call
 
 
+BUILDER_NAME = "Voxie builder"
+
+
 async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
     """Open a call with a stored agent: row, room, dispatch, browser token.
 
@@ -50,26 +53,47 @@ async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
     after the row exists, the row is kept and marked `failed` with the reason.
     """
     require_livekit(settings)
-    gateway = LiveKitGateway(settings)
     with session_scope() as session:
         agent = agents_svc.get_agent(session=session, agent_id=agent_id)
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
-        call_id = uuid.uuid4()
-        room_name = f"voxie-{call_id.hex[:12]}-{secrets.token_hex(3)}"
-        call = CallSession(
-            id=call_id,
-            session_id=uuid.uuid4().hex,
-            agent_id=agent.id,
-            room_name=room_name,
-            primary_agent_type=agent.name,
-            last_activity_at=utcnow(),
+        name = agent.name
+    return await _open_call(
+        settings=settings, agent_id=agent_id, label=name, metadata={"agent_id": str(agent_id)}
+    )
+
+
+async def start_builder_call(*, session_id: str, settings: Settings) -> StartedCall:
+    """Open a voice call with Voxie, the builder; its log goes to `agent-create:<session_id>`."""
+    require_livekit(settings)
+    return await _open_call(
+        settings=settings,
+        agent_id=None,
+        label=BUILDER_NAME,
+        metadata={"agent_id": None, "builder": True, "session_id": session_id},
+    )
+
+
+async def _open_call(
+    *, settings: Settings, agent_id: uuid.UUID | None, label: str, metadata: dict
+) -> StartedCall:
+    gateway = LiveKitGateway(settings)
+    call_id = uuid.uuid4()
+    room_name = f"voxie-{call_id.hex[:12]}-{secrets.token_hex(3)}"
+    with session_scope() as session:
+        session.add(
+            CallSession(
+                id=call_id,
+                session_id=uuid.uuid4().hex,
+                agent_id=agent_id,
+                room_name=room_name,
+                primary_agent_type=label,
+                last_activity_at=utcnow(),
+            )
         )
-        session.add(call)
     try:
         await gateway.create_room_and_dispatch(
-            room_name=room_name,
-            metadata={"call_session_id": str(call_id), "agent_id": str(agent_id)},
+            room_name=room_name, metadata={"call_session_id": str(call_id), **metadata}
         )
     except ProviderFailed as exc:
         with session_scope() as session:
@@ -81,10 +105,7 @@ async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
         settings, room_name=room_name, identity=f"caller-{call_id.hex[:12]}", display_name="Caller"
     )
     events.publish(
-        CALLS_STREAM,
-        "call_started",
-        f"Call started with {agent.name}",
-        {"call_session_id": str(call_id)},
+        CALLS_STREAM, "call_started", f"Call started with {label}", {"call_session_id": str(call_id)}
     )
     return StartedCall(
         server_url=browser_url(settings),

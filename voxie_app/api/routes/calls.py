@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
 
 from voxie_app.api.deps import PrincipalDep, SettingsDep
 from voxie_app.schemas import CallEnd, CallPublic, CallStart, CallStarted
@@ -35,3 +38,28 @@ async def end_call(body: CallEnd, settings: SettingsDep, _: PrincipalDep) -> Cal
     """Mark the call ended (idempotent) and close its room."""
     call = await calls_svc.end_call(call_session_id=body.call_session_id, settings=settings)
     return CallPublic.model_validate(call, from_attributes=True)
+
+
+class BuilderCallStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"
+    )
+
+
+@router.post(
+    "/builder",
+    response_model=CallStarted,
+    responses={503: {"description": "LiveKit not configured"}, 502: {"description": "LiveKit failed"}},
+)
+async def start_builder_call(
+    body: BuilderCallStart, settings: SettingsDep, _: PrincipalDep
+) -> CallStarted:
+    """Talk to Voxie, the builder, by voice; its log is `/api/agents/create-stream/{session_id}`."""
+    started = await calls_svc.start_builder_call(session_id=body.session_id, settings=settings)
+    return CallStarted(
+        server_url=started.server_url,
+        room_name=started.room_name,
+        participant_token=started.participant_token,
+        call_session_id=started.call_session_id,
+    )

@@ -1,0 +1,176 @@
+"""Worker entry: jobs that cannot start end cleanly with the call marked failed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from voice_worker.worker import run_call
+from voxie_app.db import session_scope
+from voxie_app.dbtypes import utcnow
+from voxie_app.models import CallSession
+from voxie_app.services import agent_creation
+from voxie_app.services.reconciler import reconcile
+from voxie_app.settings import Settings
+
+SPEC = {"name": "Dental Bot", "instructions": "You help.", "greeting": "Hi!"}
+
+
+class FakeJobContext:
+    """Just enough of `JobContext` for the paths that end before a room is joined."""
+
+    def __init__(self, metadata: str) -> None:
+        self.job = SimpleNamespace(id="job-1", metadata=metadata)
+        self.proc = SimpleNamespace(userdata={"vad": None})
+        self.shutdown_reasons: list[str] = []
+        self.connected = False
+
+    def shutdown(self, reason: str = "") -> None:
+        self.shutdown_reasons.append(reason)
+
+    def add_shutdown_callback(self, _cb: object) -> None:
+        raise AssertionError("a failed start must not register call callbacks")
+
+    async def connect(self) -> None:
+        self.connected = True
+
+
+def _call(agent_id: uuid.UUID | None) -> uuid.UUID:
+    with session_scope() as s:
+        call = CallSession(session_id="s", agent_id=agent_id, room_name="room")
+        s.add(call)
+    return call.id
+
+
+def _row(call_id: uuid.UUID) -> CallSession:
+    with session_scope() as s:
+        return s.get(CallSession, call_id)
+
+
+async def test_bad_metadata_is_refused(db: str, configure: Callable[..., Settings]) -> None:
+    ctx = FakeJobContext("not json")
+    await run_call(ctx, configure())  # type: ignore[arg-type]
+    assert ctx.shutdown_reasons == ["bad job metadata: JSONDecodeError"]
+    assert not ctx.connected
+
+
+async def test_missing_agent_marks_call_failed(db: str, configure: Callable[..., Settings]) -> None:
+    call_id = _call(None)
+    missing = uuid.uuid4()
+    ctx = FakeJobContext(json.dumps({"call_session_id": str(call_id), "agent_id": str(missing)}))
+    await run_call(ctx, configure(OPENAI_API_KEY="k"))  # type: ignore[arg-type]
+    row = _row(call_id)
+    assert row.call_status == "failed"
+    assert f"agent {missing}" in row.end_reason and "not found" in row.end_reason
+    assert ctx.shutdown_reasons and not ctx.connected
+
+
+async def test_missing_provider_key_marks_call_failed(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    agent = agent_creation.submit(user_requirements={}, processed_spec=SPEC)
+    call_id = _call(agent.id)
+    ctx = FakeJobContext(json.dumps({"call_session_id": str(call_id), "agent_id": str(agent.id)}))
+    await run_call(ctx, configure())  # type: ignore[arg-type]
+    row = _row(call_id)
+    assert row.call_status == "failed"
+    assert "OPENAI_API_KEY" in row.end_reason
+    assert ctx.shutdown_reasons == [row.end_reason]
+
+
+async def test_missing_speech_provider_marks_call_failed(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    # Deepgram and Cartesia cover speech, but the agent still needs an LLM.
+    agent = agent_creation.submit(user_requirements={}, processed_spec=SPEC)
+    call_id = _call(agent.id)
+    ctx = FakeJobContext(json.dumps({"call_session_id": str(call_id), "agent_id": str(agent.id)}))
+    await run_call(ctx, configure(DEEPGRAM_API_KEY="dg", CARTESIA_API_KEY="ca"))  # type: ignore[arg-type]
+    assert "no LLM configured" in _row(call_id).end_reason
+
+
+async def test_invalid_stored_spec_marks_call_failed(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    agent = agent_creation.submit(user_requirements={}, processed_spec=SPEC)
+    with session_scope() as s:
+        from voxie_app.models import Agent
+
+        row = s.get(Agent, agent.id)
+        row.processed_spec = {**SPEC, "temperature": 99}
+        s.add(row)
+    call_id = _call(agent.id)
+    ctx = FakeJobContext(json.dumps({"call_session_id": str(call_id), "agent_id": str(agent.id)}))
+    await run_call(ctx, configure(OPENAI_API_KEY="k"))  # type: ignore[arg-type]
+    assert "invalid spec" in _row(call_id).end_reason
+
+
+@pytest.mark.parametrize("idle_minutes", [30])
+def test_reconciler_marks_only_stale_active_calls(db: str, idle_minutes: int) -> None:
+    now = utcnow()
+    with session_scope() as s:
+        stale = CallSession(
+            session_id="a",
+            room_name="r1",
+            started_at=now - timedelta(hours=2),
+            last_activity_at=now - timedelta(minutes=idle_minutes),
+        )
+        never_seen = CallSession(
+            session_id="b", room_name="r2", started_at=now - timedelta(hours=1)
+        )
+        fresh = CallSession(
+            session_id="c",
+            room_name="r3",
+            started_at=now - timedelta(hours=2),
+            last_activity_at=now - timedelta(minutes=1),
+        )
+        ended = CallSession(
+            session_id="d",
+            room_name="r4",
+            started_at=now - timedelta(hours=3),
+            ended_at=now - timedelta(hours=2),
+            call_status="completed",
+        )
+        s.add_all([stale, never_seen, fresh, ended])
+    with session_scope() as s:
+        failed = reconcile(session=s, idle_seconds=15 * 60, now=now)
+    assert sorted(failed) == sorted([str(stale.id), str(never_seen.id)])
+    assert _row(stale.id).call_status == "failed"
+    assert _row(stale.id).end_reason == "abandoned"
+    assert _row(fresh.id).call_status == "active"
+    assert _row(ended.id).call_status == "completed"
+    with session_scope() as s:  # idempotent
+        assert reconcile(session=s, idle_seconds=15 * 60, now=now) == []
+
+
+async def test_builder_call_without_llm_marks_call_failed(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    call_id = _call(None)
+    ctx = FakeJobContext(
+        json.dumps({"call_session_id": str(call_id), "builder": True, "session_id": "b1"})
+    )
+    await run_call(ctx, configure(DEEPGRAM_API_KEY="dg"))  # type: ignore[arg-type]
+    assert "no LLM configured" in _row(call_id).end_reason
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"call_session_id": "not-a-uuid", "agent_id": str(uuid.uuid4())},
+        {"call_session_id": str(uuid.uuid4())},
+        {"call_session_id": str(uuid.uuid4()), "builder": True},
+        ["a", "list"],
+    ],
+)
+async def test_malformed_metadata_is_refused(
+    db: str, configure: Callable[..., Settings], metadata: object
+) -> None:
+    ctx = FakeJobContext(json.dumps(metadata))
+    await run_call(ctx, configure())  # type: ignore[arg-type]
+    assert ctx.shutdown_reasons[0].startswith("bad job metadata")

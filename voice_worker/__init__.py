@@ -1,0 +1,1 @@
+"""The LiveKit Agents worker: agents from stored specs, recording, post-call analysis."""

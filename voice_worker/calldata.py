@@ -1,0 +1,77 @@
+"""Per-session state shared by the agents and their tools (`session.userdata`).
+
+Dependencies reach tools through here (database writes, how to build another
+agent), so tests can run the same agent class with fakes or a test database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from voxie_app.db import session_scope
+from voxie_app.models import AgentSpec
+from voxie_app.services import agents as agents_svc
+from voxie_app.services import recording
+from voxie_app.services.errors import NotFound
+from voxie_app.settings import Settings
+
+if TYPE_CHECKING:
+    from livekit.agents import Agent
+
+
+@dataclass
+class TargetInfo:
+    """A transfer target as the model sees it."""
+
+    agent_id: uuid.UUID
+    name: str
+    when: str
+
+
+@dataclass
+class CallData:
+    """Everything a running call needs besides the framework itself."""
+
+    settings: Settings
+    spec: AgentSpec
+    agent_id: uuid.UUID | None = None
+    call_session_id: uuid.UUID | None = None
+    # Builds the agent for a stored agent id (used for transfers); set by the runner.
+    agent_factory: Callable[..., Agent] | None = None
+    caller: dict[str, str] = field(default_factory=dict)
+    transfers: list[str] = field(default_factory=list)
+    end_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def save_caller_details(self, **details: str) -> None:
+        """Keep details in memory and, for a recorded call, on the call row."""
+        self.caller.update({k: v for k, v in details.items() if v})
+        if self.call_session_id is None:
+            return
+        call_id = self.call_session_id
+
+        def _write() -> None:
+            with session_scope() as session:
+                recording.save_caller_details(session=session, call_session_id=call_id, **details)
+
+        await asyncio.to_thread(_write)
+
+
+def load_targets(spec: AgentSpec) -> list[TargetInfo]:
+    """Resolve the spec's transfer targets to names; targets deleted since are dropped."""
+    if not spec.transfer_targets:
+        return []
+    with session_scope() as session:
+        found = []
+        for target in spec.transfer_targets:
+            try:
+                agent = agents_svc.get_agent(session=session, agent_id=target.agent_id)
+            except NotFound:
+                continue
+            if agent.status == "ready":
+                found.append(TargetInfo(agent.id, agent.name, target.when))
+        return found

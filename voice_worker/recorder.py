@@ -1,0 +1,247 @@
+"""Record a call as it happens: turns, tool calls, usage and cost, per-turn latency.
+
+Session events only enqueue small write jobs (microseconds on the audio path);
+one writer task runs them in order in a thread, each in its own transaction,
+so a crash loses at most the job in flight and the turn order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from livekit.agents import AgentSession
+from livekit.agents.llm import ChatMessage
+from livekit.agents.metrics import LLMModelUsage, STTModelUsage, TTSModelUsage
+from livekit.agents.voice.events import (
+    CloseEvent,
+    ConversationItemAddedEvent,
+    FunctionToolsExecutedEvent,
+    SessionUsageUpdatedEvent,
+)
+from sqlmodel import Session
+
+from voxie_app.db import session_scope
+from voxie_app.services import calls as calls_svc
+from voxie_app.services import recording
+from voxie_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Session], Any]
+MAX_TOOL_TEXT = 2000
+WRITE_RETRIES = 3
+
+
+def _agent_name(session: AgentSession) -> str | None:
+    try:
+        agent = session.current_agent
+    except RuntimeError:
+        return None
+    spec = getattr(agent, "spec", None)
+    return spec.name if spec is not None else type(agent).__name__
+
+
+class CallRecorder:
+    """Attach to an `AgentSession` and write everything said to the call's rows."""
+
+    def __init__(self, *, call_session_id: uuid.UUID, settings: Settings) -> None:
+        self.call_session_id = call_session_id
+        self.settings = settings
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._pending_user_metrics: dict[str, float] = {}
+        self._usage_seen: dict[tuple[str, str], tuple] = {}
+        self.close_event: CloseEvent | None = None
+        self.failed_writes = 0
+        self._session: AgentSession | None = None
+
+    # ---------------------------------------------------------------- wiring
+    def attach(self, session: AgentSession) -> None:
+        self._session = session
+        self._writer = asyncio.create_task(self._write_loop(), name="voxie-recorder")
+        session.on("conversation_item_added", self._on_item)
+        session.on("function_tools_executed", self._on_tools)
+        session.on("session_usage_updated", self._on_usage)
+        session.on("close", self._on_close)
+
+    def _submit(self, job: Job) -> None:
+        self._queue.put_nowait(job)
+
+    # ---------------------------------------------------------------- events
+    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        agent_name = _agent_name(self._session) if self._session else None
+        call_id = self.call_session_id
+        if getattr(item, "type", None) == "agent_handoff":
+            new_agent = getattr(item, "new_agent_id", "") or ""
+            if getattr(item, "old_agent_id", None) is None:
+                return  # the session's first agent, not a transfer
+            self._submit(
+                lambda s: recording.add_turn(
+                    session=s,
+                    call_session_id=call_id,
+                    speaker="system",
+                    transcript=f"Call handed over to {agent_name or new_agent}",
+                    agent_name=agent_name,
+                    function_called="transfer_to_agent",
+                )
+            )
+            return
+        if not isinstance(item, ChatMessage) or item.role not in ("user", "assistant"):
+            return
+        text = item.text_content or ""
+        if not text.strip():
+            return
+        metrics: dict[str, float] = dict(item.metrics or {})  # type: ignore[arg-type]
+        if item.role == "user":
+            self._pending_user_metrics = metrics
+            self._submit(
+                lambda s: recording.add_turn(
+                    session=s,
+                    call_session_id=call_id,
+                    speaker="user",
+                    transcript=text,
+                    agent_name=agent_name,
+                )
+            )
+            return
+        user_metrics, self._pending_user_metrics = self._pending_user_metrics, {}
+
+        def write_agent_turn(s: Session) -> None:
+            turn = recording.add_turn(
+                session=s,
+                call_session_id=call_id,
+                speaker="agent",
+                transcript=text,
+                agent_name=agent_name,
+            )
+            if any(k in metrics for k in ("llm_node_ttft", "tts_node_ttfb", "e2e_latency")):
+                recording.add_turn_metric(
+                    session=s,
+                    call_session_id=call_id,
+                    turn_number=turn.turn_number,
+                    end_of_utterance_delay=user_metrics.get("end_of_turn_delay"),
+                    transcription_delay=user_metrics.get("transcription_delay"),
+                    llm_ttft=metrics.get("llm_node_ttft"),
+                    tts_ttfb=metrics.get("tts_node_ttfb"),
+                    e2e_latency=metrics.get("e2e_latency"),
+                )
+
+        self._submit(write_agent_turn)
+
+    def _on_tools(self, ev: FunctionToolsExecutedEvent) -> None:
+        agent_name = _agent_name(self._session) if self._session else None
+        call_id = self.call_session_id
+        outputs = {o.call_id: o for o in ev.function_call_outputs if o is not None}
+        for call in ev.function_calls:
+            out = outputs.get(call.call_id)
+            result = out.output if out is not None else ""
+            text = f"{call.name}({_short(call.arguments)}) -> {_short(result)}"
+            name = call.name
+            self._submit(
+                lambda s, text=text, name=name: recording.add_turn(
+                    session=s,
+                    call_session_id=call_id,
+                    speaker="tool",
+                    transcript=text[:MAX_TOOL_TEXT],
+                    agent_name=agent_name,
+                    function_called=name,
+                )
+            )
+
+    def _on_usage(self, ev: SessionUsageUpdatedEvent) -> None:
+        call_id = self.call_session_id
+        for usage in ev.usage.model_usage:
+            if isinstance(usage, LLMModelUsage):
+                values = ("llm", usage.model, usage.input_tokens, usage.output_tokens, 0.0, 0)
+            elif isinstance(usage, STTModelUsage):
+                values = ("stt", usage.model, 0, 0, usage.audio_duration, 0)
+            elif isinstance(usage, TTSModelUsage):
+                values = ("tts", usage.model, 0, 0, 0.0, usage.characters_count)
+            else:
+                continue
+            key = (values[0], values[1] or "unknown")
+            if self._usage_seen.get(key) == values:
+                continue  # nothing new for this model
+            self._usage_seen[key] = values
+            kind, _, tin, tout, secs, chars = values
+            self._submit(
+                lambda s, kind=kind, model=key[1], tin=tin, tout=tout, secs=secs, chars=chars: (
+                    recording.set_usage(
+                        session=s,
+                        call_session_id=call_id,
+                        usage_type=kind,
+                        model_name=model,
+                        input_tokens=tin,
+                        output_tokens=tout,
+                        audio_seconds=secs,
+                        characters=chars,
+                        settings=self.settings,
+                    )
+                )
+            )
+
+    def _on_close(self, ev: CloseEvent) -> None:
+        self.close_event = ev
+
+    # ---------------------------------------------------------------- writing
+    async def _write_loop(self) -> None:
+        while True:
+            job = await self._queue.get()
+            if job is None:
+                return
+            await asyncio.to_thread(self._run, job)
+
+    def _run(self, job: Job) -> None:
+        for attempt in range(WRITE_RETRIES):
+            try:
+                with session_scope() as session:
+                    job(session)
+                return
+            except sa.exc.OperationalError:
+                log.warning("recorder write failed (attempt %d), retrying", attempt + 1)
+            except Exception:
+                log.exception("recorder write failed")
+                break
+        self.failed_writes += 1
+
+    async def flush(self) -> None:
+        """Wait until every queued write is done."""
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._submit(lambda _s: loop.call_soon_threadsafe(done.set))
+        await done.wait()
+
+    async def finish(self, *, status: str, reason: str) -> None:
+        """Flush, mark the call ended, and stop the writer."""
+        call_id = self.call_session_id
+        self._submit(
+            lambda s: calls_svc.end_call_record(
+                session=s, call_session_id=call_id, status=status, reason=reason
+            )
+        )
+        self._queue.put_nowait(None)
+        if self._writer is not None:
+            await self._writer
+
+
+def _short(value: Any, limit: int = 600) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def close_outcome(ev: CloseEvent | None, end_reason: str | None) -> tuple[str, str]:
+    """The call's final status and reason from how the session closed."""
+    if ev is None:
+        return "completed", end_reason or "session_closed"
+    if ev.error is not None:
+        err = ev.error
+        inner = getattr(err, "error", err)
+        return "failed", f"{type(inner).__name__}: {inner}"[:500]
+    return "completed", end_reason or str(getattr(ev.reason, "value", ev.reason))

@@ -1,0 +1,121 @@
+"""Build a running agent from stored data: used by the worker and the web app's chat.
+
+`load_call_plan` reads the agent (and checks it can run) and `make_agent`
+builds a `SpecAgent` with its own LLM (model and temperature are per spec, so a
+transfer switches them too) and, in voice mode, its own TTS voice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from livekit.agents import Agent, llm
+
+from voice_worker.calldata import CallData, load_targets
+from voice_worker.providers import ProviderMissing, build_llm, build_tts
+from voice_worker.spec_agent import SpecAgent
+from voxie_app.db import session_scope
+from voxie_app.models import AgentSpec
+from voxie_app.services import agents as agents_svc
+from voxie_app.services.errors import ServiceError
+from voxie_app.settings import Settings
+
+
+class CannotStart(Exception):
+    """The call cannot start; `reason` is stored on the call row."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class JobMetadata:
+    call_session_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    builder_session_id: str | None = None  # set for a call with Voxie, the builder
+
+
+def parse_metadata(raw: str | None) -> JobMetadata:
+    """The dispatch metadata `{call_session_id, agent_id}` (or a builder call's
+    `{call_session_id, builder: true, session_id}`); anything else is refused."""
+    try:
+        data = json.loads(raw or "")
+        call_id = uuid.UUID(str(data["call_session_id"]))
+        if data.get("builder") is True:
+            session_id = str(data["session_id"])
+            if not session_id or len(session_id) > 100:
+                raise ValueError("session_id")
+            return JobMetadata(call_id, None, session_id)
+        return JobMetadata(call_id, uuid.UUID(str(data["agent_id"])))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CannotStart(f"bad job metadata: {exc.__class__.__name__}") from exc
+
+
+def load_spec(agent_id: uuid.UUID) -> AgentSpec:
+    try:
+        with session_scope() as session:
+            return agents_svc.get_spec(session=session, agent_id=agent_id)
+    except ServiceError as exc:
+        raise CannotStart(f"agent {agent_id}: {exc.message}") from exc
+    except ValueError as exc:  # a stored spec that no longer validates
+        raise CannotStart(f"agent {agent_id} has an invalid spec: {exc}") from exc
+
+
+AgentBuilder = Callable[[AgentSpec, uuid.UUID | None, llm.ChatContext | None, bool], Agent]
+
+
+def agent_builder(
+    settings: Settings, *, voice: bool, llm_override: llm.LLM | None = None
+) -> AgentBuilder:
+    """A function that builds `SpecAgent`s with providers from settings (or an LLM given)."""
+
+    def build(
+        spec: AgentSpec,
+        agent_id: uuid.UUID | None,
+        chat_ctx: llm.ChatContext | None,
+        handed_over: bool,
+    ) -> Agent:
+        try:
+            model = llm_override or build_llm(spec, settings)
+            tts = build_tts(spec, settings) if voice else None
+        except ProviderMissing as exc:
+            raise CannotStart(exc.message) from exc
+        return SpecAgent(
+            spec,
+            agent_id=agent_id,
+            targets=load_targets(spec),
+            llm=model,
+            tts=tts,
+            chat_ctx=chat_ctx,
+            handed_over=handed_over,
+        )
+
+    return build
+
+
+def call_data(
+    *,
+    settings: Settings,
+    spec: AgentSpec,
+    agent_id: uuid.UUID | None,
+    call_session_id: uuid.UUID | None,
+    build: AgentBuilder,
+) -> CallData:
+    """Userdata for a session, with transfers building the next agent from the database."""
+    data = CallData(
+        settings=settings, spec=spec, agent_id=agent_id, call_session_id=call_session_id
+    )
+
+    def factory(
+        target_id: uuid.UUID, chat_ctx: llm.ChatContext | None, handed_over: bool = True
+    ) -> Agent:
+        target_spec = load_spec(target_id)
+        data.spec, data.agent_id = target_spec, target_id
+        return build(target_spec, target_id, chat_ctx, handed_over)
+
+    data.agent_factory = factory
+    return data

@@ -1,0 +1,151 @@
+"""The one agent class built from a stored `AgentSpec`.
+
+The same class runs a voice call in the worker and a text chat in the web app
+(an `AgentSession` with no room). Which tools it has is decided per spec, and
+the rules that matter (transfer targets, what is saved) are enforced in code.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated
+
+from livekit.agents import Agent, RunContext, function_tool, llm
+from pydantic import Field
+
+from voice_worker import prompts
+from voice_worker.calldata import CallData, TargetInfo
+from voxie_app.models import AgentSpec
+
+log = logging.getLogger(__name__)
+
+
+def build_instructions(spec: AgentSpec, targets: list[TargetInfo]) -> str:
+    """The system prompt: the spec's instructions plus how to use the enabled tools."""
+    parts = [spec.instructions.strip(), prompts.VOICE_STYLE]
+    if spec.language != "en":
+        parts.append(f"Speak in the language with code '{spec.language}'.")
+    parts.extend(prompts.TOOLS_GUIDE[t] for t in spec.tools if t in prompts.TOOLS_GUIDE)
+    if targets and "transfer_to_agent" in spec.tools:
+        lines = [f"- {t.name} (id {t.agent_id}): {t.when or 'when relevant'}" for t in targets]
+        parts.append("Colleagues you can transfer to:\n" + "\n".join(lines))
+    return "\n\n".join(parts)
+
+
+@function_tool
+async def end_call(
+    context: RunContext[CallData],
+    reason: Annotated[str, Field(description="Why the call ends, in a few words")] = "",
+) -> str:
+    """End the call when the caller is done or says goodbye. Say goodbye after calling it."""
+    data = context.userdata
+    data.end_reason = f"agent_ended: {reason}"[:200] if reason else "agent_ended"
+    context.speech_handle.add_done_callback(lambda _: context.session.shutdown())
+    return prompts.GOODBYE
+
+
+@function_tool
+async def record_caller_details(
+    context: RunContext[CallData],
+    name: Annotated[str, Field(description="The caller's name", max_length=200)] = "",
+    phone: Annotated[str, Field(description="The caller's phone number", max_length=50)] = "",
+    email: Annotated[str, Field(description="The caller's email address", max_length=254)] = "",
+    notes: Annotated[str, Field(description="Anything else worth keeping", max_length=2000)] = "",
+) -> str:
+    """Save the caller's name, phone number, email or notes on this call."""
+    if not any((name, phone, email, notes)):
+        return "Nothing to save: ask the caller for the details first."
+    await context.userdata.save_caller_details(name=name, phone=phone, email=email, notes=notes)
+    return "Saved."
+
+
+@function_tool
+async def transfer_to_agent(
+    context: RunContext[CallData],
+    agent_id: Annotated[str, Field(description="The id of the colleague to transfer to")],
+    reason: Annotated[str, Field(description="Why the caller needs them")] = "",
+) -> Agent | str:
+    """Hand the live call over to a colleague listed in your instructions.
+
+    Returns the next agent alone (no tool output), so the current agent says
+    nothing more and the colleague greets the caller on entering.
+    """
+    data = context.userdata
+    current = context.session.current_agent
+    allowed = {t.agent_id: t for t in getattr(current, "targets", [])}
+    try:
+        wanted = uuid.UUID(agent_id.strip())
+    except ValueError:
+        wanted = None
+    if wanted is None or wanted not in allowed:
+        log.warning("refused transfer to %r (not a listed target)", agent_id)
+        return "That colleague is not available. Keep helping the caller yourself."
+    if data.agent_factory is None:
+        return "Transfers are not available right now. Keep helping the caller yourself."
+    next_agent = data.agent_factory(wanted, current.chat_ctx.copy(exclude_instructions=True))
+    data.transfers.append(str(wanted))
+    return next_agent
+
+
+TOOLS = {
+    "end_call": end_call,
+    "record_caller_details": record_caller_details,
+    "transfer_to_agent": transfer_to_agent,
+}
+
+
+class SpecAgent(Agent):
+    """A voice agent defined by a stored spec: instructions, greeting, voice, tools."""
+
+    def __init__(
+        self,
+        spec: AgentSpec,
+        *,
+        agent_id: uuid.UUID | None = None,
+        targets: list[TargetInfo] | None = None,
+        llm: llm.LLM | None = None,
+        tts: object | None = None,
+        chat_ctx: llm.ChatContext | None = None,
+        handed_over: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.agent_id = agent_id
+        self.targets = targets or []
+        self.handed_over = handed_over
+        tools = [TOOLS[name] for name in spec.tools if name in TOOLS]
+        if "transfer_to_agent" in spec.tools and not self.targets:
+            tools = [t for t in tools if t is not transfer_to_agent]
+        kwargs: dict = {}
+        if llm is not None:
+            kwargs["llm"] = llm
+        if tts is not None:
+            kwargs["tts"] = tts
+        if chat_ctx is not None:
+            kwargs["chat_ctx"] = chat_ctx
+        endpointing = {
+            k: v
+            for k, v in (
+                ("min_delay", spec.min_endpointing_delay),
+                ("max_delay", spec.max_endpointing_delay),
+            )
+            if v is not None
+        }
+        if endpointing:
+            kwargs["turn_handling"] = {"endpointing": endpointing}
+        super().__init__(
+            instructions=build_instructions(spec, self.targets),
+            tools=tools,
+            id=f"agent_{agent_id.hex[:8]}" if agent_id else None,
+            **kwargs,
+        )
+
+    async def on_enter(self) -> None:
+        if self.handed_over:
+            self.session.generate_reply(
+                instructions=prompts.HANDOFF_INTRO.format(name=self.spec.name)
+            )
+        elif self.spec.greeting:
+            self.session.say(self.spec.greeting)
+        else:
+            self.session.generate_reply()

@@ -1,0 +1,134 @@
+"""One pricing table for every model Voxie meters, overridable in settings.
+
+Prices are list prices in USD: LLMs per 1M input/output tokens, STT per
+minute of audio, TTS per 1M characters. `VOXIE_PRICING` (JSON) overrides or
+adds entries, e.g. `{"gpt-4o-mini": {"kind": "llm", "input": 0.15, "output": 0.6}}`.
+Model names match exactly first, then by the longest known prefix
+(`gpt-4o-mini-2024-07-18` is priced as `gpt-4o-mini`); unknown models cost 0
+and are reported as unpriced so the UI can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from voxie_app.settings import Settings, get_settings
+
+Kind = Literal["llm", "stt", "tts"]
+UNITS: dict[str, str] = {
+    "llm": "USD per 1M tokens",
+    "stt": "USD per audio minute",
+    "tts": "USD per 1M characters",
+}
+
+
+@dataclass(frozen=True)
+class Price:
+    kind: Kind
+    input: Decimal  # llm: per 1M input tokens; stt: per minute; tts: per 1M characters
+    output: Decimal = Decimal(0)  # llm only: per 1M output tokens
+
+
+def _p(kind: Kind, inp: str, out: str = "0") -> Price:
+    return Price(kind, Decimal(inp), Decimal(out))
+
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o-mini": _p("llm", "0.15", "0.60"),
+    "gpt-4o": _p("llm", "2.50", "10.00"),
+    "gpt-4.1-mini": _p("llm", "0.40", "1.60"),
+    "gpt-4.1-nano": _p("llm", "0.10", "0.40"),
+    "gpt-4.1": _p("llm", "2.00", "8.00"),
+    "nova-3": _p("stt", "0.0077"),
+    "nova-2": _p("stt", "0.0058"),
+    "whisper-1": _p("stt", "0.006"),
+    "gpt-4o-mini-transcribe": _p("stt", "0.003"),
+    "gpt-4o-transcribe": _p("stt", "0.006"),
+    "sonic-2": _p("tts", "38.00"),
+    "sonic-3": _p("tts", "38.00"),
+    "sonic": _p("tts", "38.00"),
+    "tts-1": _p("tts", "15.00"),
+    "tts-1-hd": _p("tts", "30.00"),
+    "gpt-4o-mini-tts": _p("tts", "12.00"),
+}
+
+_MILLION = Decimal(1_000_000)
+
+
+def prices(settings: Settings | None = None) -> dict[str, Price]:
+    """The table in use: defaults plus the settings' overrides."""
+    table = dict(DEFAULT_PRICES)
+    for model, entry in (settings or get_settings()).pricing_overrides.items():
+        base = table.get(model)
+        kind = str(entry.get("kind", base.kind if base else "llm"))
+        if kind not in UNITS:
+            raise ValueError(f"VOXIE_PRICING[{model}].kind must be one of {sorted(UNITS)}")
+        table[model] = Price(
+            kind,  # type: ignore[arg-type]
+            Decimal(str(entry.get("input", base.input if base else 0))),
+            Decimal(str(entry.get("output", base.output if base else 0))),
+        )
+    return table
+
+
+def find_price(model: str, settings: Settings | None = None) -> Price | None:
+    table = prices(settings)
+    if model in table:
+        return table[model]
+    for known in sorted(table, key=len, reverse=True):
+        if model.startswith(known):
+            return table[known]
+    return None
+
+
+@dataclass(frozen=True)
+class Cost:
+    per_input: Decimal  # USD per unit (token, second, character)
+    per_output: Decimal
+    total: Decimal
+    priced: bool
+
+
+def cost(
+    model: str,
+    kind: Kind,
+    *,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    audio_seconds: float = 0.0,
+    characters: int = 0,
+    settings: Settings | None = None,
+) -> Cost:
+    """What one usage record costs, with the per-unit prices stored beside it."""
+    price = find_price(model, settings)
+    if price is None or price.kind != kind:
+        return Cost(Decimal(0), Decimal(0), Decimal(0), priced=False)
+    if kind == "llm":
+        per_in, per_out = price.input / _MILLION, price.output / _MILLION
+        total = per_in * input_tokens + per_out * output_tokens
+    elif kind == "stt":
+        per_in, per_out = price.input / 60, Decimal(0)
+        total = per_in * Decimal(str(audio_seconds))
+    else:
+        per_in, per_out = price.input / _MILLION, Decimal(0)
+        total = per_in * characters
+    q = Decimal("0.0000000001")
+    return Cost(
+        per_in.quantize(q), per_out.quantize(q), total.quantize(Decimal("0.00000001")), True
+    )
+
+
+def pricing_table(settings: Settings | None = None) -> list[dict[str, str]]:
+    """Rows for the settings page: model, kind, unit, input and output price."""
+    return [
+        {
+            "model": model,
+            "kind": price.kind,
+            "unit": UNITS[price.kind],
+            "input": f"{price.input}",
+            "output": f"{price.output}" if price.kind == "llm" else "",
+        }
+        for model, price in sorted(prices(settings).items(), key=lambda kv: (kv[1].kind, kv[0]))
+    ]

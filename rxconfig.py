@@ -15,7 +15,9 @@ config = rx.Config(
     disable_plugins=[rx.plugins.SitemapPlugin],
     plugins=[
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(appearance="inherit", accent_color="violet", radius="medium")
+            theme=rx.theme(
+                appearance="inherit", accent_color="violet", gray_color="slate", radius="large"
+            )
         )
     ],
 )

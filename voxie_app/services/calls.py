@@ -105,7 +105,10 @@ async def _open_call(
         settings, room_name=room_name, identity=f"caller-{call_id.hex[:12]}", display_name="Caller"
     )
     events.publish(
-        CALLS_STREAM, "call_started", f"Call started with {label}", {"call_session_id": str(call_id)}
+        CALLS_STREAM,
+        "call_started",
+        f"Call started with {label}",
+        {"call_session_id": str(call_id)},
     )
     return StartedCall(
         server_url=browser_url(settings),

@@ -50,7 +50,10 @@ class BuilderCallStart(BaseModel):
 @router.post(
     "/builder",
     response_model=CallStarted,
-    responses={503: {"description": "LiveKit not configured"}, 502: {"description": "LiveKit failed"}},
+    responses={
+        503: {"description": "LiveKit not configured"},
+        502: {"description": "LiveKit failed"},
+    },
 )
 async def start_builder_call(
     body: BuilderCallStart, settings: SettingsDep, _: PrincipalDep

@@ -1,0 +1,130 @@
+"""Start the real app the way `make run` does (`scripts/run.sh`), for tests.
+
+    with run_app(tmp_dir, database_url=url, env={...}) as app:
+        httpx.get(app.base + "/api/health")
+
+One app at a time: the production build writes `.web/`, which every app of
+this checkout shares, so a module-scoped fixture is the most a test module
+should start; a file lock serialises starts across processes too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from voxie_app.settings import ROOT_DIR
+
+START_TIMEOUT_S = 600  # the first build installs the frontend packages from npm
+PROVIDER_PREFIXES = ("LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_", "RAGIE_", "VOXIE_")
+# Outside the repository (not to be committed), one per checkout.
+BUILD_LOCK = Path(tempfile.gettempdir()) / (
+    "voxie-app-" + hashlib.sha1(str(ROOT_DIR).encode()).hexdigest()[:12] + ".lock"
+)
+
+
+class AppFailed(RuntimeError):
+    """The app exited or did not become healthy; the message ends with its log."""
+
+
+@dataclass
+class RunningApp:
+    base: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_env(database_url: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The process environment: provider settings removed unless given in `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_PREFIXES)}
+    env.update(
+        DATABASE_URL=database_url,
+        PORT=str(port),
+        PATH=f"{ROOT_DIR / '.venv' / 'bin'}:{env.get('PATH', '')}",
+        REFLEX_USE_NPM="1",
+    )
+    env.update(extra or {})
+    return env
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def run_app(
+    workdir: Path,
+    *,
+    database_url: str,
+    env: dict[str, str] | None = None,
+    timeout: float = START_TIMEOUT_S,
+) -> Iterator[RunningApp]:
+    """Run `scripts/run.sh` until healthy; stop its whole process group afterwards."""
+    port = free_port()
+    log_path = workdir / f"app-{port}.log"
+    lock = BUILD_LOCK.open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                ["bash", "scripts/run.sh"],
+                cwd=ROOT_DIR,
+                env=app_env(database_url, port, env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        app = RunningApp(f"http://127.0.0.1:{port}", port, log_path, proc)
+        try:
+            _wait_healthy(app, timeout)
+            yield app
+        finally:
+            _stop(proc)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _wait_healthy(app: RunningApp, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            raise AppFailed(f"app exited early:\n{app.log()[-4000:]}")
+        try:
+            if httpx.get(f"{app.base}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AppFailed(f"app did not start within {timeout:.0f}s:\n{app.log()[-4000:]}")

@@ -1,0 +1,110 @@
+"""`/builder` in Chromium: chat with Voxie, watch the live log, get a saved agent.
+
+The app runs against an OpenAI-compatible double in this test process; the
+double answers the builder's chat turns and the spec generation in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import SeededApp, seeded_app
+from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARGS = {
+    "business_name": "Sunny Paws Grooming",
+    "business_description": "A dog grooming salon.",
+    "agent_job": "Book grooming appointments.",
+    "tone": "cheerful",
+    "greeting": "Woof! Sunny Paws, how can we help?",
+    "details_to_collect": "owner name and phone",
+}
+DRAFT = {
+    "name": "Sunny Paws Booking",
+    "description": "Books grooming appointments.",
+    "instructions": "You book grooming appointments for Sunny Paws. Be cheerful.",
+    "greeting": "Woof! Sunny Paws, how can we help?",
+    "language": "en",
+    "tools": ["end_call", "record_caller_details"],
+}
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[OpenAIServerDouble]:
+    with OpenAIServerDouble() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, double: OpenAIServerDouble):
+    with seeded_app(
+        tmp_path_factory.mktemp("builder"),
+        OPENAI_API_KEY="test-key",
+        OPENAI_BASE_URL=double.base_url,
+        VOXIE_PROVIDER_RETRIES="0",
+    ) as running:
+        yield running
+
+
+def test_chat_creates_an_agent_while_the_log_fills_in(
+    site: SeededApp, double: OpenAIServerDouble, make_browse
+) -> None:
+    double.script(
+        Reply(content="A grooming salon, lovely! What should the agent do?"),
+        Reply(tool_calls=[ToolCall("create_agent", ARGS)]),
+        Reply(json=DRAFT, delay=0.6),  # slow enough to see the log fill in step by step
+        Reply(content="Sunny Paws Booking is ready! Want to try it?"),
+    )
+    b = make_browse(site.base)
+    page = b.goto("/builder")
+    expect(page.get_by_test_id("msg-agent").first).to_contain_text("I'm Voxie", timeout=20_000)
+    b.shot("greeting")
+
+    page.get_by_test_id("chat-input").fill("I run Sunny Paws, a dog grooming salon.")
+    page.get_by_test_id("chat-send").click()
+    expect(page.get_by_test_id("msg-user").first).to_have_text(
+        "I run Sunny Paws, a dog grooming salon."
+    )
+    expect(page.get_by_test_id("msg-agent").nth(1)).to_contain_text("What should the agent do?")
+
+    page.get_by_test_id("chat-input").fill("Bookings, cheerful. Yes, create it.")
+    page.get_by_test_id("chat-send").click()
+    lines = page.get_by_test_id("log-line")
+    # Lines arrive one by one while the spec is generated (the draft reply is delayed).
+    expect(lines.first).to_contain_text("Requirements captured", timeout=20_000)
+    seen_while_running = lines.count()
+    expect(page.get_by_test_id("msg-agent").nth(2)).to_contain_text(
+        "Sunny Paws Booking is ready", timeout=30_000
+    )
+    expect(lines).to_have_count(4)
+    texts = [lines.nth(i).inner_text() for i in range(4)]
+    assert ["captured" in texts[0], "started" in texts[1], "valid" in texts[2], "saved" in texts[3]] == [True] * 4
+    assert seen_while_running < 4
+    expect(page.get_by_test_id("builder-agent-card")).to_contain_text("Sunny Paws Booking")
+    b.shot("created")
+
+    # The log survives a reload (replayed from the state, nothing doubled).
+    page.reload()
+    expect(page.get_by_test_id("log-line")).to_have_count(4, timeout=20_000)
+    expect(page.get_by_test_id("msg-agent").nth(2)).to_contain_text("ready")
+
+    agents = httpx.get(site.base + "/api/agents", params={"search": "Sunny"}).json()
+    assert [a["name"] for a in agents] == ["Sunny Paws Booking"]
+    page.goto(site.base + "/agents")
+    expect(page.get_by_text("Sunny Paws Booking").first).to_be_visible(timeout=20_000)
+    b.shot("agents")
+    b.assert_clean()
+
+
+def test_voice_button_says_why_without_livekit(site: SeededApp, make_browse) -> None:
+    b = make_browse(site.base)
+    page = b.goto("/builder")
+    expect(page.get_by_test_id("voice-unavailable")).to_contain_text("LIVEKIT_URL")
+    expect(page.get_by_test_id("talk-to-voxie")).to_be_disabled()
+    b.assert_clean()

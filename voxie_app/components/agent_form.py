@@ -1,0 +1,284 @@
+"""The create/edit agent dialog: every `AgentSpec` field, with a message per field."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voxie_app.components import ui
+from voxie_app.models import ALLOWED_TOOLS
+from voxie_app.state.agent_form import FORM_ERROR, TOOL_LABELS
+from voxie_app.state.agents import AgentsState as S
+
+
+def _err(key: str) -> rx.Var:
+    return rx.cond(S.errors.contains(key), S.errors[key], "")
+
+
+def _label(text: str, hint: str = "") -> rx.Component:
+    return rx.hstack(
+        rx.text(text, size="2", weight="medium"),
+        rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10))),
+        spacing="2",
+        align="baseline",
+    )
+
+
+def _input(key: str, label: str, hint: str = "", **props) -> rx.Component:
+    return rx.vstack(
+        _label(label, hint),
+        rx.input(
+            value=S.form[key],
+            on_change=lambda v: S.set_field(key, v),
+            name=key,
+            width="100%",
+            color_scheme=rx.cond(S.errors.contains(key), "red", "gray"),
+            aria_invalid=rx.cond(S.errors.contains(key), "true", "false"),
+            data_testid=f"field-{key}",
+            **props,
+        ),
+        ui.field_error(_err(key)),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _textarea(key: str, label: str, hint: str = "", rows: str = "3", **props) -> rx.Component:
+    return rx.vstack(
+        _label(label, hint),
+        rx.text_area(
+            value=S.form[key],
+            on_change=lambda v: S.set_field(key, v),
+            name=key,
+            rows=rows,
+            width="100%",
+            resize="vertical",
+            color_scheme=rx.cond(S.errors.contains(key), "red", "gray"),
+            data_testid=f"field-{key}",
+            **props,
+        ),
+        ui.field_error(_err(key)),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _group(title: str, *children: rx.Component) -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            title,
+            size="1",
+            weight="bold",
+            color=rx.color("gray", 10),
+            text_transform="uppercase",
+            letter_spacing="0.05em",
+        ),
+        *children,
+        spacing="3",
+        width="100%",
+    )
+
+
+def _tools() -> rx.Component:
+    return rx.vstack(
+        *[
+            rx.checkbox(
+                TOOL_LABELS[tool],
+                checked=S.form_tools.contains(tool),
+                on_change=lambda checked, t=tool: S.toggle_tool(t, checked),
+                data_testid=f"tool-{tool}",
+                size="2",
+            )
+            for tool in ALLOWED_TOOLS
+        ],
+        ui.field_error(_err("tools")),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _target_row(target: rx.Var, index: rx.Var) -> rx.Component:
+    return rx.flex(
+        rx.select.root(
+            rx.select.trigger(placeholder="Pick an agent", width="100%"),
+            rx.select.content(
+                rx.foreach(
+                    S.target_choices,
+                    lambda c: rx.select.item(c["name"], value=c["id"]),
+                )
+            ),
+            value=target["agent_id"],
+            on_change=lambda v: S.set_target(index, "agent_id", v),
+        ),
+        rx.input(
+            value=target["when"],
+            on_change=lambda v: S.set_target(index, "when", v),
+            placeholder="When, e.g. the caller asks about billing",
+            flex="1",
+            min_width="12rem",
+        ),
+        rx.icon_button(
+            rx.icon("trash-2", size=16),
+            variant="ghost",
+            color_scheme="red",
+            on_click=S.remove_target(index),
+            aria_label="Remove transfer target",
+        ),
+        spacing="2",
+        width="100%",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _targets() -> rx.Component:
+    return rx.vstack(
+        rx.foreach(S.form_targets, _target_row),
+        rx.cond(
+            S.target_choices.length() > 0,
+            rx.button(
+                rx.icon("plus", size=14),
+                "Add transfer target",
+                variant="soft",
+                size="1",
+                on_click=S.add_target,
+                type="button",
+            ),
+            ui.muted("Create another agent to enable transfers."),
+        ),
+        ui.field_error(_err("transfer_targets")),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _two(*children: rx.Component) -> rx.Component:
+    return rx.grid(
+        *children, columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%"
+    )
+
+
+def agent_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(rx.cond(S.editing_id != "", "Edit agent", "Create an agent")),
+            rx.dialog.description(
+                "Describe what the agent does and how it talks. Everything can be changed later.",
+                size="2",
+                color=rx.color("gray", 11),
+                margin_bottom="1rem",
+            ),
+            rx.cond(
+                S.errors.contains(FORM_ERROR),
+                rx.callout(S.errors[FORM_ERROR], icon="triangle-alert", color_scheme="red"),
+            ),
+            rx.vstack(
+                _group(
+                    "Basics",
+                    _input("name", "Name", "required", placeholder="Bright Smile Receptionist"),
+                    _input(
+                        "description",
+                        "Description",
+                        placeholder="Books cleanings for Bright Smile Dental",
+                    ),
+                ),
+                _group(
+                    "Conversation",
+                    _textarea(
+                        "instructions",
+                        "Instructions",
+                        "required · the agent's system prompt",
+                        rows="6",
+                        placeholder="You are the receptionist of ...",
+                    ),
+                    _input("greeting", "Greeting", "first sentence on a call"),
+                    _two(
+                        _input("language", "Language", "code, e.g. en, es-MX"),
+                        _input("voice", "Voice", "TTS voice name"),
+                    ),
+                ),
+                _group(
+                    "Model",
+                    _two(
+                        _input("llm_model", "LLM model"),
+                        _input("temperature", "Temperature", "0 to 2", input_mode="decimal"),
+                    ),
+                ),
+                _group("Tools", _tools()),
+                _group("Transfers", _targets()),
+                _group(
+                    "Turn-taking",
+                    _two(
+                        _input(
+                            "min_endpointing_delay",
+                            "Min endpointing delay",
+                            "seconds, 0 to 5",
+                            placeholder="default",
+                            input_mode="decimal",
+                        ),
+                        _input(
+                            "max_endpointing_delay",
+                            "Max endpointing delay",
+                            "seconds, 0 to 10",
+                            placeholder="default",
+                            input_mode="decimal",
+                        ),
+                    ),
+                ),
+                spacing="5",
+                width="100%",
+            ),
+            rx.hstack(
+                rx.dialog.close(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                ),
+                rx.button(
+                    rx.cond(S.editing_id != "", "Save changes", "Create agent"),
+                    on_click=S.save,
+                    loading=S.saving,
+                    data_testid="save-agent",
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="1.5rem",
+                width="100%",
+            ),
+            max_width="40rem",
+            width="calc(100vw - 1.5rem)",
+            data_testid="agent-dialog",
+        ),
+        open=S.form_open,
+        on_open_change=S.set_form_open,
+    )
+
+
+def delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete agent?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "Delete ",
+                    rx.text.strong(S.delete_name),
+                    "? Its past calls stay in the call history.",
+                ),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Delete",
+                        color_scheme="red",
+                        on_click=S.confirm_delete,
+                        data_testid="confirm-delete",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="1rem",
+            ),
+            max_width="28rem",
+        ),
+        open=S.delete_open,
+        on_open_change=S.set_delete_open,
+    )

@@ -1,0 +1,213 @@
+"""Chart helpers over `rx.recharts`, styled for light and dark themes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+AXIS = {"stroke": rx.color("gray", 9), "font_size": 12, "tick_line": False}
+PALETTE = ["violet", "cyan", "amber", "grass", "crimson", "blue", "orange", "teal"]
+
+
+def color(name: str, shade: int = 9) -> rx.Var:
+    return rx.color(name, shade)
+
+
+def _y_width(unit: str) -> int:
+    return 64 if unit else 44
+
+
+def _tooltip() -> rx.Component:
+    return rx.recharts.graphing_tooltip(
+        content_style={
+            "backgroundColor": rx.color("gray", 1),
+            "border": f"1px solid {rx.color('gray', 5)}",
+            "borderRadius": "8px",
+            "fontSize": "13px",
+        },
+        item_style={"color": rx.color("gray", 12)},
+        label_style={"color": rx.color("gray", 11)},
+        cursor={"fill": rx.color("gray", 3)},
+    )
+
+
+def _grid() -> rx.Component:
+    return rx.recharts.cartesian_grid(
+        stroke_dasharray="3 3", vertical=False, stroke=rx.color("gray", 4)
+    )
+
+
+def bar_chart(
+    data: rx.Var,
+    x: str,
+    bars: list[tuple[str, str, str]],
+    *,
+    height: int = 260,
+    unit: str = "",
+    stacked: bool = False,
+    layout: str = "horizontal",
+    integer: bool = True,
+    testid: str = "",
+    **props: Any,
+) -> rx.Component:
+    """`bars`: (data key, legend name, color name)."""
+    vertical = layout == "vertical"
+    return rx.box(
+        rx.recharts.bar_chart(
+            _grid(),
+            *[
+                rx.recharts.bar(
+                    data_key=key,
+                    name=name,
+                    fill=color(c),
+                    radius=[4, 4, 0, 0] if not vertical else [0, 4, 4, 0],
+                    stack_id="a" if stacked else None,
+                    max_bar_size=36,
+                    is_animation_active=False,
+                )
+                for key, name, c in bars
+            ],
+            (
+                rx.recharts.x_axis(type_="number", unit=unit, allow_decimals=not integer, **AXIS)
+                if vertical
+                else rx.recharts.x_axis(data_key=x, **AXIS)
+            ),
+            (
+                rx.recharts.y_axis(data_key=x, type_="category", width=120, **AXIS)
+                if vertical
+                else rx.recharts.y_axis(
+                    width=_y_width(unit), unit=unit, allow_decimals=not integer, **AXIS
+                )
+            ),
+            _tooltip(),
+            *([rx.recharts.legend(icon_size=10, icon_type="circle")] if len(bars) > 1 else []),
+            data=data,
+            layout=layout,
+            height=height,
+            margin={"top": 8, "right": 8, "left": 0, "bottom": 0},
+            **props,
+        ),
+        width="100%",
+        min_width="0",
+        data_testid=testid or None,
+        class_name="voxie-chart",
+    )
+
+
+def area_chart(
+    data: rx.Var,
+    x: str,
+    areas: list[tuple[str, str, str]],
+    *,
+    height: int = 260,
+    unit: str = "",
+    integer: bool = False,
+    testid: str = "",
+) -> rx.Component:
+    return rx.box(
+        rx.recharts.area_chart(
+            rx.el.svg.defs(
+                *[
+                    rx.el.svg.linear_gradient(
+                        rx.el.svg.stop(offset="5%", stop_color=color(c), stop_opacity=0.35),
+                        rx.el.svg.stop(offset="95%", stop_color=color(c), stop_opacity=0.02),
+                        id=f"grad-{key}",
+                        x1=0,
+                        y1=0,
+                        x2=0,
+                        y2=1,
+                    )
+                    for key, _, c in areas
+                ]
+            ),
+            _grid(),
+            *[
+                rx.recharts.area(
+                    data_key=key,
+                    name=name,
+                    stroke=color(c),
+                    stroke_width=2,
+                    fill=f"url(#grad-{key})",
+                    type_="monotone",
+                    is_animation_active=False,
+                )
+                for key, name, c in areas
+            ],
+            rx.recharts.x_axis(data_key=x, **AXIS),
+            rx.recharts.y_axis(width=_y_width(unit), unit=unit, allow_decimals=not integer, **AXIS),
+            _tooltip(),
+            data=data,
+            height=height,
+            margin={"top": 8, "right": 8, "left": 0, "bottom": 0},
+        ),
+        width="100%",
+        min_width="0",
+        data_testid=testid or None,
+        class_name="voxie-chart",
+    )
+
+
+def line_chart(
+    data: rx.Var,
+    x: str,
+    lines: list[tuple[str, str, str]],
+    *,
+    height: int = 260,
+    unit: str = "",
+    testid: str = "",
+) -> rx.Component:
+    return rx.box(
+        rx.recharts.line_chart(
+            _grid(),
+            *[
+                rx.recharts.line(
+                    data_key=key,
+                    name=name,
+                    stroke=color(c),
+                    stroke_width=2,
+                    dot=False,
+                    type_="monotone",
+                    connect_nulls=True,
+                    is_animation_active=False,
+                )
+                for key, name, c in lines
+            ],
+            rx.recharts.x_axis(data_key=x, **AXIS),
+            rx.recharts.y_axis(width=_y_width(unit), unit=unit, **AXIS),
+            _tooltip(),
+            rx.recharts.legend(icon_size=10, icon_type="circle"),
+            data=data,
+            height=height,
+            margin={"top": 8, "right": 8, "left": 0, "bottom": 0},
+        ),
+        width="100%",
+        min_width="0",
+        data_testid=testid or None,
+        class_name="voxie-chart",
+    )
+
+
+def donut(data: rx.Var, *, height: int = 240, testid: str = "") -> rx.Component:
+    """`data`: list of {"name", "value", "fill"} (fill is a CSS color)."""
+    return rx.box(
+        rx.recharts.pie_chart(
+            rx.recharts.pie(
+                data=data,
+                data_key="value",
+                name_key="name",
+                inner_radius="55%",
+                outer_radius="85%",
+                padding_angle=2,
+                stroke=rx.color("gray", 1),
+                is_animation_active=False,
+            ),
+            _tooltip(),
+            rx.recharts.legend(icon_size=10, icon_type="circle"),
+            height=height,
+        ),
+        width="100%",
+        min_width="0",
+        data_testid=testid or None,
+        class_name="voxie-chart",
+    )

@@ -1,0 +1,152 @@
+"""Small reusable pieces: cards, stats, badges, empty and loading states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+
+def card(*children: rx.Component, **props: Any) -> rx.Component:
+    style = {
+        "padding": "1.25rem",
+        "width": "100%",
+        "border_radius": "var(--radius-4)",
+        "border": f"1px solid {rx.color('gray', 4)}",
+        "background_color": rx.color("gray", 1),
+        "box_shadow": "0 1px 2px rgba(0,0,0,0.04)",
+    }
+    style.update(props)
+    return rx.box(*children, **style)
+
+
+def section(
+    title: str | rx.Var,
+    *children: rx.Component,
+    action: rx.Component | None = None,
+    **props: Any,
+) -> rx.Component:
+    """A titled card."""
+    return card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(title, size="4", weight="bold"),
+                rx.spacer(),
+                action if action is not None else rx.fragment(),
+                width="100%",
+                align="center",
+            ),
+            *children,
+            spacing="4",
+            width="100%",
+        ),
+        **props,
+    )
+
+
+def stat(
+    label: str,
+    value: rx.Var | str,
+    icon: str,
+    hint: rx.Var | str = "",
+    testid: str = "",
+) -> rx.Component:
+    return card(
+        rx.hstack(
+            rx.vstack(
+                rx.text(label, size="2", color=rx.color("gray", 11), weight="medium"),
+                rx.heading(
+                    value,
+                    size=rx.breakpoints(initial="5", sm="7"),
+                    weight="bold",
+                    data_testid=testid or None,
+                ),
+                rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10))),
+                spacing="1",
+                min_width="0",
+            ),
+            rx.spacer(),
+            rx.center(
+                rx.icon(icon, size=18),
+                width="2.25rem",
+                height="2.25rem",
+                border_radius="var(--radius-3)",
+                background_color=rx.color("accent", 3),
+                color=rx.color("accent", 11),
+                flex_shrink="0",
+                display=rx.breakpoints(initial="none", sm="flex"),
+            ),
+            align="start",
+            width="100%",
+        ),
+        padding="1rem 1.1rem",
+    )
+
+
+def stat_grid(*stats: rx.Component) -> rx.Component:
+    return rx.grid(
+        *stats,
+        columns=rx.breakpoints(initial="2", sm="3", lg=str(min(len(stats), 5))),
+        spacing="3",
+        width="100%",
+    )
+
+
+def empty_state(
+    icon: str, title: str, text: str | rx.Var = "", action: rx.Component | None = None
+) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.center(
+                rx.icon(icon, size=22),
+                width="3rem",
+                height="3rem",
+                border_radius="50%",
+                background_color=rx.color("gray", 3),
+                color=rx.color("gray", 10),
+            ),
+            rx.text(title, size="3", weight="medium"),
+            rx.cond(
+                text != "",
+                rx.text(text, size="2", color=rx.color("gray", 10), text_align="center"),
+            ),
+            action if action is not None else rx.fragment(),
+            align="center",
+            spacing="2",
+            max_width="28rem",
+        ),
+        padding_y="2.5rem",
+        width="100%",
+        data_testid="empty-state",
+    )
+
+
+def loading_block(height: str = "12rem") -> rx.Component:
+    return rx.skeleton(rx.box(height=height, width="100%"), loading=True, width="100%")
+
+
+def pill(text: rx.Var | str, color: rx.Var | str, **props: Any) -> rx.Component:
+    return rx.badge(text, color_scheme=color, variant="soft", radius="full", **props)
+
+
+def chart_box(chart: rx.Component, height: str = "16rem") -> rx.Component:
+    return rx.box(chart, width="100%", height=height, min_width="0")
+
+
+def muted(text: rx.Var | str, **props: Any) -> rx.Component:
+    return rx.text(text, size="2", color=rx.color("gray", 10), **props)
+
+
+def field_error(message: rx.Var) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.text(message, size="1", color=rx.color("red", 11), data_testid="field-error"),
+    )
+
+
+def responsive_table(*children: rx.Component, **props: Any) -> rx.Component:
+    return rx.box(
+        rx.table.root(*children, variant="ghost", size="2", width="100%", **props),
+        width="100%",
+        overflow_x="auto",
+    )

@@ -1,0 +1,216 @@
+"""`/analytics`: date range, daily charts, sentiment and outcomes, latency, per agent, CSV."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voxie_app import routes
+from voxie_app.components import charts, ui
+from voxie_app.components.layout import layout
+from voxie_app.state.analytics import PRESETS
+from voxie_app.state.analytics import AnalyticsState as S
+
+
+def _range_picker() -> rx.Component:
+    return rx.flex(
+        rx.segmented_control.root(
+            *[rx.segmented_control.item(f"{d} days", value=str(d)) for d in PRESETS],
+            value=S.preset,
+            on_change=S.set_preset,
+            size="2",
+            data_testid="range-presets",
+        ),
+        rx.hstack(
+            rx.input(
+                type="date",
+                value=S.start,
+                on_change=S.set_start,
+                size="2",
+                aria_label="From",
+                data_testid="range-start",
+            ),
+            rx.text("to", size="2", color=rx.color("gray", 10)),
+            rx.input(
+                type="date",
+                value=S.end,
+                on_change=S.set_end,
+                size="2",
+                aria_label="To",
+                data_testid="range-end",
+            ),
+            align="center",
+            spacing="2",
+        ),
+        rx.spacer(),
+        rx.button(
+            rx.icon("download", size=16),
+            "Export CSV",
+            variant="soft",
+            on_click=S.export_csv,
+            data_testid="export-csv",
+        ),
+        spacing="3",
+        wrap="wrap",
+        align="center",
+        width="100%",
+    )
+
+
+def _stats() -> rx.Component:
+    return ui.stat_grid(
+        ui.stat("Calls", S.stats["calls"], "phone", testid="an-calls"),
+        ui.stat("Minutes", S.stats["minutes"], "clock"),
+        ui.stat("Cost", S.stats["cost"], "circle-dollar-sign"),
+        ui.stat("Average rating", S.stats["rating"], "star"),
+        ui.stat("Resolution rate", S.stats["resolution"], "circle-check", testid="an-resolution"),
+    )
+
+
+def _daily() -> rx.Component:
+    return rx.grid(
+        ui.section(
+            "Calls per day",
+            charts.bar_chart(S.series, "day", [("calls", "Calls", "violet")], testid="chart-calls"),
+        ),
+        ui.section(
+            "Minutes per day",
+            charts.area_chart(
+                S.series, "day", [("minutes", "Minutes", "cyan")], testid="chart-minutes"
+            ),
+        ),
+        ui.section(
+            "Cost per day (USD)",
+            charts.area_chart(S.series, "day", [("cost", "Cost", "amber")], testid="chart-cost"),
+        ),
+        columns=rx.breakpoints(initial="1", lg="3"),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _mix() -> rx.Component:
+    return rx.grid(
+        ui.section(
+            "Sentiment",
+            rx.cond(
+                S.sentiment.length() > 0,
+                charts.donut(S.sentiment, testid="chart-sentiment"),
+                ui.empty_state("smile", "No sentiment recorded"),
+            ),
+        ),
+        ui.section(
+            "Outcomes",
+            rx.cond(
+                S.outcomes.length() > 0,
+                charts.bar_chart(
+                    S.outcomes,
+                    "name",
+                    [("calls", "Calls", "grass")],
+                    layout="vertical",
+                    height=240,
+                    testid="chart-outcomes",
+                ),
+                ui.empty_state("target", "No outcomes recorded"),
+            ),
+        ),
+        ui.section(
+            "Latency per agent (end to end)",
+            rx.cond(
+                S.latency.length() > 0,
+                charts.bar_chart(
+                    S.latency,
+                    "agent",
+                    [("p50", "p50", "violet"), ("p95", "p95", "crimson")],
+                    unit="ms",
+                    height=240,
+                    testid="chart-latency",
+                ),
+                ui.empty_state("timer", "No latency metrics"),
+            ),
+        ),
+        columns=rx.breakpoints(initial="1", md="2", lg="3"),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _agent_table() -> rx.Component:
+    headers = ["Agent", "Calls", "Minutes", "Cost", "Rating", "Resolution", "p50", "p95"]
+    return ui.section(
+        "Per agent",
+        rx.cond(
+            S.agents.length() > 0,
+            ui.responsive_table(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(
+                                h,
+                                white_space="nowrap",
+                                color=rx.color("gray", 11),
+                                font_weight="500",
+                                text_align="left" if h == "Agent" else "right",
+                            )
+                            for h in headers
+                        ]
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        S.agents,
+                        lambda r: rx.table.row(
+                            rx.table.row_header_cell(r["agent"], white_space="nowrap"),
+                            *[
+                                rx.table.cell(r[k], text_align="right", white_space="nowrap")
+                                for k in (
+                                    "calls",
+                                    "minutes",
+                                    "cost",
+                                    "rating",
+                                    "resolution",
+                                    "p50",
+                                    "p95",
+                                )
+                            ],
+                            data_testid="agent-stats-row",
+                        ),
+                    )
+                ),
+            ),
+            ui.empty_state("users", "No calls in this range"),
+        ),
+    )
+
+
+def _content() -> rx.Component:
+    return rx.cond(
+        S.loaded,
+        rx.vstack(
+            _stats(),
+            rx.cond(
+                S.total_calls > 0,
+                rx.vstack(_daily(), _mix(), _agent_table(), spacing="4", width="100%"),
+                ui.card(
+                    ui.empty_state(
+                        "chart-column",
+                        "No calls in this date range",
+                        "Pick a wider range, or make a call to see it here.",
+                        rx.link(rx.button("See all calls", variant="soft"), href=routes.CALLS),
+                    )
+                ),
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        rx.vstack(ui.loading_block("6rem"), ui.loading_block("18rem"), width="100%"),
+    )
+
+
+@rx.page(route=routes.ANALYTICS, title="Analytics · Voxie", on_load=S.load)
+def analytics() -> rx.Component:
+    return layout(
+        _range_picker(),
+        _content(),
+        title="Analytics",
+        subtitle="How your agents perform over time.",
+    )

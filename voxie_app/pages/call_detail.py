@@ -1,0 +1,267 @@
+"""`/calls/[id]`: transcript bubbles, summary, outcome, cost by provider, latency chart."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voxie_app import routes
+from voxie_app.components import charts, ui
+from voxie_app.components.layout import layout
+from voxie_app.state.call_detail import LATENCY_SERIES
+from voxie_app.state.call_detail import CallDetailState as S
+
+LATENCY_COLORS = ["gray", "cyan", "amber", "grass", "violet"]
+
+
+def _bubble(turn: rx.Var) -> rx.Component:
+    user = turn["is_user"].to(bool)
+    return rx.flex(
+        rx.vstack(
+            rx.hstack(
+                rx.text(turn["speaker"], size="1", weight="bold"),
+                rx.text(turn["time"], size="1", color=rx.color("gray", 10)),
+                spacing="2",
+                align="center",
+            ),
+            rx.box(
+                rx.text(turn["text"], size="2", white_space="pre-wrap"),
+                padding="0.6rem 0.85rem",
+                border_radius=rx.cond(user, "14px 14px 4px 14px", "14px 14px 14px 4px"),
+                background_color=rx.cond(user, rx.color("accent", 9), rx.color("gray", 3)),
+                color=rx.cond(user, "white", rx.color("gray", 12)),
+            ),
+            rx.cond(
+                turn["tool"] != "",
+                rx.badge(
+                    rx.icon("wrench", size=12),
+                    turn["tool"],
+                    variant="outline",
+                    color_scheme="amber",
+                    radius="full",
+                    size="1",
+                    data_testid="tool-chip",
+                ),
+            ),
+            align=rx.cond(user, "end", "start"),
+            spacing="1",
+            max_width="80%",
+        ),
+        justify=rx.cond(user, "end", "start"),
+        width="100%",
+        data_testid="turn",
+    )
+
+
+def _transcript() -> rx.Component:
+    return ui.section(
+        "Transcript",
+        rx.cond(
+            S.turns.length() > 0,
+            rx.vstack(rx.foreach(S.turns, _bubble), spacing="3", width="100%"),
+            ui.empty_state("message-square-off", "No transcript recorded for this call"),
+        ),
+    )
+
+
+def _list(items: rx.Var, icon: str, empty: str) -> rx.Component:
+    return rx.cond(
+        items.length() > 0,
+        rx.vstack(
+            rx.foreach(
+                items,
+                lambda item: rx.hstack(
+                    rx.icon(
+                        icon,
+                        size=14,
+                        color=rx.color("accent", 10),
+                        flex_shrink="0",
+                        margin_top="3px",
+                    ),
+                    rx.text(item, size="2"),
+                    align="start",
+                    spacing="2",
+                ),
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        ui.muted(empty),
+    )
+
+
+def _fact(label: str, value: rx.Component | rx.Var) -> rx.Component:
+    return rx.data_list.item(rx.data_list.label(label), rx.data_list.value(value))
+
+
+def _summary() -> rx.Component:
+    return ui.section(
+        "Summary",
+        rx.cond(
+            S.summary["text"] != "",
+            rx.text(S.summary["text"], size="2", data_testid="call-summary"),
+            ui.muted("No summary yet: it is written when the call ends."),
+        ),
+        rx.data_list.root(
+            _fact("Outcome", S.summary["outcome"]),
+            _fact("Category", S.summary["category"]),
+            _fact("Resolved", S.call["resolved"]),
+            _fact("Sales value", S.summary["sales"]),
+            _fact("Ended", S.call["end_reason"]),
+            size="2",
+        ),
+        rx.vstack(
+            rx.text("Key points", size="2", weight="bold"),
+            _list(S.key_points, "circle-dot", "None recorded."),
+            spacing="2",
+            width="100%",
+        ),
+        rx.vstack(
+            rx.text("Action items", size="2", weight="bold"),
+            _list(S.action_items, "square-check", "No follow-up needed."),
+            spacing="2",
+            width="100%",
+        ),
+    )
+
+
+def _cost_row(part: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(part["kind"], size="2", weight="medium"),
+            rx.spacer(),
+            rx.text(part["cost"], size="2", weight="medium"),
+            width="100%",
+        ),
+        rx.box(
+            rx.box(
+                width=part["width"],
+                height="100%",
+                background_color=rx.color("accent", 9),
+                border_radius="999px",
+            ),
+            width="100%",
+            height="6px",
+            background_color=rx.color("gray", 4),
+            border_radius="999px",
+        ),
+        rx.text(part["detail"], size="1", color=rx.color("gray", 10)),
+        spacing="1",
+        width="100%",
+        data_testid="cost-row",
+    )
+
+
+def _costs() -> rx.Component:
+    return ui.section(
+        "Cost",
+        rx.vstack(rx.foreach(S.costs, _cost_row), spacing="3", width="100%"),
+        rx.separator(size="4"),
+        rx.hstack(
+            rx.text("Total", size="2", weight="bold"),
+            rx.spacer(),
+            rx.text(S.call["cost"], size="2", weight="bold", data_testid="call-cost"),
+            width="100%",
+        ),
+    )
+
+
+def _latency() -> rx.Component:
+    return ui.section(
+        "Latency per turn",
+        rx.cond(
+            S.latency.length() > 0,
+            charts.line_chart(
+                S.latency,
+                "turn",
+                [
+                    (key, name, color)
+                    for (key, name), color in zip(LATENCY_SERIES, LATENCY_COLORS, strict=True)
+                ],
+                unit="ms",
+                height=280,
+                testid="latency-chart",
+            ),
+            ui.empty_state("timer-off", "No latency metrics for this call"),
+        ),
+        action=rx.text(
+            "avg end to end ", S.call["avg_latency"], size="2", color=rx.color("gray", 10)
+        ),
+    )
+
+
+def _header_facts() -> rx.Component:
+    return ui.stat_grid(
+        ui.stat("Duration", S.call["duration"], "clock"),
+        ui.stat("Sentiment", S.call["sentiment"], "smile"),
+        ui.stat("Rating", S.call["rating"], "star"),
+        ui.stat("Cost", S.call["cost"], "circle-dollar-sign"),
+        ui.stat("Turns", S.turns.length().to_string(), "messages-square"),
+    )
+
+
+def _content() -> rx.Component:
+    return rx.cond(
+        S.loaded,
+        rx.cond(
+            S.found,
+            rx.vstack(
+                rx.hstack(
+                    ui.pill(S.call["status"], S.call["status_color"], size="2"),
+                    rx.text("with", size="2", color=rx.color("gray", 11)),
+                    rx.cond(
+                        S.call["agent_href"] != "",
+                        rx.link(
+                            S.call["agent"], href=S.call["agent_href"], size="2", weight="medium"
+                        ),
+                        rx.text(S.call["agent"], size="2"),
+                    ),
+                    rx.text("· ", S.call["started"], size="2", color=rx.color("gray", 11)),
+                    align="center",
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                _header_facts(),
+                rx.grid(
+                    rx.box(
+                        _transcript(), grid_column=rx.breakpoints(initial="span 1", lg="span 3")
+                    ),
+                    rx.vstack(
+                        _summary(),
+                        _costs(),
+                        spacing="4",
+                        width="100%",
+                        grid_column=rx.breakpoints(initial="span 1", lg="span 2"),
+                    ),
+                    columns=rx.breakpoints(initial="1", lg="5"),
+                    spacing="4",
+                    width="100%",
+                ),
+                _latency(),
+                spacing="4",
+                width="100%",
+            ),
+            ui.card(
+                ui.empty_state(
+                    "phone-off",
+                    "Call not found",
+                    "It may have been deleted, or the link is wrong.",
+                    rx.link(rx.button("Back to calls", variant="soft"), href=routes.CALLS),
+                )
+            ),
+        ),
+        rx.vstack(ui.loading_block("6rem"), ui.loading_block("24rem"), width="100%"),
+    )
+
+
+@rx.page(route=routes.CALL_DETAIL, title="Call · Voxie", on_load=S.load)
+def call_detail() -> rx.Component:
+    return layout(
+        _content(),
+        title=rx.cond(S.found, "Call with " + S.call["customer"], "Call"),
+        actions=rx.link(
+            rx.button(
+                rx.icon("arrow-left", size=16), "All calls", variant="soft", color_scheme="gray"
+            ),
+            href=routes.CALLS,
+        ),
+    )

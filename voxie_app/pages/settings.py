@@ -1,0 +1,171 @@
+"""`/settings`: configured providers (never their values), LiveKit check, pricing in use."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voxie_app import routes
+from voxie_app.components import ui
+from voxie_app.components.layout import layout
+from voxie_app.state.settings import SettingsState as S
+
+
+def _provider(p: rx.Var) -> rx.Component:
+    ok = p["ok"].to(bool)
+    return rx.hstack(
+        rx.center(
+            rx.icon(rx.cond(ok, "circle-check", "circle-dashed"), size=18),
+            color=rx.cond(ok, rx.color("grass", 10), rx.color("gray", 9)),
+            flex_shrink="0",
+        ),
+        rx.vstack(
+            rx.text(p["name"], size="2", weight="bold"),
+            rx.text(p["purpose"], size="1", color=rx.color("gray", 10)),
+            rx.code(p["settings"], size="1", variant="ghost", color_scheme="gray"),
+            spacing="1",
+            min_width="0",
+        ),
+        rx.spacer(),
+        rx.cond(
+            ok,
+            ui.pill("configured", "grass", data_testid="provider-configured"),
+            ui.pill("not set", "gray", data_testid="provider-missing"),
+        ),
+        width="100%",
+        align="center",
+        padding_y="0.7rem",
+        border_bottom=f"1px solid {rx.color('gray', 3)}",
+        data_testid="provider-" + p["key"].to(str),
+    )
+
+
+def _providers() -> rx.Component:
+    return ui.section(
+        "Providers",
+        ui.muted(
+            "Set these in .env.local or the environment and restart. "
+            "Values are never shown here, only whether they are set."
+        ),
+        rx.vstack(rx.foreach(S.providers, _provider), spacing="0", width="100%"),
+        rx.hstack(
+            rx.badge("Database: ", S.database, variant="surface", color_scheme="gray"),
+            rx.badge("Time zone: ", S.timezone, variant="surface", color_scheme="gray"),
+            rx.cond(
+                S.custom_llm_url,
+                rx.badge("Custom LLM base URL", variant="surface", color_scheme="violet"),
+            ),
+            spacing="2",
+            wrap="wrap",
+        ),
+    )
+
+
+def _livekit() -> rx.Component:
+    return ui.section(
+        "LiveKit connection",
+        ui.muted("Lists rooms on the LiveKit server with the configured keys (5 s timeout)."),
+        rx.cond(
+            S.missing_livekit.length() > 0,
+            rx.callout(
+                rx.text(
+                    "LiveKit is not configured. Missing: ",
+                    rx.text.strong(S.missing_livekit.join(", ")),
+                    ". Browser calls need it; chat works without it.",
+                ),
+                icon="info",
+                color_scheme="amber",
+                data_testid="livekit-missing",
+            ),
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("plug-zap", size=16),
+                "Check LiveKit",
+                on_click=S.check,
+                loading=S.checking,
+                data_testid="check-livekit",
+            ),
+            rx.cond(
+                S.check_status == "ok",
+                rx.text(
+                    S.check_message,
+                    size="2",
+                    color=rx.color("grass", 11),
+                    data_testid="livekit-result",
+                ),
+                rx.cond(
+                    S.check_status == "error",
+                    rx.text(
+                        S.check_message,
+                        size="2",
+                        color=rx.color("red", 11),
+                        data_testid="livekit-result",
+                    ),
+                ),
+            ),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+    )
+
+
+def _pricing() -> rx.Component:
+    return ui.section(
+        "Pricing in use",
+        ui.muted(
+            "Costs on calls are computed with these list prices (override with VOXIE_PRICING)."
+        ),
+        rx.cond(
+            S.pricing.length() > 0,
+            ui.responsive_table(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(
+                                h, white_space="nowrap", color=rx.color("gray", 11)
+                            )
+                            for h in ("Model", "Kind", "Input", "Output", "Unit")
+                        ]
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        S.pricing,
+                        lambda r: rx.table.row(
+                            rx.table.row_header_cell(rx.code(r["model"], variant="ghost")),
+                            rx.table.cell(ui.pill(r["kind"].upper(), "violet")),
+                            rx.table.cell(r["input"]),
+                            rx.table.cell(rx.cond(r["output"] != "", r["output"], "—")),
+                            rx.table.cell(
+                                r["unit"], white_space="nowrap", color=rx.color("gray", 11)
+                            ),
+                            data_testid="price-row",
+                        ),
+                    )
+                ),
+            ),
+            rx.callout(
+                rx.cond(S.pricing_note != "", S.pricing_note, "No prices configured."),
+                icon="info",
+                data_testid="pricing-note",
+            ),
+        ),
+    )
+
+
+@rx.page(route=routes.SETTINGS, title="Settings · Voxie", on_load=S.load)
+def settings() -> rx.Component:
+    return layout(
+        rx.grid(
+            _providers(),
+            rx.vstack(_livekit(), spacing="4", width="100%"),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            spacing="4",
+            width="100%",
+        ),
+        _pricing(),
+        rx.link("REST API documentation →", href=routes.API_DOCS, size="2", is_external=True),
+        title="Settings",
+        subtitle="What this Voxie is connected to.",
+    )

@@ -1,0 +1,788 @@
+"""Read-side queries behind the web pages: dashboard, agents, calls, analytics.
+
+Plain functions over a SQLModel session (keyword-only, `session=`). Every
+aggregate is computed by the database (GROUP BY, window functions,
+percentile_cont on PostgreSQL); Python only shapes the few rows that come back.
+Times are stored in UTC; calendar days are those of the zone `tz` (the
+`VOXIE_TIMEZONE` setting), bucketed with boundaries computed here so DST days
+are right on both databases.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from voxie_app.dbtypes import UTCDateTime
+from voxie_app.models import (
+    Agent,
+    CallSession,
+    CallSummary,
+    ConversationTurn,
+    Event,
+    TokenUsage,
+    TurnMetric,
+)
+
+MAX_RANGE_DAYS = 366
+CSV_MAX_ROWS = 50_000
+USAGE_TYPES = ("llm", "stt", "tts")
+LATENCY_FIELDS = (
+    "end_of_utterance_delay",
+    "transcription_delay",
+    "llm_ttft",
+    "tts_ttfb",
+    "e2e_latency",
+)
+
+# ------------------------------------------------------------------ value types
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls a report covers. Dates are local calendar days, both inclusive."""
+
+    agent_id: uuid.UUID | None = None
+    start: date | None = None
+    end: date | None = None
+    status: str | None = None
+    sentiment: str | None = None
+    outcome: str | None = None
+    tz: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Stats:
+    calls: int
+    minutes: float
+    cost_usd: Decimal
+    average_rating: float | None
+    resolution_rate: float | None
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    calls: int
+    minutes: float
+    cost_usd: Decimal
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    id: uuid.UUID
+    name: str
+    status: str
+    error: str | None
+    description: str
+    created_at: datetime
+    calls: int
+    last_call_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallRow:
+    id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    customer_name: str | None
+    started_at: datetime
+    duration_seconds: float | None
+    status: str
+    sentiment: str | None
+    rating: int | None
+    resolved: bool | None
+    outcome: str | None
+    cost_usd: Decimal
+    turns: int
+
+
+@dataclass(frozen=True)
+class CallPage:
+    rows: list[CallRow]
+    total: int
+
+
+@dataclass(frozen=True)
+class Turn:
+    turn_number: int
+    speaker: str
+    transcript: str
+    agent_name: str | None
+    function_called: str | None
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class LatencyPoint:
+    turn_number: int
+    end_of_utterance_delay: float | None
+    transcription_delay: float | None
+    llm_ttft: float | None
+    tts_ttfb: float | None
+    e2e_latency: float | None
+
+
+@dataclass(frozen=True)
+class CostPart:
+    usage_type: str
+    cost_usd: Decimal
+    input_tokens: int
+    output_tokens: int
+    audio_seconds: float
+    characters: int
+
+
+@dataclass(frozen=True)
+class CallDetail:
+    call: CallSession
+    agent_name: str | None
+    summary: CallSummary | None
+    turns: list[Turn]
+    costs: list[CostPart]
+    total_cost_usd: Decimal
+    latency: list[LatencyPoint]
+
+
+@dataclass(frozen=True)
+class Count:
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class AgentLatency:
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    turns: int
+    p50: float | None
+    p95: float | None
+
+
+@dataclass(frozen=True)
+class AgentStatsRow:
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    calls: int
+    minutes: float
+    cost_usd: Decimal
+    average_rating: float | None
+    resolution_rate: float | None
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    agents: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    sentiments: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.0001"))
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def local_day_start(day: date, tz: str) -> datetime:
+    """Midnight of `day` in zone `tz`, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz))
+
+
+def today(tz: str, now: datetime | None = None) -> date:
+    return (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
+
+
+def clamp_range(start: date, end: date) -> tuple[date, date]:
+    """Order the two days and keep the range within `MAX_RANGE_DAYS`."""
+    if end < start:
+        start, end = end, start
+    if (end - start).days >= MAX_RANGE_DAYS:
+        start = end - timedelta(days=MAX_RANGE_DAYS - 1)
+    return start, end
+
+
+def _started() -> Any:
+    return col(CallSession.started_at)
+
+
+def _call_conditions(f: CallFilter) -> list[Any]:
+    """WHERE conditions on `call_sessions` (and `call_summaries` for the outcome)."""
+    conds: list[Any] = []
+    if f.agent_id is not None:
+        conds.append(col(CallSession.agent_id) == f.agent_id)
+    if f.start is not None:
+        conds.append(_started() >= local_day_start(f.start, f.tz))
+    if f.end is not None:
+        conds.append(_started() < local_day_start(f.end + timedelta(days=1), f.tz))
+    if f.status:
+        conds.append(col(CallSession.call_status) == f.status)
+    if f.sentiment:
+        conds.append(col(CallSession.customer_sentiment) == f.sentiment)
+    if f.outcome:
+        has_outcome = (
+            select(sa.literal(1))
+            .where(
+                col(CallSummary.call_session_id) == col(CallSession.id),
+                col(CallSummary.business_outcome) == f.outcome,
+            )
+            .correlate(CallSession)
+        )
+        conds.append(sa.exists(has_outcome))
+    return conds
+
+
+def _resolution_expr() -> Any:
+    resolved = col(CallSession.issue_resolved)
+    return sa.func.avg(sa.case((resolved.is_(True), 1.0), (resolved.is_(False), 0.0)))
+
+
+def _day_bucket(start: date, end: date, tz: str) -> Any:
+    """A CASE giving each call's local day index (0 = `start`) by UTC boundaries."""
+    whens = []
+    for i in range((end - start).days + 1):
+        upper = local_day_start(start + timedelta(days=i + 1), tz)
+        whens.append((_started() < sa.literal(upper, UTCDateTime), i))
+    return sa.case(*whens, else_=None)
+
+
+# ------------------------------------------------------------------- dashboard
+
+
+def call_stats(*, session: Session, filters: CallFilter) -> Stats:
+    """Calls, minutes, cost, average rating and resolution rate of the filtered calls."""
+    conds = _call_conditions(filters)
+    row = session.exec(
+        select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0),
+            sa.func.avg(CallSession.call_rating),
+            _resolution_expr(),
+        ).where(*conds)
+    ).one()
+    cost = session.exec(
+        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
+        .join(CallSession, col(CallSession.id) == col(TokenUsage.call_session_id))
+        .where(*conds)
+    ).one()
+    calls, seconds, rating, resolution = row
+    return Stats(
+        calls=int(calls or 0),
+        minutes=round(float(seconds or 0) / 60.0, 2),
+        cost_usd=_money(cost),
+        average_rating=round(float(rating), 2) if rating is not None else None,
+        resolution_rate=round(float(resolution), 4) if resolution is not None else None,
+    )
+
+
+def daily_series(*, session: Session, filters: CallFilter) -> list[DayPoint]:
+    """Calls, minutes and cost per local day from `filters.start` to `filters.end`.
+
+    Every day of the range is present (zero when there were no calls).
+    """
+    assert filters.start is not None and filters.end is not None, "a date range is required"
+    start, end = clamp_range(filters.start, filters.end)
+    f = dataclasses.replace(filters, start=start, end=end)
+    conds = _call_conditions(f)
+    bucket = _day_bucket(start, end, f.tz).label("bucket")
+    calls_q = (
+        select(
+            bucket,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0),
+        )
+        .where(*conds)
+        .group_by(sa.literal_column("bucket"))
+    )
+    cost_bucket = _day_bucket(start, end, f.tz).label("bucket")
+    cost_q = (
+        select(cost_bucket, sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
+        .join(CallSession, col(CallSession.id) == col(TokenUsage.call_session_id))
+        .where(*conds)
+        .group_by(sa.literal_column("bucket"))
+    )
+    by_day: dict[int, tuple[int, float]] = {
+        int(b): (int(n), float(s or 0)) for b, n, s in session.exec(calls_q).all() if b is not None
+    }
+    cost_by_day = {int(b): c for b, c in session.exec(cost_q).all() if b is not None}
+    out = []
+    for i in range((end - start).days + 1):
+        n, seconds = by_day.get(i, (0, 0.0))
+        out.append(
+            DayPoint(
+                day=start + timedelta(days=i),
+                calls=n,
+                minutes=round(seconds / 60.0, 2),
+                cost_usd=_money(cost_by_day.get(i)),
+            )
+        )
+    return out
+
+
+def latest_event_id(*, session: Session, stream: str) -> int:
+    """The id of the newest event of `stream` (0 when none): where a live reader starts."""
+    value = session.exec(select(sa.func.max(Event.id)).where(col(Event.stream) == stream)).one()
+    return int(value or 0)
+
+
+# ---------------------------------------------------------------------- agents
+
+
+def agents_overview(
+    *, session: Session, search: str | None = None, limit: int = 200, offset: int = 0
+) -> list[AgentRow]:
+    """Agents (newest first) with how many calls each had and when the last one started."""
+    per_agent = (
+        select(
+            col(CallSession.agent_id).label("agent_id"),
+            sa.func.count().label("calls"),
+            sa.func.max(CallSession.started_at).label("last_call_at"),
+        )
+        .where(col(CallSession.agent_id).is_not(None))
+        .group_by(col(CallSession.agent_id))
+        .subquery()
+    )
+    query = select(
+        Agent,
+        sa.func.coalesce(per_agent.c.calls, 0),
+        sa.type_coerce(per_agent.c.last_call_at, UTCDateTime),
+    ).outerjoin(per_agent, per_agent.c.agent_id == col(Agent.id))
+    if search and search.strip():
+        term = search.strip().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        query = query.where(col(Agent.name).ilike(f"%{term}%", escape="\\"))
+    query = query.order_by(col(Agent.created_at).desc()).offset(offset).limit(limit)
+    return [
+        AgentRow(
+            id=agent.id,
+            name=agent.name or (agent.processed_spec or {}).get("name") or "Untitled agent",
+            status=agent.status,
+            error=agent.error,
+            description=str((agent.processed_spec or {}).get("description") or ""),
+            created_at=agent.created_at,
+            calls=int(calls or 0),
+            last_call_at=last,
+        )
+        for agent, calls, last in session.exec(query).all()
+    ]
+
+
+def agent_choices(*, session: Session) -> list[tuple[uuid.UUID, str]]:
+    """(id, name) of every agent, by name: for pickers and filters."""
+    rows = session.exec(select(Agent.id, Agent.name).order_by(col(Agent.name))).all()
+    return [(i, n or "Untitled agent") for i, n in rows]
+
+
+def filter_options(*, session: Session) -> FilterOptions:
+    sentiments = session.exec(
+        select(CallSession.customer_sentiment)
+        .where(col(CallSession.customer_sentiment).is_not(None))
+        .distinct()
+        .order_by(col(CallSession.customer_sentiment))
+    ).all()
+    outcomes = session.exec(
+        select(CallSummary.business_outcome)
+        .where(col(CallSummary.business_outcome).is_not(None))
+        .distinct()
+        .order_by(col(CallSummary.business_outcome))
+    ).all()
+    return FilterOptions(
+        agents=agent_choices(session=session),
+        sentiments=[str(s) for s in sentiments],
+        outcomes=[str(o) for o in outcomes],
+    )
+
+
+# ----------------------------------------------------------------------- calls
+
+
+def list_calls(
+    *, session: Session, filters: CallFilter, limit: int = 25, offset: int = 0
+) -> CallPage:
+    """One page of calls (newest first) and how many calls match in all."""
+    conds = _call_conditions(filters)
+    total = session.exec(select(sa.func.count()).select_from(CallSession).where(*conds)).one()
+    page = (
+        select(CallSession.id)
+        .where(*conds)
+        .order_by(_started().desc(), col(CallSession.id))
+        .offset(max(0, offset))
+        .limit(max(1, min(limit, 500)))
+        .subquery()
+    )
+    turns = (
+        select(sa.func.count())
+        .where(col(ConversationTurn.call_session_id) == col(CallSession.id))
+        .correlate(CallSession)
+        .scalar_subquery()
+    )
+    cost = (
+        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
+        .where(col(TokenUsage.call_session_id) == col(CallSession.id))
+        .correlate(CallSession)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(CallSession, Agent.name, CallSummary.business_outcome, cost, turns)
+        .join(page, page.c.id == col(CallSession.id))
+        .outerjoin(Agent, col(Agent.id) == col(CallSession.agent_id))
+        .outerjoin(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id))
+        .order_by(_started().desc(), col(CallSession.id))
+    ).all()
+    return CallPage(
+        rows=[
+            CallRow(
+                id=c.id,
+                agent_id=c.agent_id,
+                agent_name=name,
+                customer_name=c.customer_name,
+                started_at=c.started_at,
+                duration_seconds=c.duration_seconds,
+                status=c.call_status,
+                sentiment=c.customer_sentiment,
+                rating=c.call_rating,
+                resolved=c.issue_resolved,
+                outcome=outcome,
+                cost_usd=_money(call_cost),
+                turns=int(n or 0),
+            )
+            for c, name, outcome, call_cost, n in rows
+        ],
+        total=int(total or 0),
+    )
+
+
+def call_detail(*, session: Session, call_id: uuid.UUID) -> CallDetail | None:
+    """Everything the call page shows, or None when there is no such call."""
+    found = session.exec(
+        select(CallSession, Agent.name)
+        .outerjoin(Agent, col(Agent.id) == col(CallSession.agent_id))
+        .where(col(CallSession.id) == call_id)
+    ).first()
+    if found is None:
+        return None
+    call, agent_name = found
+    summary = session.exec(
+        select(CallSummary).where(col(CallSummary.call_session_id) == call_id)
+    ).first()
+    turns = [
+        Turn(
+            turn_number=t.turn_number,
+            speaker=t.speaker,
+            transcript=t.transcript,
+            agent_name=t.agent_name,
+            function_called=t.function_called,
+            timestamp=t.timestamp,
+        )
+        for t in session.exec(
+            select(ConversationTurn)
+            .where(col(ConversationTurn.call_session_id) == call_id)
+            .order_by(col(ConversationTurn.turn_number))
+        ).all()
+    ]
+    cost_rows = session.exec(
+        select(
+            TokenUsage.usage_type,
+            sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0),
+            sa.func.coalesce(sa.func.sum(TokenUsage.input_tokens), 0),
+            sa.func.coalesce(sa.func.sum(TokenUsage.output_tokens), 0),
+            sa.func.coalesce(sa.func.sum(TokenUsage.audio_seconds), 0.0),
+            sa.func.coalesce(sa.func.sum(TokenUsage.characters), 0),
+        )
+        .where(col(TokenUsage.call_session_id) == call_id)
+        .group_by(col(TokenUsage.usage_type))
+    ).all()
+    by_type = {
+        str(kind): CostPart(
+            usage_type=str(kind),
+            cost_usd=_money(cost),
+            input_tokens=int(i or 0),
+            output_tokens=int(o or 0),
+            audio_seconds=round(float(a or 0), 2),
+            characters=int(ch or 0),
+        )
+        for kind, cost, i, o, a, ch in cost_rows
+    }
+    costs = [by_type.pop(k, CostPart(k, _money(0), 0, 0, 0.0, 0)) for k in USAGE_TYPES]
+    costs += list(by_type.values())
+    latency = [
+        LatencyPoint(
+            turn_number=m.turn_number,
+            end_of_utterance_delay=m.end_of_utterance_delay,
+            transcription_delay=m.transcription_delay,
+            llm_ttft=m.llm_ttft,
+            tts_ttfb=m.tts_ttfb,
+            e2e_latency=m.e2e_latency,
+        )
+        for m in session.exec(
+            select(TurnMetric)
+            .where(col(TurnMetric.call_session_id) == call_id)
+            .order_by(col(TurnMetric.turn_number), col(TurnMetric.created_at))
+        ).all()
+    ]
+    total = session.exec(
+        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0)).where(
+            col(TokenUsage.call_session_id) == call_id
+        )
+    ).one()
+    return CallDetail(
+        call=call,
+        agent_name=agent_name,
+        summary=summary,
+        turns=turns,
+        costs=costs,
+        total_cost_usd=_money(total),
+        latency=latency,
+    )
+
+
+# ------------------------------------------------------------------- analytics
+
+
+def sentiment_mix(*, session: Session, filters: CallFilter) -> list[Count]:
+    rows = session.exec(
+        select(CallSession.customer_sentiment, sa.func.count())
+        .where(*_call_conditions(filters), col(CallSession.customer_sentiment).is_not(None))
+        .group_by(col(CallSession.customer_sentiment))
+        .order_by(sa.func.count().desc(), col(CallSession.customer_sentiment))
+    ).all()
+    return [Count(str(k), int(n)) for k, n in rows]
+
+
+def outcome_mix(*, session: Session, filters: CallFilter) -> list[Count]:
+    rows = session.exec(
+        select(CallSummary.business_outcome, sa.func.count())
+        .join(CallSession, col(CallSession.id) == col(CallSummary.call_session_id))
+        .where(*_call_conditions(filters), col(CallSummary.business_outcome).is_not(None))
+        .group_by(col(CallSummary.business_outcome))
+        .order_by(sa.func.count().desc(), col(CallSummary.business_outcome))
+    ).all()
+    return [Count(str(k), int(n)) for k, n in rows]
+
+
+def agent_table(*, session: Session, filters: CallFilter) -> list[AgentStatsRow]:
+    """Per-agent calls, minutes, cost, rating and resolution rate (most calls first)."""
+    conds = _call_conditions(filters)
+    calls = (
+        select(
+            col(CallSession.agent_id).label("agent_id"),
+            sa.func.count().label("calls"),
+            sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0).label("seconds"),
+            sa.func.avg(CallSession.call_rating).label("rating"),
+            _resolution_expr().label("resolution"),
+        )
+        .where(*conds)
+        .group_by(col(CallSession.agent_id))
+        .subquery()
+    )
+    costs = (
+        select(
+            col(CallSession.agent_id).label("agent_id"),
+            sa.func.sum(TokenUsage.total_cost_usd).label("cost"),
+        )
+        .join(CallSession, col(CallSession.id) == col(TokenUsage.call_session_id))
+        .where(*conds)
+        .group_by(col(CallSession.agent_id))
+        .subquery()
+    )
+    same_agent = sa.or_(
+        costs.c.agent_id == calls.c.agent_id,
+        sa.and_(costs.c.agent_id.is_(None), calls.c.agent_id.is_(None)),
+    )
+    rows = session.exec(
+        select(
+            calls.c.agent_id,
+            Agent.name,
+            calls.c.calls,
+            calls.c.seconds,
+            costs.c.cost,
+            calls.c.rating,
+            calls.c.resolution,
+        )
+        .select_from(calls)
+        .outerjoin(costs, same_agent)
+        .outerjoin(Agent, col(Agent.id) == calls.c.agent_id)
+        .order_by(calls.c.calls.desc(), Agent.name)
+    ).all()
+    return [
+        AgentStatsRow(
+            agent_id=agent_id,
+            agent_name=name,
+            calls=int(n),
+            minutes=round(float(seconds or 0) / 60.0, 2),
+            cost_usd=_money(cost),
+            average_rating=round(float(rating), 2) if rating is not None else None,
+            resolution_rate=round(float(res), 4) if res is not None else None,
+        )
+        for agent_id, name, n, seconds, cost, rating, res in rows
+    ]
+
+
+def latency_by_agent(
+    *, session: Session, filters: CallFilter, metric: str = "e2e_latency"
+) -> list[AgentLatency]:
+    """p50 and p95 of a per-turn latency (seconds) for each agent's calls.
+
+    PostgreSQL uses `percentile_cont`; elsewhere the same continuous percentile
+    (linear interpolation between the two nearest ranks) is computed with
+    window functions, so both databases give the same numbers.
+    """
+    if metric not in LATENCY_FIELDS:
+        raise ValueError(f"metric must be one of {LATENCY_FIELDS}")
+    value = getattr(TurnMetric.__table__.c, metric)
+    conds = [*_call_conditions(filters), value.is_not(None)]
+    agent = col(CallSession.agent_id)
+    base_join = (TurnMetric.__table__, col(CallSession.id) == col(TurnMetric.call_session_id))
+    if session.get_bind().dialect.name == "postgresql":
+        stats = (
+            select(
+                agent.label("agent_id"),
+                sa.func.count().label("n"),
+                sa.func.percentile_cont(0.5).within_group(value).label("p50"),
+                sa.func.percentile_cont(0.95).within_group(value).label("p95"),
+            )
+            .select_from(CallSession)
+            .join(*base_join)
+            .where(*conds)
+            .group_by(agent)
+            .subquery()
+        )
+    else:
+        ranked = (
+            select(
+                agent.label("agent_id"),
+                value.label("v"),
+                (sa.func.row_number().over(partition_by=agent, order_by=value) - 1).label("rn"),
+                sa.func.count().over(partition_by=agent).label("n"),
+            )
+            .select_from(CallSession)
+            .join(*base_join)
+            .where(*conds)
+            .subquery()
+        )
+
+        def percentile(p: float) -> Any:
+            pos = sa.literal(p) * (ranked.c.n - 1)
+            lo = sa.cast(pos, sa.Integer)
+            lo_v = sa.func.max(sa.case((ranked.c.rn == lo, ranked.c.v)))
+            hi_v = sa.func.max(sa.case((ranked.c.rn == lo + 1, ranked.c.v)))
+            frac = sa.func.max(pos - lo)
+            return lo_v + (sa.func.coalesce(hi_v, lo_v) - lo_v) * frac
+
+        stats = (
+            select(
+                ranked.c.agent_id,
+                sa.func.max(ranked.c.n).label("n"),
+                percentile(0.5).label("p50"),
+                percentile(0.95).label("p95"),
+            )
+            .group_by(ranked.c.agent_id)
+            .subquery()
+        )
+    rows = session.exec(
+        select(stats.c.agent_id, Agent.name, stats.c.n, stats.c.p50, stats.c.p95)
+        .outerjoin(Agent, col(Agent.id) == stats.c.agent_id)
+        .order_by(Agent.name)
+    ).all()
+    return [
+        AgentLatency(
+            agent_id=agent_id,
+            agent_name=name,
+            turns=int(n or 0),
+            p50=round(float(p50), 4) if p50 is not None else None,
+            p95=round(float(p95), 4) if p95 is not None else None,
+        )
+        for agent_id, name, n, p50, p95 in rows
+    ]
+
+
+# -------------------------------------------------------------------- CSV export
+
+CSV_COLUMNS = (
+    "call_id",
+    "started_at",
+    "ended_at",
+    "agent",
+    "customer_name",
+    "status",
+    "duration_seconds",
+    "rating",
+    "sentiment",
+    "resolved",
+    "outcome",
+    "category",
+    "cost_usd",
+    "summary",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that spreadsheets will not run as a formula (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def calls_csv(*, session: Session, filters: CallFilter, max_rows: int = CSV_MAX_ROWS) -> str:
+    """The filtered calls as CSV (newest first, at most `max_rows`)."""
+    cost = (
+        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
+        .where(col(TokenUsage.call_session_id) == col(CallSession.id))
+        .correlate(CallSession)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(
+            CallSession.id,
+            CallSession.started_at,
+            CallSession.ended_at,
+            Agent.name,
+            CallSession.customer_name,
+            CallSession.call_status,
+            CallSession.duration_seconds,
+            CallSession.call_rating,
+            CallSession.customer_sentiment,
+            CallSession.issue_resolved,
+            CallSummary.business_outcome,
+            CallSummary.call_category,
+            cost,
+            CallSummary.summary_text,
+        )
+        .outerjoin(Agent, col(Agent.id) == col(CallSession.agent_id))
+        .outerjoin(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id))
+        .where(*_call_conditions(filters))
+        .order_by(_started().desc())
+        .limit(max_rows)
+    ).all()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        cells = list(row)
+        cells[12] = _money(cells[12])
+        if cells[6] is not None:
+            cells[6] = round(float(cells[6]), 1)
+        writer.writerow([csv_cell(v) for v in cells])
+    return buf.getvalue()

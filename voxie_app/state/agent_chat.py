@@ -1,0 +1,53 @@
+"""`/agents/[id]/chat`: test an agent by text before calling it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voice_worker.text_chat import TextChat
+from voxie_app.db import session_scope
+from voxie_app.models import Agent
+from voxie_app.settings import get_settings
+from voxie_app.state.base import AppState
+from voxie_app.state.chat import ChatState
+
+
+class AgentChatState(ChatState, AppState):
+    agent_id: str = ""
+    agent_name: str = ""
+    not_found: bool = False
+
+    kind: ClassVar[str] = "agent"
+
+    def _target(self) -> str:
+        return self.agent_id
+
+    async def _open(self) -> TextChat:
+        return await TextChat.open(agent_id=uuid.UUID(self.agent_id), settings=get_settings())
+
+    @rx.event
+    def on_load(self):
+        raw = self._path_part(1)
+        if raw != self.agent_id:  # another agent: a fresh conversation on screen
+            self.messages, self.ended, self.sending = [], False, False
+        self.agent_id, self.not_found, self.unavailable = raw, False, ""
+        try:
+            agent_id = uuid.UUID(raw)
+            with session_scope() as session:
+                agent = session.get(Agent, agent_id)
+        except ValueError:
+            agent = None
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        if agent is None:
+            self.not_found, self.agent_name = True, ""
+            return None
+        self.agent_name = agent.name
+        if agent.status != "ready":
+            self.unavailable = f"This agent is {agent.status}; it can chat once it is ready."
+            return None
+        return AgentChatState.open_chat

@@ -1,0 +1,155 @@
+"""The agent form: text inputs <-> `AgentSpec` dicts, and errors per field (no Reflex).
+
+The rules themselves live in `AgentSpec` and `services.agents`; this module only
+turns what the form holds (strings, checkboxes, rows) into a spec dict and turns
+`SpecInvalid` / `InvalidInput` back into one readable message per form field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voxie_app.models import ALLOWED_TOOLS, AgentSpec
+from voxie_app.services.errors import InvalidInput
+
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "instructions",
+    "greeting",
+    "language",
+    "voice",
+    "llm_model",
+    "temperature",
+    "min_endpointing_delay",
+    "max_endpointing_delay",
+)
+NUMBER_FIELDS = ("temperature", "min_endpointing_delay", "max_endpointing_delay")
+OPTIONAL_NUMBERS = ("min_endpointing_delay", "max_endpointing_delay")
+FORM_ERROR = "form"
+
+TOOL_LABELS = {
+    "end_call": "End the call when the conversation is over",
+    "transfer_to_agent": "Transfer the caller to another agent",
+    "record_caller_details": "Record the caller's name, phone and email",
+}
+
+
+def blank_form() -> dict[str, str]:
+    defaults = AgentSpec(name="x", instructions="x")
+    return {
+        "name": "",
+        "description": "",
+        "instructions": "",
+        "greeting": "",
+        "language": defaults.language,
+        "voice": defaults.voice,
+        "llm_model": defaults.llm_model,
+        "temperature": _num(defaults.temperature),
+        "min_endpointing_delay": "",
+        "max_endpointing_delay": "",
+    }
+
+
+def blank_tools() -> list[str]:
+    return list(AgentSpec(name="x", instructions="x").tools)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"
+
+
+def form_from_spec(spec: dict[str, Any]) -> tuple[dict[str, str], list[str], list[dict[str, str]]]:
+    """A stored spec as form values, tool names and transfer rows."""
+    form = blank_form()
+    for key in TEXT_FIELDS:
+        if key in NUMBER_FIELDS:
+            value = spec.get(key)
+            form[key] = _num(float(value)) if value is not None else form[key]
+            if key in OPTIONAL_NUMBERS and value is None:
+                form[key] = ""
+        elif spec.get(key) is not None:
+            form[key] = str(spec[key])
+    tools = [t for t in spec.get("tools", []) if t in ALLOWED_TOOLS]
+    targets = [
+        {"agent_id": str(t.get("agent_id", "")), "when": str(t.get("when", ""))}
+        for t in spec.get("transfer_targets", [])
+    ]
+    return form, tools, targets
+
+
+def spec_from_form(
+    form: dict[str, str], tools: list[str], targets: list[dict[str, str]]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The spec dict the form describes, and errors for values that are not numbers."""
+    errors: dict[str, str] = {}
+    spec: dict[str, Any] = {}
+    for key in TEXT_FIELDS:
+        raw = (form.get(key) or "").strip()
+        if key in NUMBER_FIELDS:
+            if raw == "" and key in OPTIONAL_NUMBERS:
+                spec[key] = None
+                continue
+            try:
+                spec[key] = float(raw.replace(",", "."))
+            except ValueError:
+                errors[key] = "Enter a number" if raw else "Required"
+        else:
+            spec[key] = raw
+    spec["tools"] = [t for t in ALLOWED_TOOLS if t in tools]
+    spec["transfer_targets"] = [
+        {"agent_id": t.get("agent_id", ""), "when": t.get("when", "")} for t in targets
+    ]
+    return spec, errors
+
+
+def _humanize(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "")).removeprefix("Value error, ")
+    kind = error.get("type", "")
+    if kind == "string_too_short" and "at least 1 character" in msg:
+        return "Required"
+    if kind == "uuid_parsing":
+        return "Pick an agent"
+    for prefix, new in (("Input should be", "Must be"), ("String should have", "Must have")):
+        if msg.startswith(prefix):
+            msg = new + msg[len(prefix) :]
+    return msg[:1].upper() + msg[1:]
+
+
+def field_of(loc: list[Any] | tuple[Any, ...]) -> str:
+    """The form field an error location belongs to (`transfer_targets.0.when` -> rows)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "processed_spec":
+        parts = parts[1:]
+    if not parts:
+        return FORM_ERROR
+    if parts[0] == "transfer_targets":
+        return "transfer_targets"
+    if parts[0] == "tools":
+        return "tools"
+    return parts[0] if parts[0] in TEXT_FIELDS else FORM_ERROR
+
+
+def errors_from_spec(errors: list[dict[str, Any]]) -> dict[str, str]:
+    """One message per field from `SpecInvalid.errors` (the first error of a field wins)."""
+    out: dict[str, str] = {}
+    for error in errors:
+        field = field_of(error.get("loc", ()))
+        message = _humanize(error)
+        if field == FORM_ERROR and "endpointing" in message:
+            field = "max_endpointing_delay"
+            message = "Must not be smaller than the minimum delay"
+        out.setdefault(field, message)
+    return out
+
+
+def error_from_invalid(exc: InvalidInput) -> dict[str, str]:
+    return {field_of(exc.field.split(".")): exc.message[:1].upper() + exc.message[1:]}
+
+
+def copy_name(name: str, limit: int = 80) -> str:
+    """'X' -> 'X (copy)', kept within the name limit."""
+    suffix = " (copy)"
+    return name[: limit - len(suffix)].rstrip() + suffix

@@ -1,0 +1,292 @@
+"""Agents: list and search; create, edit, duplicate and delete through services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voxie_app import routes
+from voxie_app.db import session_scope
+from voxie_app.models import ALLOWED_TOOLS
+from voxie_app.services import agent_creation, reports
+from voxie_app.services import agents as agents_svc
+from voxie_app.services.errors import InvalidInput, NotFound
+from voxie_app.state import agent_form, fmt
+from voxie_app.state.base import AppState
+
+LIST_LIMIT = 200
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError):
+        return None
+
+
+class AgentsState(AppState):
+    search: str = ""
+    rows: list[dict[str, Any]] = []
+    loaded: bool = False
+
+    form_open: bool = False
+    editing_id: str = ""
+    form: dict[str, str] = {}
+    form_tools: list[str] = []
+    form_targets: list[dict[str, str]] = []
+    target_choices: list[dict[str, str]] = []
+    errors: dict[str, str] = {}
+    saving: bool = False
+
+    delete_open: bool = False
+    delete_id: str = ""
+    delete_name: str = ""
+
+    # ------------------------------------------------------------------ list
+
+    def _reload(self) -> rx.event.EventSpec | None:
+        tz = self._tz()
+        try:
+            with session_scope() as session:
+                rows = reports.agents_overview(
+                    session=session, search=self.search or None, limit=LIST_LIMIT
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            self.loaded = True
+            return self._db_failed(exc)
+        self.rows = [
+            {
+                "id": str(r.id),
+                "name": r.name,
+                "description": r.description,
+                "status": r.status,
+                "status_color": fmt.status_color(r.status),
+                "error": r.error or "",
+                "ready": r.status == "ready",
+                "calls": fmt.number(r.calls),
+                "last_call": fmt.when(r.last_call_at, tz) if r.last_call_at else "never",
+                "href": routes.agent(str(r.id)),
+                "chat_href": routes.agent_chat(str(r.id)),
+                "call_href": routes.call_agent(str(r.id)),
+            }
+            for r in rows
+        ]
+        self.loaded = True
+        return None
+
+    @rx.event
+    def load(self):
+        """`/agents` (`?edit=<id>` opens that agent's form, as the agent page links)."""
+        self.form_open = False
+        self.delete_open = False
+        result = self._reload()
+        if edit := self._query("edit"):
+            return self._edit(edit) or result
+        return result
+
+    @rx.event
+    def load_new(self):
+        """`/agents/new`: the list with the create form open."""
+        result = self._reload()
+        self._open_form(None)
+        return result
+
+    @rx.event
+    def set_search(self, value: str):
+        self.search = value[:80]
+        return self._reload()
+
+    # ------------------------------------------------------------------ form
+
+    def _open_form(self, spec: dict[str, Any] | None, agent_id: str = "") -> None:
+        if spec is None:
+            self.form = agent_form.blank_form()
+            self.form_tools = agent_form.blank_tools()
+            self.form_targets = []
+        else:
+            self.form, self.form_tools, self.form_targets = agent_form.form_from_spec(spec)
+        self.editing_id = agent_id
+        self.errors = {}
+        self.saving = False
+        self.target_choices = [
+            {"id": str(i), "name": name} for i, name in self._choices() if str(i) != agent_id
+        ]
+        self.form_open = True
+
+    def _choices(self) -> list[tuple[uuid.UUID, str]]:
+        try:
+            with session_scope() as session:
+                return reports.agent_choices(session=session)
+        except sa.exc.SQLAlchemyError:
+            return []
+
+    @rx.event
+    def open_create(self):
+        self._open_form(None)
+
+    @rx.event
+    def open_edit(self, agent_id: str):
+        return self._edit(agent_id)
+
+    def _edit(self, agent_id: str) -> rx.event.EventSpec | None:
+        parsed = _uuid(agent_id)
+        try:
+            with session_scope() as session:
+                agent = agents_svc.get_agent(session=session, agent_id=parsed or uuid.uuid4())
+                spec = dict(agent.processed_spec or {})
+                spec.setdefault("name", agent.name)
+        except NotFound:
+            return self._toast_error("That agent no longer exists.")
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        self._open_form(spec, agent_id)
+        return None
+
+    @rx.event
+    def set_form_open(self, value: bool):
+        self.form_open = value
+        if not value:
+            self.errors = {}
+
+    @rx.event
+    def set_field(self, key: str, value: str):
+        if key in agent_form.TEXT_FIELDS:
+            self.form = {**self.form, key: value}
+            if key in self.errors:
+                self.errors = {k: v for k, v in self.errors.items() if k != key}
+
+    @rx.event
+    def toggle_tool(self, tool: str, checked: bool):
+        if tool not in ALLOWED_TOOLS:
+            return
+        tools = [t for t in self.form_tools if t != tool]
+        if checked:
+            tools.append(tool)
+        self.form_tools = [t for t in ALLOWED_TOOLS if t in tools]
+        self.errors = {k: v for k, v in self.errors.items() if k != "tools"}
+
+    @rx.event
+    def add_target(self):
+        if len(self.form_targets) < 10:
+            first = self.target_choices[0]["id"] if self.target_choices else ""
+            self.form_targets = [*self.form_targets, {"agent_id": first, "when": ""}]
+            if "transfer_to_agent" not in self.form_tools:
+                self.form_tools = [
+                    t for t in ALLOWED_TOOLS if t in [*self.form_tools, "transfer_to_agent"]
+                ]
+
+    @rx.event
+    def remove_target(self, index: int):
+        self.form_targets = [t for i, t in enumerate(self.form_targets) if i != index]
+
+    @rx.event
+    def set_target(self, index: int, key: str, value: str):
+        if key not in ("agent_id", "when"):
+            return
+        self.form_targets = [
+            {**t, key: value} if i == index else t for i, t in enumerate(self.form_targets)
+        ]
+        self.errors = {k: v for k, v in self.errors.items() if k != "transfer_targets"}
+
+    @rx.event
+    def save(self):
+        spec, errors = agent_form.spec_from_form(self.form, self.form_tools, self.form_targets)
+        if not errors:
+            try:
+                agents_svc.parse_spec(spec)
+            except agents_svc.SpecInvalid as exc:
+                errors = agent_form.errors_from_spec(exc.errors)
+        if errors:
+            self.errors = errors
+            return self._toast_error("Please fix the highlighted fields.")
+        self.saving = True
+        editing = self.editing_id
+        try:
+            if editing:
+                with session_scope() as session:
+                    agents_svc.update_agent(
+                        session=session,
+                        agent_id=_uuid(editing) or uuid.uuid4(),
+                        spec_changes=spec,
+                    )
+            else:
+                agent_creation.submit(
+                    user_requirements={"created_with": "form", "description": spec["description"]},
+                    processed_spec=spec,
+                )
+        except agents_svc.SpecInvalid as exc:
+            self.saving = False
+            self.errors = agent_form.errors_from_spec(exc.errors)
+            return self._toast_error("Please fix the highlighted fields.")
+        except InvalidInput as exc:
+            self.saving = False
+            self.errors = agent_form.error_from_invalid(exc)
+            return self._toast_error("Please fix the highlighted fields.")
+        except NotFound:
+            self.saving = False
+            self.form_open = False
+            return [self._toast_error("That agent no longer exists."), AgentsState.load]
+        except sa.exc.SQLAlchemyError as exc:
+            self.saving = False
+            return self._db_failed(exc)
+        self.saving = False
+        self.form_open = False
+        self.errors = {}
+        self._reload()
+        verb = "updated" if editing else "created"
+        return self._toast_ok(f"Agent '{spec['name']}' {verb}.")
+
+    # ------------------------------------------------------ duplicate, delete
+
+    @rx.event
+    def duplicate(self, agent_id: str):
+        try:
+            with session_scope() as session:
+                agent = agents_svc.get_agent(
+                    session=session, agent_id=_uuid(agent_id) or uuid.uuid4()
+                )
+                if agent.status != "ready":
+                    return self._toast_error("Only a ready agent can be duplicated.")
+                spec = dict(agent.processed_spec)
+                requirements = dict(agent.user_requirements or {})
+            spec["name"] = agent_form.copy_name(str(spec.get("name") or agent.name))
+            copy = agent_creation.submit(
+                user_requirements={**requirements, "duplicated_from": agent_id},
+                processed_spec=spec,
+            )
+        except NotFound:
+            self._reload()
+            return self._toast_error("That agent no longer exists.")
+        except (agents_svc.SpecInvalid, InvalidInput) as exc:
+            return self._toast_error(f"Could not duplicate: {exc}")
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        self._reload()
+        return self._toast_ok(f"Created '{copy.name}'.")
+
+    @rx.event
+    def ask_delete(self, agent_id: str, name: str):
+        self.delete_id, self.delete_name, self.delete_open = agent_id, name, True
+
+    @rx.event
+    def set_delete_open(self, value: bool):
+        self.delete_open = value
+
+    @rx.event
+    def confirm_delete(self):
+        agent_id, name = self.delete_id, self.delete_name
+        self.delete_open = False
+        try:
+            with session_scope() as session:
+                agents_svc.delete_agent(session=session, agent_id=_uuid(agent_id) or uuid.uuid4())
+        except NotFound:
+            pass
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        self._reload()
+        if self.router.url.path != routes.AGENTS:
+            return [rx.redirect(routes.AGENTS), self._toast_ok(f"Deleted '{name}'.")]
+        return self._toast_ok(f"Deleted '{name}'.")

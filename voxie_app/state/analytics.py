@@ -1,0 +1,166 @@
+"""`/analytics`: a date range; daily calls, minutes and cost; mixes; latency; per agent; CSV."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voxie_app.db import session_scope
+from voxie_app.services import reports
+from voxie_app.state import fmt
+from voxie_app.state.base import AppState
+from voxie_app.state.calls import parse_day
+
+DEFAULT_DAYS = 30
+PRESETS = (7, 30, 90)
+OUTCOME_COLORS = ["violet", "cyan", "amber", "grass", "crimson", "blue", "orange", "teal"]
+
+
+def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
+    """Every number the analytics page shows, formatted (runs in a worker thread)."""
+    f = reports.CallFilter(start=start, end=end, tz=tz)
+    with session_scope() as session:
+        stats = reports.call_stats(session=session, filters=f)
+        series = reports.daily_series(session=session, filters=f)
+        sentiment = reports.sentiment_mix(session=session, filters=f)
+        outcomes = reports.outcome_mix(session=session, filters=f)
+        table = reports.agent_table(session=session, filters=f)
+        latency = reports.latency_by_agent(session=session, filters=f)
+    lat = {r.agent_id: r for r in latency}
+    return {
+        "stats": {
+            "calls": fmt.number(stats.calls),
+            "minutes": fmt.number(stats.minutes),
+            "cost": fmt.money(stats.cost_usd),
+            "rating": fmt.rating(stats.average_rating),
+            "resolution": fmt.percent(stats.resolution_rate),
+        },
+        "total_calls": stats.calls,
+        "series": [
+            {
+                "day": fmt.day_label(p.day),
+                "calls": p.calls,
+                "minutes": p.minutes,
+                "cost": float(p.cost_usd),
+            }
+            for p in series
+        ],
+        "sentiment": [
+            {
+                "name": fmt.label(c.label),
+                "value": c.count,
+                "fill": f"var(--{fmt.sentiment_color(c.label)}-9)",
+            }
+            for c in sentiment
+        ],
+        "outcomes": [{"name": fmt.label(c.label), "calls": c.count} for c in outcomes],
+        "latency": [
+            {
+                "agent": r.agent_name or "Deleted agent",
+                "p50": round((r.p50 or 0) * 1000),
+                "p95": round((r.p95 or 0) * 1000),
+            }
+            for r in latency
+        ],
+        "agents": [
+            {
+                "agent": r.agent_name or "Deleted agent",
+                "calls": fmt.number(r.calls),
+                "minutes": fmt.number(r.minutes),
+                "cost": fmt.money(r.cost_usd),
+                "rating": fmt.rating(r.average_rating),
+                "resolution": fmt.percent(r.resolution_rate),
+                "p50": fmt.seconds(lat[r.agent_id].p50) if r.agent_id in lat else "—",
+                "p95": fmt.seconds(lat[r.agent_id].p95) if r.agent_id in lat else "—",
+            }
+            for r in table
+        ],
+    }
+
+
+class AnalyticsState(AppState):
+    start: str = ""
+    end: str = ""
+    preset: str = str(DEFAULT_DAYS)
+    loaded: bool = False
+    stats: dict[str, str] = {}
+    total_calls: int = 0
+    series: list[dict[str, Any]] = []
+    sentiment: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
+    latency: list[dict[str, Any]] = []
+    agents: list[dict[str, str]] = []
+    exporting: bool = False
+
+    def _range(self) -> tuple[date, date]:
+        today = reports.today(self._tz())
+        start = parse_day(self.start) or today - timedelta(days=DEFAULT_DAYS - 1)
+        end = parse_day(self.end) or today
+        return reports.clamp_range(start, end)
+
+    async def _refresh(self):
+        start, end = self._range()
+        self.start, self.end = start.isoformat(), end.isoformat()
+        try:
+            data = await asyncio.to_thread(fetch_analytics, start, end, self._tz())
+        except sa.exc.SQLAlchemyError as exc:
+            self.loaded = True
+            return self._db_failed(exc)
+        for key, value in data.items():
+            setattr(self, key, value)
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def load(self):
+        if not self.start:
+            return await self.set_preset(str(DEFAULT_DAYS))
+        return await self._refresh()
+
+    @rx.event
+    async def set_preset(self, days: str | list[str]):
+        days = days[0] if isinstance(days, list) and days else days
+        if not isinstance(days, str) or not days.isdigit() or int(days) not in PRESETS:
+            return None
+        today = reports.today(self._tz())
+        self.preset = days
+        self.start = (today - timedelta(days=int(days) - 1)).isoformat()
+        self.end = today.isoformat()
+        return await self._refresh()
+
+    @rx.event
+    async def set_start(self, value: str):
+        if parse_day(value) is None:
+            return self._toast_error("Enter a date as YYYY-MM-DD.")
+        self.start, self.preset = value, ""
+        return await self._refresh()
+
+    @rx.event
+    async def set_end(self, value: str):
+        if parse_day(value) is None:
+            return self._toast_error("Enter a date as YYYY-MM-DD.")
+        self.end, self.preset = value, ""
+        return await self._refresh()
+
+    @rx.event
+    async def export_csv(self):
+        start, end = self._range()
+        f = reports.CallFilter(start=start, end=end, tz=self._tz())
+
+        def build() -> str:
+            with session_scope() as session:
+                return reports.calls_csv(session=session, filters=f)
+
+        try:
+            text = await asyncio.to_thread(build)
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        return rx.download(
+            data=text,
+            filename=f"voxie-calls-{start.isoformat()}-to-{end.isoformat()}.csv",
+            mime_type="text/csv",
+        )

@@ -1,0 +1,148 @@
+"""`/calls/[id]`: transcript, summary, outcome, cost by provider, per-turn latency."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voxie_app import routes
+from voxie_app.db import session_scope
+from voxie_app.services import reports
+from voxie_app.state import fmt
+from voxie_app.state.base import AppState
+
+USAGE_LABELS = {"llm": "LLM", "stt": "Speech-to-text", "tts": "Text-to-speech"}
+LATENCY_SERIES = (
+    ("end_of_utterance_delay", "End of utterance"),
+    ("transcription_delay", "Transcription"),
+    ("llm_ttft", "LLM first token"),
+    ("tts_ttfb", "TTS first byte"),
+    ("e2e_latency", "End to end"),
+)
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else round(value * 1000)
+
+
+def _usage_detail(part: reports.CostPart) -> str:
+    if part.usage_type == "llm":
+        return f"{part.input_tokens:,} in · {part.output_tokens:,} out tokens"
+    if part.usage_type == "stt":
+        return f"{fmt.duration(part.audio_seconds)} of audio"
+    if part.usage_type == "tts":
+        return f"{part.characters:,} characters"
+    return ""
+
+
+def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
+    """The call as the page shows it."""
+    call, summary = detail.call, detail.summary
+    turns = []
+    for t in detail.turns:
+        is_user = t.speaker.lower() in ("user", "caller", "customer")
+        turns.append(
+            {
+                "speaker": "Caller" if is_user else (t.agent_name or "Agent"),
+                "is_user": is_user,
+                "text": t.transcript,
+                "time": fmt.clock(t.timestamp, tz),
+                "tool": t.function_called or "",
+            }
+        )
+    total = detail.total_cost_usd
+    costs = [
+        {
+            "kind": USAGE_LABELS.get(p.usage_type, p.usage_type.upper()),
+            "cost": fmt.money(p.cost_usd),
+            "detail": _usage_detail(p),
+            "share": f"{(p.cost_usd / total * 100):.0f}%" if total else "0%",
+            "width": f"{(p.cost_usd / total * 100):.1f}%" if total else "0%",
+        }
+        for p in detail.costs
+    ]
+    latency = [
+        {"turn": f"#{m.turn_number}", **{k: _ms(getattr(m, k)) for k, _ in LATENCY_SERIES}}
+        for m in detail.latency
+    ]
+    e2e = [m.e2e_latency for m in detail.latency if m.e2e_latency is not None]
+    return {
+        "call": {
+            "id": str(call.id),
+            "agent": detail.agent_name or "Deleted agent",
+            "agent_href": routes.agent(str(call.agent_id)) if call.agent_id else "",
+            "customer": call.customer_name or "Unknown caller",
+            "phone": call.customer_phone or "",
+            "email": call.customer_email or "",
+            "started": fmt.when(call.started_at, tz),
+            "duration": fmt.duration(call.duration_seconds),
+            "status": call.call_status,
+            "status_color": fmt.status_color(call.call_status),
+            "end_reason": fmt.label(call.end_reason),
+            "sentiment": fmt.label(call.customer_sentiment),
+            "sentiment_color": fmt.sentiment_color(call.customer_sentiment),
+            "rating": fmt.rating(call.call_rating),
+            "resolved": {True: "Yes", False: "No"}.get(call.issue_resolved, "—"),  # type: ignore[arg-type]
+            "cost": fmt.money(total),
+            "avg_latency": fmt.seconds(sum(e2e) / len(e2e)) if e2e else "—",
+            "room": call.room_name,
+        },
+        "summary": {
+            "text": summary.summary_text if summary else "",
+            "outcome": fmt.label(summary.business_outcome) if summary else "—",
+            "category": fmt.label(summary.call_category) if summary else "—",
+            "sales": fmt.money(summary.sales_value_usd)
+            if summary and summary.sales_value_usd
+            else "—",
+            "generated_by": summary.generated_by if summary else "",
+        },
+        "key_points": list(summary.key_points or []) if summary else [],
+        "action_items": list(summary.action_items or []) if summary else [],
+        "turns": turns,
+        "costs": costs,
+        "latency": latency,
+    }
+
+
+class CallDetailState(AppState):
+    loaded: bool = False
+    found: bool = False
+    call: dict[str, str] = {}
+    summary: dict[str, str] = {}
+    key_points: list[str] = []
+    action_items: list[str] = []
+    turns: list[dict[str, Any]] = []
+    costs: list[dict[str, str]] = []
+    latency: list[dict[str, Any]] = []
+
+    @rx.event
+    def load(self):
+        self.loaded = False
+        try:
+            call_id = uuid.UUID(self._path_part(1))
+        except ValueError:
+            self.found, self.loaded = False, True
+            return None
+        tz = self._tz()
+        try:
+            with session_scope() as session:
+                detail = reports.call_detail(session=session, call_id=call_id)
+        except sa.exc.SQLAlchemyError as exc:
+            self.loaded = True
+            return self._db_failed(exc)
+        if detail is None:
+            self.found, self.loaded = False, True
+            return None
+        view = detail_view(detail, tz)
+        self.call = view["call"]
+        self.summary = view["summary"]
+        self.key_points = view["key_points"]
+        self.action_items = view["action_items"]
+        self.turns = view["turns"]
+        self.costs = view["costs"]
+        self.latency = view["latency"]
+        self.found, self.loaded = True, True
+        return None

@@ -1,0 +1,149 @@
+"""`/calls`: call history with filters (agent, dates, status, sentiment, outcome), paged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voxie_app.db import session_scope
+from voxie_app.models import CALL_STATUSES
+from voxie_app.services import reports
+from voxie_app.state import fmt
+from voxie_app.state.agent_detail import call_rows
+from voxie_app.state.base import AppState
+
+ALL = "all"
+PAGE_SIZE = 20
+FILTER_KEYS = ("agent", "start", "end", "status", "sentiment", "outcome")
+
+
+def parse_day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def build_filter(values: dict[str, str], tz: str) -> reports.CallFilter:
+    """The report filter the form values describe (`all` and bad values mean no filter)."""
+
+    def pick(key: str) -> str | None:
+        v = values.get(key, ALL)
+        return None if v in ("", ALL) else v
+
+    agent = pick("agent")
+    try:
+        agent_id = uuid.UUID(agent) if agent else None
+    except ValueError:
+        agent_id = None
+    return reports.CallFilter(
+        agent_id=agent_id,
+        start=parse_day(values.get("start", "")),
+        end=parse_day(values.get("end", "")),
+        status=pick("status"),
+        sentiment=pick("sentiment"),
+        outcome=pick("outcome"),
+        tz=tz,
+    )
+
+
+def blank_filters() -> dict[str, str]:
+    return {"agent": ALL, "start": "", "end": "", "status": ALL, "sentiment": ALL, "outcome": ALL}
+
+
+class CallsState(AppState):
+    filters: dict[str, str] = blank_filters()
+    page: int = 0
+    total: int = 0
+    rows: list[dict[str, str]] = []
+    loaded: bool = False
+    loading: bool = False
+    agent_options: list[dict[str, str]] = []
+    sentiment_options: list[dict[str, str]] = []
+    outcome_options: list[dict[str, str]] = []
+    status_options: list[dict[str, str]] = [
+        {"value": s, "label": fmt.label(s)} for s in CALL_STATUSES
+    ]
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var
+    def range_text(self) -> str:
+        if self.total == 0:
+            return "No calls"
+        first = self.page * PAGE_SIZE + 1
+        last = min(self.total, first + PAGE_SIZE - 1)
+        return f"{first:,} to {last:,} of {self.total:,} calls"
+
+    @rx.var
+    def filtered(self) -> bool:
+        return self.filters != blank_filters()
+
+    def _fetch(self) -> rx.event.EventSpec | None:
+        tz = self._tz()
+        try:
+            with session_scope() as session:
+                page = reports.list_calls(
+                    session=session,
+                    filters=build_filter(self.filters, tz),
+                    limit=PAGE_SIZE,
+                    offset=self.page * PAGE_SIZE,
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            self.loaded = True
+            return self._db_failed(exc)
+        self.rows = call_rows(page.rows, tz)
+        self.total = page.total
+        self.loaded = True
+        return None
+
+    @rx.event
+    def load(self):
+        filters = blank_filters()
+        if agent := self._query("agent"):
+            filters["agent"] = agent
+        self.filters, self.page = filters, 0
+        try:
+            with session_scope() as session:
+                options = reports.filter_options(session=session)
+        except sa.exc.SQLAlchemyError as exc:
+            self.loaded = True
+            return self._db_failed(exc)
+        self.agent_options = [{"value": str(i), "label": n} for i, n in options.agents]
+        self.sentiment_options = [{"value": s, "label": fmt.label(s)} for s in options.sentiments]
+        self.outcome_options = [{"value": o, "label": fmt.label(o)} for o in options.outcomes]
+        return self._fetch()
+
+    @rx.event
+    def set_filter(self, key: str, value: str):
+        if key not in FILTER_KEYS:
+            return None
+        if key in ("start", "end") and value and parse_day(value) is None:
+            return self._toast_error("Enter a date as YYYY-MM-DD.")
+        self.filters = {**self.filters, key: value}
+        self.page = 0
+        return self._fetch()
+
+    @rx.event
+    def clear_filters(self):
+        self.filters, self.page = blank_filters(), 0
+        return self._fetch()
+
+    @rx.event
+    def next_page(self):
+        if (self.page + 1) * PAGE_SIZE < self.total:
+            self.page += 1
+            return self._fetch()
+        return None
+
+    @rx.event
+    def prev_page(self):
+        if self.page > 0:
+            self.page -= 1
+            return self._fetch()
+        return None

@@ -108,3 +108,27 @@ def test_voice_button_says_why_without_livekit(site: SeededApp, make_browse) -> 
     expect(page.get_by_test_id("voice-unavailable")).to_contain_text("LIVEKIT_URL")
     expect(page.get_by_test_id("talk-to-voxie")).to_be_disabled()
     b.assert_clean()
+
+
+def test_agent_chat_page_talks_to_the_agent(
+    site: SeededApp, double: OpenAIServerDouble, make_browse
+) -> None:
+    agent_id = site.seeded.agent_ids["Pizza Roma Orders"]
+    double.script(Reply(content="One large margherita, coming up! Anything else?"))
+    b = make_browse(site.base)
+    page = b.goto(f"/agents/{agent_id}/chat")
+    expect(page.get_by_test_id("page-title")).to_contain_text("Pizza Roma Orders")
+    expect(page.get_by_test_id("msg-agent").first).to_be_visible(timeout=20_000)  # greeting
+    page.get_by_test_id("chat-input").fill("A large margherita please <b>now</b>")
+    page.get_by_test_id("chat-send").click()
+    expect(page.get_by_test_id("msg-user").first).to_have_text(
+        "A large margherita please <b>now</b>"  # shown as text, not HTML
+    )
+    expect(page.get_by_test_id("msg-agent").nth(1)).to_contain_text("margherita, coming up")
+    request = double.requests[-1]
+    assert request["messages"][-1] == {
+        "role": "user",
+        "content": "A large margherita please <b>now</b>",
+    }
+    b.shot()
+    b.assert_clean()

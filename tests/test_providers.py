@@ -1,0 +1,79 @@
+"""Providers from settings and spec: choices, fallbacks, and clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from livekit.agents import stt as lk_stt
+from livekit.agents import tts as lk_tts
+from livekit.plugins import cartesia, deepgram
+from livekit.plugins import openai as lk_openai
+
+from voice_worker import providers
+from voxie_app.models import AgentSpec
+from voxie_app.settings import Settings
+
+SPEC = AgentSpec(name="A", instructions="x", llm_model="gpt-4.1-mini", temperature=0.2,
+                 voice="nova", language="es")
+
+
+def test_llm_uses_spec_model_and_custom_base_url(configure: Callable[..., Settings]) -> None:
+    s = configure(OPENAI_API_KEY="k", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    llm = providers.build_llm(SPEC, s)
+    assert isinstance(llm, lk_openai.LLM)
+    assert llm.model == "gpt-4.1-mini"
+    assert str(llm._client.base_url).startswith("http://127.0.0.1:9/v1")
+    assert llm._opts.temperature == 0.2
+
+
+def test_single_providers_are_used_directly(configure: Callable[..., Settings]) -> None:
+    s = configure(OPENAI_API_KEY="k")
+    assert isinstance(providers.build_stt(SPEC, s, vad=None), lk_openai.STT)
+    tts = providers.build_tts(SPEC, s)
+    assert isinstance(tts, lk_openai.TTS)
+
+
+def test_two_providers_of_a_kind_are_wrapped_in_fallback(
+    configure: Callable[..., Settings],
+) -> None:
+    from livekit.plugins import silero
+
+    s = configure(OPENAI_API_KEY="k", DEEPGRAM_API_KEY="dg", CARTESIA_API_KEY="ca")
+    # OpenAI STT is not streaming: the adapter wraps it with the session's VAD.
+    stt = providers.build_stt(SPEC, s, vad=silero.VAD.load())
+    assert isinstance(stt, lk_stt.FallbackAdapter)
+    assert isinstance(stt._stt_instances[0], deepgram.STT)  # first choice first
+    assert len(stt._stt_instances) == 2
+    tts = providers.build_tts(SPEC, s)
+    assert isinstance(tts, lk_tts.FallbackAdapter)
+    assert isinstance(tts._tts_instances[0], cartesia.TTS)
+
+
+def test_deepgram_only_is_enough_for_stt(configure: Callable[..., Settings]) -> None:
+    s = configure(DEEPGRAM_API_KEY="dg")
+    assert isinstance(providers.build_stt(SPEC, s, vad=None), deepgram.STT)
+
+
+@pytest.mark.parametrize(
+    ("builder", "message"),
+    [
+        (lambda s: providers.build_llm(SPEC, s), "OPENAI_API_KEY"),
+        (lambda s: providers.build_stt(SPEC, s, None), "DEEPGRAM_API_KEY or OPENAI_API_KEY"),
+        (lambda s: providers.build_tts(SPEC, s), "CARTESIA_API_KEY or OPENAI_API_KEY"),
+    ],
+)
+def test_missing_providers_name_the_settings(
+    configure: Callable[..., Settings], builder: Callable, message: str
+) -> None:
+    with pytest.raises(providers.ProviderMissing, match=message):
+        builder(configure())
+
+
+def test_endpointing_from_spec_else_settings(configure: Callable[..., Settings]) -> None:
+    s = configure(VOXIE_MIN_ENDPOINTING_DELAY="0.4", VOXIE_MAX_ENDPOINTING_DELAY="2.5")
+    th = providers.turn_handling(SPEC, s)
+    assert th["endpointing"] == {"min_delay": 0.4, "max_delay": 2.5}
+    assert th["interruption"]["enabled"] is True
+    spec = SPEC.model_copy(update={"min_endpointing_delay": 0.2})
+    assert providers.turn_handling(spec, s)["endpointing"]["min_delay"] == 0.2

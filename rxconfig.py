@@ -1,5 +1,7 @@
 """Reflex configuration. Values come from voxie_app.settings (one source of truth)."""
 
+import os
+
 import reflex as rx
 
 from voxie_app.db import normalize_url
@@ -12,6 +14,8 @@ config = rx.Config(
     db_url=normalize_url(_settings.database_url),
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # An explicit list (VOXIE_ALLOWED_ORIGINS), never "*": CORS and the app's websocket.
+    cors_allowed_origins=_settings.origins(os.environ.get("PORT")),
     disable_plugins=[rx.plugins.SitemapPlugin],
     plugins=[
         rx.plugins.RadixThemesPlugin(

@@ -128,3 +128,13 @@ def _wait_healthy(app: RunningApp, timeout: float) -> None:
             pass
         time.sleep(0.5)
     raise AppFailed(f"app did not start within {timeout:.0f}s:\n{app.log()[-4000:]}")
+
+
+def api_headers(database_url: str, role: str = "admin") -> dict[str, str]:
+    """Create an API key in the app's database; returns the request headers using it."""
+    from voxie_app.db import session_scope
+    from voxie_app.services import auth
+
+    with session_scope(database_url) as session:
+        raw, _ = auth.create_api_key(session=session, name=f"test {role}", role=role)
+    return {"Authorization": f"Bearer {raw}"}

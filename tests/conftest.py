@@ -52,7 +52,7 @@ def alembic_config(url: str) -> Config:
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("db") / "voxie_test.db"
     url = f"sqlite:///{path}"
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "heads")
     return url
 
 
@@ -76,7 +76,7 @@ def drop_pg_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     url = create_pg_database()
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "heads")
     yield url
     db_module.get_engine(url).dispose()
     drop_pg_database(url)
@@ -116,3 +116,13 @@ def db(request: pytest.FixtureRequest, configure: Callable[..., Settings]) -> It
     with engine.begin() as conn:
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+def admin_headers(role: str = "admin") -> dict[str, str]:
+    """An API key of `role` in the configured database, as request headers."""
+    from voxie_app.db import session_scope
+    from voxie_app.services import auth
+
+    with session_scope() as session:
+        raw, _ = auth.create_api_key(session=session, name=f"test {role}", role=role)
+    return {"Authorization": f"Bearer {raw}"}

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply
+from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, AgentSpec
@@ -60,7 +61,7 @@ def client(
 ) -> Iterator[TestClient]:
     """The API on a fresh database, with the LLM pointed at the OpenAI double."""
     configure(OPENAI_API_KEY="test-key", OPENAI_BASE_URL=openai_double.base_url)
-    with TestClient(create_api()) as c:
+    with TestClient(create_api(), headers=admin_headers()) as c:
         yield c
 
 
@@ -491,7 +492,7 @@ def test_agent_deleted_during_generation_ends_the_stream(
 
 def test_partial_spec_with_unknown_transfer_target_is_rejected_at_once(db: str, configure) -> None:
     configure(OPENAI_API_KEY="k", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
-    with TestClient(create_api()) as client:
+    with TestClient(create_api(), headers=admin_headers()) as client:
         r = client.post(
             "/api/agents/create",
             json={

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, CallSession
@@ -22,7 +23,7 @@ SPEC = {
 
 @pytest.fixture
 def client(db: str) -> Iterator[TestClient]:
-    with TestClient(create_api()) as c:
+    with TestClient(create_api(), headers=admin_headers()) as c:
         yield c
 
 

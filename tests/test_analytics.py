@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, CallSession, CallSummary, ConversationTurn, TokenUsage
@@ -168,7 +169,7 @@ def test_recent_calls_join_turns_cost_summary(db: str) -> None:
 
 def test_analytics_api(db: str) -> None:
     _seed()
-    with TestClient(create_api()) as client:
+    with TestClient(create_api(), headers=admin_headers()) as client:
         summary = client.get("/api/analytics/summary")
         assert summary.status_code == 200
         assert set(summary.json()) >= {

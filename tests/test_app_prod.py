@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.apprunner import RunningApp, run_app
+from tests.apprunner import RunningApp, api_headers, run_app
 
 pytestmark = pytest.mark.slow
 
@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     workdir: Path = tmp_path_factory.mktemp("app")
     with run_app(workdir, database_url=f"sqlite:///{workdir / 'voxie.db'}") as app:
+        app.headers = api_headers(f"sqlite:///{workdir / 'voxie.db'}")  # type: ignore[attr-defined]
         yield app
 
 
@@ -30,7 +31,9 @@ def test_health_and_home_page_on_one_port(running_app: RunningApp) -> None:
     assert page.status_code == 200
     assert "<title>Voxie</title>" in page.text
 
-    assert httpx.get(f"{base}/api/agents", timeout=10).json() == []
+    assert httpx.get(f"{base}/api/agents", timeout=10).status_code == 401  # a key is needed
+    key = running_app.headers  # type: ignore[attr-defined]
+    assert httpx.get(f"{base}/api/agents", headers=key, timeout=10).json() == []
     assert httpx.get(f"{base}/api/openapi.json", timeout=10).json()["info"]["title"] == "Voxie API"
 
     log = running_app.log()
@@ -40,18 +43,21 @@ def test_health_and_home_page_on_one_port(running_app: RunningApp) -> None:
 
 def test_api_create_through_running_app(running_app: RunningApp) -> None:
     base = running_app.base
+    key = running_app.headers  # type: ignore[attr-defined]
     r = httpx.post(
         f"{base}/api/agents/create",
         json={
             "user_requirements": {"business": "bakery"},
             "processed_spec": {"name": "Bakery Bot", "instructions": "You take cake orders."},
         },
+        headers=key,
         timeout=10,
     )
     assert r.status_code == 201, r.text
-    assert httpx.get(f"{base}/api/agents", timeout=10).json()[0]["name"] == "Bakery Bot"
+    agents = httpx.get(f"{base}/api/agents", headers=key, timeout=10).json()
+    assert agents[0]["name"] == "Bakery Bot"
     no_livekit = httpx.post(
-        f"{base}/api/call/start", json={"agent_id": r.json()["agent_id"]}, timeout=10
+        f"{base}/api/call/start", json={"agent_id": r.json()["agent_id"]}, headers=key, timeout=10
     )
     assert no_livekit.status_code == 503
     assert "LIVEKIT_URL" in no_livekit.json()["missing_settings"]

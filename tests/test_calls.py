@@ -22,6 +22,7 @@ from livekit import api
 from sqlmodel import select
 
 from tests.doubles.livekit_server import LiveKitDouble, closed_port_url
+from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, CallSession, Event
@@ -43,7 +44,7 @@ FORBIDDEN_GRANTS = ("roomAdmin", "roomCreate", "roomRecord", "roomList", "agent"
 
 @pytest.fixture
 def client(db: str) -> Iterator[TestClient]:
-    with TestClient(create_api()) as c:
+    with TestClient(create_api(), headers=admin_headers()) as c:
         yield c
 
 

@@ -14,8 +14,15 @@ from sqlmodel import SQLModel
 from alembic import command
 from tests.conftest import alembic_config, create_pg_database, drop_pg_database
 from voxie_app import db as db_module
+from voxie_app import models
 
 TABLES = {
+    "users",
+    "user_sessions",
+    "api_keys",
+    "webhooks",
+    "webhook_deliveries",
+    "processed_webhooks",
     "agents",
     "call_sessions",
     "conversation_turns",
@@ -43,24 +50,27 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_check_downgrade(empty_url: str) -> None:
     cfg = alembic_config(empty_url)
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
     assert _tables(empty_url) >= TABLES
 
     with db_module.get_engine(empty_url).connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": models.include_object}
+            ),
+            SQLModel.metadata,
         )
     assert diff == [], f"models and migrations disagree: {diff}"
     command.check(cfg)  # the same check `alembic check` runs
 
     command.downgrade(cfg, "base")
     assert _tables(empty_url) & TABLES == set()
-    command.upgrade(cfg, "head")  # and back up again
+    command.upgrade(cfg, "heads")  # and back up again
     assert _tables(empty_url) >= TABLES
 
 
 def test_seed_indexes_exist(empty_url: str) -> None:
-    command.upgrade(alembic_config(empty_url), "head")
+    command.upgrade(alembic_config(empty_url), "heads")
     inspector = sa.inspect(db_module.get_engine(empty_url))
     names = {
         index["name"]

@@ -24,8 +24,15 @@ from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
 
 # --------------------------------------------------------------------------- spec
 
-ToolName = Literal["end_call", "transfer_to_agent", "record_caller_details"]
-ALLOWED_TOOLS: tuple[str, ...] = ("end_call", "transfer_to_agent", "record_caller_details")
+ToolName = Literal[
+    "end_call", "transfer_to_agent", "record_caller_details", "search_knowledge_base"
+]
+ALLOWED_TOOLS: tuple[str, ...] = (
+    "end_call",
+    "transfer_to_agent",
+    "record_caller_details",
+    "search_knowledge_base",
+)
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -280,3 +287,191 @@ class Event(SQLModel, table=True):
     message: str = ""
     data: dict[str, Any] = SQLField(default_factory=dict, sa_column=Column(JSONType))
     created_at: datetime = _ts(nullable=False)
+
+
+class User(SQLModel, table=True):
+    """Added: a person who can sign in. Roles: `admin` (everything), `viewer` (read only)."""
+
+    __tablename__ = "users"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    email: str = SQLField(max_length=254, unique=True, index=True)
+    name: str = SQLField(default="", max_length=100)
+    password_hash: str = SQLField(max_length=255)
+    role: str = SQLField(default="viewer", max_length=16)
+    disabled: bool = False
+    created_at: datetime = _ts(nullable=False)
+    last_login_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class UserSession(SQLModel, table=True):
+    """Added: a signed-in browser. Only a hash of the token is stored."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (sa.Index("idx_user_sessions_user_id", "user_id"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = SQLField(max_length=64, unique=True)
+    user_id: uuid.UUID = SQLField(
+        sa_column=Column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = SQLField(sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """Added: a key for `/api/*`. Shown once; stored as a hash with a visible prefix."""
+
+    __tablename__ = "api_keys"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    name: str = SQLField(max_length=100)
+    prefix: str = SQLField(max_length=16, unique=True)
+    key_hash: str = SQLField(max_length=64)
+    role: str = SQLField(default="viewer", max_length=16)
+    created_by: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    )
+    created_at: datetime = _ts(nullable=False)
+    last_used_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class Webhook(SQLModel, table=True):
+    """Added: an outbound webhook an admin registered for some event types."""
+
+    __tablename__ = "webhooks"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    url: str = SQLField(max_length=2000)
+    events: list[str] = SQLField(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    secret: str = SQLField(max_length=100)
+    active: bool = True
+    created_at: datetime = _ts(nullable=False)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """Added: one delivery of an event to a webhook, with its attempts (the delivery log)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.Index("idx_webhook_deliveries_webhook_id", "webhook_id"),
+        sa.Index("idx_webhook_deliveries_pending", "status", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    webhook_id: uuid.UUID = SQLField(
+        sa_column=Column(sa.Uuid, sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
+    )
+    event_type: str = SQLField(max_length=64)
+    payload: dict[str, Any] = SQLField(default_factory=dict, sa_column=Column(JSONType))
+    status: str = SQLField(default="pending", max_length=16)  # pending, delivered, failed
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts(nullable=False)
+    delivered_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class ProcessedWebhook(SQLModel, table=True):
+    """Added: ids of inbound (LiveKit) webhook deliveries already handled, to handle each once."""
+
+    __tablename__ = "processed_webhooks"
+
+    id: str = SQLField(primary_key=True, max_length=200)
+    received_at: datetime = _ts(nullable=False)
+
+
+# ------------------------------------------------------------------ knowledge base
+
+KNOWLEDGE_STATUSES = ("processing", "ready", "failed")
+
+
+class KnowledgeDocument(SQLModel, table=True):
+    """Added: one document of an agent's knowledge base (an uploaded file or pasted text).
+
+    `backend` says where it is searched: `local` (the built-in full-text index
+    over `knowledge_chunks`) or `ragie` (`ragie_document_id` in the agent's
+    partition `ragie_partition`). Chunks are stored in both cases.
+    """
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (sa.Index("idx_knowledge_documents_agent_id", "agent_id", "created_at"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    agent_id: uuid.UUID = SQLField(
+        sa_column=Column(sa.Uuid, sa.ForeignKey("agents.id", ondelete="CASCADE"), nullable=False)
+    )
+    name: str = SQLField(max_length=200)
+    media_type: str = SQLField(max_length=64)
+    source: str = SQLField(default="file", max_length=8)
+    size_bytes: int = 0
+    status: str = SQLField(default="processing", max_length=16)
+    error: str | None = None
+    backend: str = SQLField(default="local", max_length=8)
+    ragie_document_id: str | None = SQLField(default=None, max_length=100)
+    ragie_partition: str | None = SQLField(default=None, max_length=100)
+    char_count: int = 0
+    chunk_count: int = 0
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class KnowledgeChunk(SQLModel, table=True):
+    """Added: an overlapping passage of a knowledge document, the unit of retrieval.
+
+    `agent_id` is copied from the document so every search filters by agent in
+    SQL. The full-text index is dialect-specific and created by migration 0002
+    outside this model (see `include_object`): on PostgreSQL a generated
+    `tsv tsvector` column with a GIN index, on SQLite the FTS5 table
+    `knowledge_chunks_fts` kept in step by triggers (the integer `id` is its rowid).
+    """
+
+    __tablename__ = "knowledge_chunks"
+    __table_args__ = (
+        sa.Index("idx_knowledge_chunks_agent_id", "agent_id"),
+        sa.Index("idx_knowledge_chunks_document_id", "document_id", "position"),
+    )
+
+    id: int | None = SQLField(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    document_id: uuid.UUID = SQLField(
+        sa_column=Column(
+            sa.Uuid,
+            sa.ForeignKey("knowledge_documents.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+    agent_id: uuid.UUID = SQLField(sa_column=Column(sa.Uuid, nullable=False))
+    position: int
+    text: str
+
+
+# Full-text objects created by raw DDL in migration 0002 on one dialect only.
+FULLTEXT_TABLE_PREFIX = "knowledge_chunks_fts"  # SQLite FTS5 table and its shadow tables
+FULLTEXT_COLUMN = ("knowledge_chunks", "tsv")  # PostgreSQL generated tsvector column
+FULLTEXT_INDEX = "idx_knowledge_chunks_tsv"  # PostgreSQL GIN index on it
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic autogenerate filter: leave out the dialect-specific full-text objects.
+
+    They cannot be expressed portably in the models (an FTS5 virtual table, a
+    PostgreSQL-only generated column), so `alembic check` and autogenerate
+    must neither drop them nor report them as drift.
+    """
+    if type_ == "table" and name and name.startswith(FULLTEXT_TABLE_PREFIX):
+        return False
+    if type_ == "column" and reflected and (obj.table.name, name) == FULLTEXT_COLUMN:
+        return False
+    return not (type_ == "index" and name == FULLTEXT_INDEX)

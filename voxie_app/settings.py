@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     deepgram_api_key: SecretStr | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")
     cartesia_api_key: SecretStr | None = Field(default=None, validation_alias="CARTESIA_API_KEY")
     ragie_api_key: SecretStr | None = Field(default=None, validation_alias="RAGIE_API_KEY")
+    ragie_base_url: str | None = Field(default=None, validation_alias="RAGIE_BASE_URL")
 
     livekit_url: str | None = Field(default=None, validation_alias="LIVEKIT_URL")
     livekit_api_key: str | None = Field(default=None, validation_alias="LIVEKIT_API_KEY")
@@ -76,8 +77,36 @@ class Settings(BaseSettings):
     )
     tts_voice: str = Field(default="alloy", validation_alias="VOXIE_TTS_VOICE")
 
+    # Accounts and limits
+    session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
+    login_rate_limit: str = Field(default="5/60", validation_alias="VOXIE_LOGIN_RATE_LIMIT")
+    call_start_rate_limit: str = Field(
+        default="10/60", validation_alias="VOXIE_CALL_START_RATE_LIMIT"
+    )
+    allowed_origins: str = Field(default="", validation_alias="VOXIE_ALLOWED_ORIGINS")
+    webhook_max_age_seconds: int = Field(
+        default=300, validation_alias="VOXIE_LIVEKIT_WEBHOOK_MAX_AGE_SECONDS"
+    )
+
     max_body_bytes: int = Field(default=1_000_000, validation_alias="VOXIE_MAX_BODY_BYTES")
     timezone: str = Field(default="UTC", validation_alias="VOXIE_TIMEZONE")
+
+    # Outbound webhooks: retries with exponential backoff (with jitter), then give up.
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, validation_alias="VOXIE_WEBHOOK_MAX_ATTEMPTS"
+    )
+    webhook_backoff_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="VOXIE_WEBHOOK_BACKOFF_SECONDS"
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, validation_alias="VOXIE_WEBHOOK_BACKOFF_MAX_SECONDS"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="VOXIE_WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_poll_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="VOXIE_WEBHOOK_POLL_SECONDS"
+    )
 
     @property
     def livekit_configured(self) -> bool:
@@ -93,6 +122,13 @@ class Settings(BaseSettings):
         if not _secret(self.livekit_api_secret):
             missing.append("LIVEKIT_API_SECRET")
         return missing
+
+    def origins(self, port: int | str | None = None) -> list[str]:
+        """Browser origins allowed for CORS and the app's websocket (never `*`)."""
+        if self.allowed_origins.strip():
+            return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        port = port or "3000"
+        return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
 
     @property
     def is_sqlite(self) -> bool:

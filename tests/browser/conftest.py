@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from alembic import command
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from alembic import command
 from tests.apprunner import RunningApp, run_app
 from tests.conftest import alembic_config, create_pg_database, drop_pg_database
 from tests.seed import Seeded, seed_demo
@@ -57,7 +57,7 @@ def seeded_app(workdir: Path, backend: str = "sqlite", **env: str) -> Iterator[S
     else:
         url = create_pg_database("voxie_browser")
     try:
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "heads")
         seeded = seed_demo(url=url)
         with run_app(workdir, database_url=url, env=env) as app:
             yield SeededApp(app, url, seeded)
@@ -90,9 +90,7 @@ class Browse:
         self.page.goto(self.base + path)
         self.page.wait_for_selector(ready, timeout=20_000)
         # The page's on_load has run when its skeletons are gone.
-        self.page.wait_for_function(
-            "() => !document.querySelector('.rt-Skeleton')", timeout=20_000
-        )
+        self.page.wait_for_function("() => !document.querySelector('.rt-Skeleton')", timeout=20_000)
         return self.page
 
     def shot(self, label: str = "", *, full_page: bool = True) -> Path:
@@ -123,7 +121,9 @@ def open_page(
     color_scheme: str = "light",
 ) -> tuple[Browse, contextlib.AbstractContextManager]:
     ctx = browser.new_context(
-        viewport=viewport, color_scheme=color_scheme, accept_downloads=True  # type: ignore[arg-type]
+        viewport=viewport,
+        color_scheme=color_scheme,
+        accept_downloads=True,  # type: ignore[arg-type]
     )
     page = ctx.new_page()
     browse = Browse(page, base, name)

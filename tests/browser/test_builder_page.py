@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.apprunner import api_headers
 from tests.browser.conftest import SeededApp, seeded_app
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
 
@@ -94,7 +95,9 @@ def test_chat_creates_an_agent_while_the_log_fills_in(
     expect(page.get_by_test_id("log-line")).to_have_count(4, timeout=20_000)
     expect(page.get_by_test_id("msg-agent").nth(2)).to_contain_text("ready")
 
-    agents = httpx.get(site.base + "/api/agents", params={"search": "Sunny"}).json()
+    agents = httpx.get(
+        site.base + "/api/agents", params={"search": "Sunny"}, headers=api_headers(site.url)
+    ).json()
     assert [a["name"] for a in agents] == ["Sunny Paws Booking"]
     page.goto(site.base + "/agents")
     expect(page.get_by_text("Sunny Paws Booking").first).to_be_visible(timeout=20_000)

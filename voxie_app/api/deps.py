@@ -1,28 +1,55 @@
 """Dependencies shared by every route: who is calling, and the settings.
 
-`require_access` is the one gate all routes pass through. It lets everyone in
-for now; real accounts and API keys replace its body without touching routes.
+`require_access` is the one gate every protected route passes: a valid
+`Authorization: Bearer <API key>` (401 without one, with a revoked or unknown
+key), and the `admin` role for anything but reading (403 for a viewer key on
+a write). Keys are created on `/settings` and stored hashed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from voxie_app.db import session_scope
+from voxie_app.services import auth
+from voxie_app.services.auth import Principal
 from voxie_app.settings import Settings, get_settings
 
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: str  # "admin" or "viewer"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_bearer = HTTPBearer(auto_error=False, description="An API key created on /settings")
 
 
-async def require_access() -> Principal:
-    return Principal(name="anonymous", role="admin")
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def require_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+    with session_scope() as session:
+        principal = auth.api_key_principal(session=session, raw=credentials.credentials)
+    if principal is None:
+        raise _unauthorized("this API key is not valid (unknown or revoked)")
+    if request.method not in READ_METHODS and not principal.can("admin"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this key may only read")
+    request.state.principal = principal
+    return principal
+
+
+def require_admin(principal: Annotated[Principal, Depends(require_access)]) -> Principal:
+    if not principal.can("admin"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="admin role required")
+    return principal
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PrincipalDep = Annotated[Principal, Depends(require_access)]
+AdminDep = Annotated[Principal, Depends(require_admin)]

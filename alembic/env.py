@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import SQLModel
 
 from alembic import context
-from voxie_app import dbtypes, models  # noqa: F401  (registers the tables)
+from voxie_app import dbtypes, models  # importing models registers the tables
 from voxie_app.db import get_engine, normalize_url
 from voxie_app.settings import get_settings
 
@@ -38,6 +38,8 @@ def _configure(**kw: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         render_item=render_item,
+        # the dialect-specific full-text index of the knowledge base (migration 0002)
+        include_object=models.include_object,
         render_as_batch=True,
         compare_type=True,
         **kw,

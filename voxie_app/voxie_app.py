@@ -14,5 +14,8 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     dashboard,
     settings,
 )
+from voxie_app.services.webhooks import deliverer_lifespan
 
 app = rx.App(api_transformer=create_api(), stylesheets=["/voxie.css"])
+# Sends queued outbound webhooks while the web app runs (safe with several processes).
+app.register_lifespan_task(deliverer_lifespan)

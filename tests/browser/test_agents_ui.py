@@ -137,9 +137,7 @@ def test_search_links_and_new_agent_route(site: SeededApp, make_browse) -> None:
     expect(page.get_by_test_id("agent-card")).to_have_count(1)
     card = _card(page, "Pizza Roma Orders")
     agent_id = str(site.seeded.agent_ids["Pizza Roma Orders"])
-    expect(card.get_by_test_id("agent-chat")).to_have_attribute(
-        "href", f"/agents/{agent_id}/chat"
-    )
+    expect(card.get_by_test_id("agent-chat")).to_have_attribute("href", f"/agents/{agent_id}/chat")
     expect(card.get_by_test_id("agent-call")).to_have_attribute("href", f"/call/{agent_id}")
     page.get_by_test_id("agent-search").fill("no such agent")
     expect(page.get_by_test_id("empty-state")).to_contain_text("No agent matches")

@@ -27,35 +27,31 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededApp]:
         yield running
 
 
-def _pages(site: SeededApp) -> list[tuple[str, str]]:
-    """(path, text the page must show) for every page."""
+def _pages(site: SeededApp) -> list[tuple[str, str, str]]:
+    """(screenshot label, path, text the page must show) for every page."""
     agent_id = site.seeded.agent_ids["Pizza Roma Orders"]
-    call_id = site.seeded.call_ids[-1]
+    call_id = site.seeded.today_call_ids[0]
     return [
-        ("/", "Calls today"),
-        ("/dashboard", "Recent calls"),
-        ("/agents", "Pizza Roma Orders"),
-        ("/agents/new", "Create an agent"),
-        (f"/agents/{agent_id}", "Configuration"),
-        ("/calls", "Acme Support Desk"),
-        (f"/calls/{call_id}", "Transcript"),
-        ("/analytics", "Calls per day"),
-        ("/settings", "Pricing in use"),
+        ("dashboard", "/", "Calls today"),
+        ("dashboard-alias", "/dashboard", "Recent calls"),
+        ("agents", "/agents", "Pizza Roma Orders"),
+        ("agents-new", "/agents/new", "Create an agent"),
+        ("agent-detail", f"/agents/{agent_id}", "Configuration"),
+        ("calls", "/calls", "Acme Support Desk"),
+        ("call-detail", f"/calls/{call_id}", "Transcript"),
+        ("analytics", "/analytics", "Calls per day"),
+        ("settings", "/settings", "Pricing in use"),
     ]
-
-
-def _slug(path: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:40] or "home"
 
 
 def test_every_page_renders_without_console_errors(site: SeededApp, make_browse) -> None:
     laptop = make_browse(site.base, "laptop")
     phone = make_browse(site.base, "phone", viewport=PHONE, color_scheme="dark")
-    for path, text in _pages(site):
+    for label, path, text in _pages(site):
         for browse in (laptop, phone):
             page = browse.goto(path)
             expect(page.get_by_text(text, exact=False).first).to_be_visible()
-            browse.shot(_slug(path))
+            browse.shot(label)
         # Phones get the top bar instead of the sidebar, and no horizontal scrolling.
         overflow = phone.page.evaluate(
             "() => document.documentElement.scrollWidth - window.innerWidth"
@@ -125,9 +121,7 @@ def _pick(page, testid: str, option: str) -> None:
 
 def _expected(site: SeededApp, **kw) -> int:
     with session_scope(site.url) as session:
-        return reports.list_calls(
-            session=session, filters=reports.CallFilter(**kw), limit=1
-        ).total
+        return reports.list_calls(session=session, filters=reports.CallFilter(**kw), limit=1).total
 
 
 def test_calls_filters_and_paging(site: SeededApp, make_browse) -> None:
@@ -186,17 +180,14 @@ def test_calls_filters_and_paging(site: SeededApp, make_browse) -> None:
     browse.assert_clean()
 
 
-def test_call_page_shows_transcript_summary_cost_and_latency(
-    site: SeededApp, make_browse
-) -> None:
+def test_call_page_shows_transcript_summary_cost_and_latency(site: SeededApp, make_browse) -> None:
     with session_scope(site.url) as session:
-        completed = reports.list_calls(
-            session=session, filters=reports.CallFilter(status="completed"), limit=1
-        ).rows[0]
-        detail = reports.call_detail(session=session, call_id=completed.id)
-    assert detail is not None
+        details = [
+            reports.call_detail(session=session, call_id=i) for i in site.seeded.today_call_ids
+        ]
+    detail = next(d for d in details if d and d.summary and d.call.call_status == "completed")
     browse = make_browse(site.base)
-    page = browse.goto(f"/calls/{completed.id}")
+    page = browse.goto(f"/calls/{detail.call.id}")
     expect(page.get_by_test_id("turn")).to_have_count(len(detail.turns))
     tools = [t.function_called for t in detail.turns if t.function_called]
     expect(page.get_by_test_id("tool-chip")).to_have_count(len(tools))
@@ -221,7 +212,7 @@ def test_analytics_charts_range_and_csv_export(
     expect(page.get_by_test_id("agent-stats-row")).to_have_count(3)
     browse.shot("30-days")
 
-    page.get_by_test_id("range-presets").get_by_text("7 days").click()
+    page.get_by_role("radio", name="7 days").click()
     with session_scope(site.url) as session:
         week = reports.call_stats(
             session=session,

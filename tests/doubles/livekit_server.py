@@ -14,6 +14,14 @@ records every request, and can be told to fail.
 
 Implemented: RoomService/CreateRoom, RoomService/DeleteRoom,
 AgentDispatchService/CreateDispatch. Anything else answers 404 `bad_route`.
+
+It also accepts the browser's signalling websocket (`GET /rtc` and `/rtc/v1`,
+what `livekit-client` opens with `?access_token=...`) and records each one in
+`ws_connections` (path, query, token, its verified claims). It does not speak
+the signalling protocol: the socket stays open and silent (`ws_behaviour =
+"idle"`, the client gives up waiting for the join response) or is closed at
+once (`"close"`). `/rtc/validate` (what the client asks after a failed
+upgrade) answers like a server that accepted the token.
 """
 
 from __future__ import annotations
@@ -46,6 +54,17 @@ class Recorded(NamedTuple):
     method: str
     body: dict[str, Any]  # the parsed request message (proto field names)
     claims: dict[str, Any]  # the decoded JWT (empty when the token was rejected)
+
+
+@dataclass
+class WsConnection:
+    """One signalling websocket the double accepted."""
+
+    path: str
+    query: dict[str, str]
+    access_token: str
+    claims: dict[str, Any]  # the verified JWT claims (empty when the token was rejected)
+    error: str = ""  # why the token was rejected
 
 
 @dataclass
@@ -86,6 +105,9 @@ class LiveKitDouble:
         self.rooms: dict[str, proto_models.Room] = {}
         self.dispatches: list[proto_dispatch.AgentDispatch] = []
         self.deleted_rooms: list[str] = []
+        # The browser side: signalling websockets accepted, and what to do with them.
+        self.ws_connections: list[WsConnection] = []
+        self.ws_behaviour: str = "idle"  # "idle" (open, silent) or "close" (closed at once)
         # Set to True (every request fails with `fail_all_with`) or to a Failure.
         self.fail_all: bool | Failure = False
         self.fail_all_with = Failure()
@@ -128,12 +150,18 @@ class LiveKitDouble:
         with self._lock:
             return [r for r in self.requests if r.method == method]
 
+    def websockets(self) -> list[WsConnection]:
+        """The signalling websockets accepted so far, in order."""
+        with self._lock:
+            return list(self.ws_connections)
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self.rooms.clear()
             self.dispatches.clear()
             self.deleted_rooms.clear()
+            self.ws_connections.clear()
             self._fail_next.clear()
             self.fail_all = False
 
@@ -173,6 +201,9 @@ class LiveKitDouble:
         self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_post("/twirp/livekit.{service}/{method}", self._handle)
+        for path in ("/rtc", "/rtc/v1"):
+            app.router.add_get(path, self._rtc)
+            app.router.add_get(path + "/validate", self._validate)
         self._runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -252,6 +283,56 @@ class LiveKitDouble:
                 text=json_format.MessageToJson(result), content_type="application/json"
             )
         return web.Response(body=result.SerializeToString(), content_type="application/protobuf")
+
+    async def _rtc(self, request: web.Request) -> web.StreamResponse:
+        """The signalling websocket: record who connected, then stay silent or close."""
+        token = request.query.get("access_token", "")
+        claims: dict[str, Any] = {}
+        error = ""
+        try:
+            claims = self._verify(f"Bearer {token}")
+        except _TwirpError as err:
+            error = err.msg
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        with self._lock:
+            self.ws_connections.append(
+                WsConnection(request.path, dict(request.query), token, claims, error)
+            )
+        if self.ws_behaviour == "close":
+            await ws.close(code=1011, message=b"test double: no signalling")
+            return ws
+        assert self._closing is not None
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            while not ws.closed:
+                receive = asyncio.ensure_future(ws.receive())
+                done, _ = await asyncio.wait(
+                    {receive, closing}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if closing in done:
+                    receive.cancel()
+                    break
+                if receive.result().type in (
+                    web.WSMsgType.CLOSE,
+                    web.WSMsgType.CLOSING,
+                    web.WSMsgType.CLOSED,
+                    web.WSMsgType.ERROR,
+                ):
+                    break
+        finally:
+            closing.cancel()
+            await ws.close()
+        return ws
+
+    async def _validate(self, request: web.Request) -> web.Response:
+        """What a server says about a token after a failed upgrade (CORS open, as LiveKit's)."""
+        headers = {"Access-Control-Allow-Origin": "*"}
+        try:
+            self._verify(f"Bearer {request.query.get('access_token', '')}")
+        except _TwirpError as err:
+            return web.Response(status=401, text=err.msg, headers=headers)
+        return web.Response(text="success", headers=headers)
 
     def _record(
         self, service: str, method: str, body: dict[str, Any], claims: dict[str, Any]

@@ -15,7 +15,7 @@ def color(name: str, shade: int = 9) -> rx.Var:
 
 
 def _y_width(unit: str) -> int:
-    return 64 if unit else 44
+    return 76 if unit else 44
 
 
 def _tooltip() -> rx.Component:

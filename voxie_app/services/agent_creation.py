@@ -14,7 +14,7 @@ from typing import Any
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.services import agents as agents_svc
-from voxie_app.services import events
+from voxie_app.services import events, webhooks
 from voxie_app.services.errors import InvalidInput, ServiceError
 from voxie_app.services.spec_builder import generate_spec, revise_spec
 from voxie_app.settings import Settings
@@ -76,6 +76,7 @@ def submit(
                 {"agent_id": str(agent.id)},
                 session=session,
             )
+            webhooks.enqueue_agent_created(session=session, agent=agent)
     return agent
 
 
@@ -121,6 +122,7 @@ async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:
                 {"agent_id": str(agent_id)},
                 session=session,
             )
+            webhooks.enqueue_agent_created(session=session, agent=agent)
         return agent
     except (ServiceError, agents_svc.SpecInvalid, InvalidInput) as exc:
         reason = exc.message if isinstance(exc, ServiceError) else str(exc)

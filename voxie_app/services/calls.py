@@ -13,7 +13,7 @@ from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
-from voxie_app.services import events
+from voxie_app.services import events, webhooks
 from voxie_app.services.errors import Conflict, NotFound, ProviderFailed
 from voxie_app.services.livekit_gateway import (
     LiveKitGateway,
@@ -145,6 +145,7 @@ def end_call_record(
         {"call_session_id": str(call.id), "status": status},
         session=session,
     )
+    webhooks.enqueue_call_ended(session=session, call=call)
     return call
 
 

@@ -38,7 +38,8 @@ async def check_livekit(settings: Settings, *, limit_s: float = CHECK_TIMEOUT_S)
             async with lk:
                 response = await lk.room.list_rooms(api.ListRoomsRequest())
     except api.TwirpError as exc:
-        return LiveKitCheck(False, f"LiveKit answered with an error: {exc.code}: {exc.message}")
+        detail = f"{exc.code}: {exc.message}" if exc.message else str(exc.code)
+        return LiveKitCheck(False, f"LiveKit answered with an error: {detail}")
     except TimeoutError:
         return LiveKitCheck(False, f"LiveKit did not answer within {limit_s:g} seconds.")
     except (aiohttp.ClientError, OSError, ValueError) as exc:

@@ -52,7 +52,7 @@ def alembic_config(url: str) -> Config:
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("db") / "voxie_test.db"
     url = f"sqlite:///{path}"
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url), "head")
     return url
 
 
@@ -76,7 +76,7 @@ def drop_pg_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     url = create_pg_database()
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url), "head")
     yield url
     db_module.get_engine(url).dispose()
     drop_pg_database(url)

@@ -50,7 +50,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_check_downgrade(empty_url: str) -> None:
     cfg = alembic_config(empty_url)
-    command.upgrade(cfg, "heads")
+    command.upgrade(cfg, "head")
     assert _tables(empty_url) >= TABLES
 
     with db_module.get_engine(empty_url).connect() as conn:
@@ -65,12 +65,12 @@ def test_upgrade_check_downgrade(empty_url: str) -> None:
 
     command.downgrade(cfg, "base")
     assert _tables(empty_url) & TABLES == set()
-    command.upgrade(cfg, "heads")  # and back up again
+    command.upgrade(cfg, "head")  # and back up again
     assert _tables(empty_url) >= TABLES
 
 
 def test_seed_indexes_exist(empty_url: str) -> None:
-    command.upgrade(alembic_config(empty_url), "heads")
+    command.upgrade(alembic_config(empty_url), "head")
     inspector = sa.inspect(db_module.get_engine(empty_url))
     names = {
         index["name"]

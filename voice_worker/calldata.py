@@ -46,6 +46,9 @@ class CallData:
     transfers: list[str] = field(default_factory=list)
     end_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The knowledge-base retriever the `search_knowledge_base` tool uses (anything with
+    # `async search(agent_id, query)`); None = `KnowledgeRetriever` from settings.
+    knowledge: Any = None
 
     async def save_caller_details(self, **details: str) -> None:
         """Keep details in memory and, for a recorded call, on the call row."""

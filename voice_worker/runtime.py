@@ -20,6 +20,7 @@ from voice_worker.spec_agent import SpecAgent
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec
 from voxie_app.services import agents as agents_svc
+from voxie_app.services import knowledge
 from voxie_app.services.errors import ServiceError
 from voxie_app.settings import Settings
 
@@ -92,6 +93,8 @@ def agent_builder(
             tts=tts,
             chat_ctx=chat_ctx,
             handed_over=handed_over,
+            # the knowledge-base tool is on while the agent has a ready document
+            knowledge=knowledge.has_ready_documents(agent_id),
         )
 
     return build

@@ -17,16 +17,30 @@ from pydantic import Field
 from voice_worker import prompts
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import AgentSpec
+from voxie_app.services import knowledge as knowledge_svc
 
 log = logging.getLogger(__name__)
 
 
-def build_instructions(spec: AgentSpec, targets: list[TargetInfo]) -> str:
+def tool_names(spec: AgentSpec, *, knowledge: bool = False) -> list[str]:
+    """The tools an agent gets: its spec's, with `search_knowledge_base` exactly when
+    it has searchable documents (`knowledge`), whether or not the spec lists it."""
+    names = [t for t in spec.tools if t != "search_knowledge_base"]
+    return [*names, "search_knowledge_base"] if knowledge else names
+
+
+def build_instructions(
+    spec: AgentSpec, targets: list[TargetInfo], *, knowledge: bool = False
+) -> str:
     """The system prompt: the spec's instructions plus how to use the enabled tools."""
     parts = [spec.instructions.strip(), prompts.VOICE_STYLE]
     if spec.language != "en":
         parts.append(f"Speak in the language with code '{spec.language}'.")
-    parts.extend(prompts.TOOLS_GUIDE[t] for t in spec.tools if t in prompts.TOOLS_GUIDE)
+    parts.extend(
+        prompts.TOOLS_GUIDE[t]
+        for t in tool_names(spec, knowledge=knowledge)
+        if t in prompts.TOOLS_GUIDE
+    )
     if targets and "transfer_to_agent" in spec.tools:
         lines = [f"- {t.name} (id {t.agent_id}): {t.when or 'when relevant'}" for t in targets]
         parts.append("Colleagues you can transfer to:\n" + "\n".join(lines))
@@ -88,10 +102,34 @@ async def transfer_to_agent(
     return next_agent
 
 
+@function_tool
+async def search_knowledge_base(
+    context: RunContext[CallData],
+    query: Annotated[str, Field(description="What to look up, in a few words")],
+) -> str:
+    """Search the business's own documents (prices, opening hours, policies, products,
+    services) for what the caller asked. Use it before answering such questions."""
+    data = context.userdata
+    agent_id = getattr(context.session.current_agent, "agent_id", None) or data.agent_id
+    if agent_id is None or not query.strip():
+        return prompts.KNOWLEDGE_EMPTY
+    if data.knowledge is None:
+        data.knowledge = knowledge_svc.KnowledgeRetriever(data.settings)
+    try:
+        passages = await data.knowledge.search(agent_id, query[: knowledge_svc.MAX_QUERY_CHARS])
+    except Exception:
+        log.exception("knowledge base search failed for agent %s", agent_id)
+        return prompts.KNOWLEDGE_UNAVAILABLE
+    return knowledge_svc.format_for_model(
+        passages, note=prompts.KNOWLEDGE_NOTE, empty=prompts.KNOWLEDGE_EMPTY
+    )
+
+
 TOOLS = {
     "end_call": end_call,
     "record_caller_details": record_caller_details,
     "transfer_to_agent": transfer_to_agent,
+    "search_knowledge_base": search_knowledge_base,
 }
 
 
@@ -108,12 +146,14 @@ class SpecAgent(Agent):
         tts: object | None = None,
         chat_ctx: llm.ChatContext | None = None,
         handed_over: bool = False,
+        knowledge: bool = False,
     ) -> None:
         self.spec = spec
         self.agent_id = agent_id
         self.targets = targets or []
         self.handed_over = handed_over
-        tools = [TOOLS[name] for name in spec.tools if name in TOOLS]
+        self.knowledge = knowledge
+        tools = [TOOLS[name] for name in tool_names(spec, knowledge=knowledge) if name in TOOLS]
         if "transfer_to_agent" in spec.tools and not self.targets:
             tools = [t for t in tools if t is not transfer_to_agent]
         kwargs: dict = {}
@@ -134,7 +174,7 @@ class SpecAgent(Agent):
         if endpointing:
             kwargs["turn_handling"] = {"endpointing": endpointing}
         super().__init__(
-            instructions=build_instructions(spec, self.targets),
+            instructions=build_instructions(spec, self.targets, knowledge=knowledge),
             tools=tools,
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,
             **kwargs,

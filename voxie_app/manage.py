@@ -22,7 +22,7 @@ def migrate() -> int:
     cfg = Config(str(ROOT_DIR / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", normalize_url(settings.database_url))
     try:
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")
     except sa.exc.OperationalError as exc:
         where = sa.engine.make_url(normalize_url(settings.database_url))
         print(

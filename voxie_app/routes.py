@@ -14,6 +14,8 @@ CALL_DETAIL = "/calls/[id]"
 ANALYTICS = "/analytics"
 SETTINGS = "/settings"
 API_DOCS = "/api/docs"
+LOGIN = "/login"
+SETUP = "/setup"
 
 
 def agent(agent_id: str) -> str:

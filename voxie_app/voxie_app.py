@@ -9,13 +9,18 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     agents,
     analytics,
     builder,
+    call,
     call_detail,
     calls,
     dashboard,
+    login,
     settings,
 )
 from voxie_app.services.webhooks import deliverer_lifespan
+from voxie_app.state.guard import AuthMiddleware
 
 app = rx.App(api_transformer=create_api(), stylesheets=["/voxie.css"])
+# Every event of our states is checked on the server (session and role) before it runs.
+app.add_middleware(AuthMiddleware())
 # Sends queued outbound webhooks while the web app runs (safe with several processes).
 app.register_lifespan_task(deliverer_lifespan)

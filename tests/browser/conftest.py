@@ -43,6 +43,7 @@ class SeededApp:
     app: RunningApp
     url: str
     seeded: Seeded
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> session token
 
     @property
     def base(self) -> str:
@@ -57,14 +58,39 @@ def seeded_app(workdir: Path, backend: str = "sqlite", **env: str) -> Iterator[S
     else:
         url = create_pg_database("voxie_browser")
     try:
-        command.upgrade(alembic_config(url), "heads")
+        command.upgrade(alembic_config(url), "head")
         seeded = seed_demo(url=url)
         with run_app(workdir, database_url=url, env=env) as app:
-            yield SeededApp(app, url, seeded)
+            site = SeededApp(app, url, seeded, sign_in_users(url))
+            SESSIONS[app.base] = site.tokens
+            yield site
     finally:
         db_module.get_engine(url).dispose()
         if backend != "sqlite":
             drop_pg_database(url)
+
+
+# Session tokens of the seeded users, by app base URL: pages open signed in.
+SESSIONS: dict[str, dict[str, str]] = {}
+SESSION_COOKIE = "voxie_session"
+PASSWORD = "correct horse battery"
+
+
+def sign_in_users(url: str) -> dict[str, str]:
+    """An admin and a viewer in the app's database, each with a session token."""
+    from voxie_app.db import session_scope
+    from voxie_app.services import auth
+
+    tokens = {}
+    for role in ("admin", "viewer"):
+        with session_scope(url) as session:
+            auth.create_user(
+                session=session, email=f"{role}@voxie.test", password=PASSWORD, role=role
+            )
+            tokens[role], _ = auth.login(
+                session=session, email=f"{role}@voxie.test", password=PASSWORD, hours=2
+            )
+    return tokens
 
 
 @pytest.fixture(scope="session")
@@ -119,12 +145,17 @@ def open_page(
     *,
     viewport: dict[str, int] = LAPTOP,
     color_scheme: str = "light",
+    role: str | None = "admin",
 ) -> tuple[Browse, contextlib.AbstractContextManager]:
+    """A new browser context on `base`, signed in as `role` (None: signed out)."""
     ctx = browser.new_context(
         viewport=viewport,
         color_scheme=color_scheme,
         accept_downloads=True,  # type: ignore[arg-type]
     )
+    token = SESSIONS.get(base, {}).get(role or "")
+    if token:
+        ctx.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
     page = ctx.new_page()
     browse = Browse(page, base, name)
     _track(browse, page)

@@ -7,7 +7,15 @@ from fastapi import APIRouter, Depends, FastAPI
 from voxie_app.api import errors
 from voxie_app.api.deps import require_access
 from voxie_app.api.limits import BodySizeLimit
-from voxie_app.api.routes import agents, analytics, calls, health, livekit_webhook, webhooks
+from voxie_app.api.routes import (
+    agents,
+    analytics,
+    calls,
+    health,
+    knowledge,
+    livekit_webhook,
+    webhooks,
+)
 from voxie_app.settings import get_settings
 
 
@@ -26,6 +34,7 @@ def create_api() -> FastAPI:
     api.include_router(livekit_webhook.router)  # authenticated by its signature
     protected = APIRouter(dependencies=[Depends(require_access)])
     protected.include_router(agents.router)
+    protected.include_router(knowledge.router)
     protected.include_router(calls.router)
     protected.include_router(analytics.router)
     protected.include_router(webhooks.router)

@@ -6,7 +6,7 @@ import reflex as rx
 
 from voxie_app.components import ui
 from voxie_app.models import ALLOWED_TOOLS
-from voxie_app.state.agent_form import FORM_ERROR, TOOL_LABELS
+from voxie_app.state.agent_form import FORM_ERROR, tool_label
 from voxie_app.state.agents import AgentsState as S
 
 
@@ -82,7 +82,7 @@ def _tools() -> rx.Component:
     return rx.vstack(
         *[
             rx.checkbox(
-                TOOL_LABELS[tool],
+                tool_label(tool),
                 checked=S.form_tools.contains(tool),
                 on_change=lambda checked, t=tool: S.toggle_tool(t, checked),
                 data_testid=f"tool-{tool}",

@@ -7,6 +7,7 @@ import reflex as rx
 from voxie_app import routes
 from voxie_app.components import charts, ui
 from voxie_app.components.calls_table import calls_table
+from voxie_app.components.knowledge_panel import knowledge_panel
 from voxie_app.components.layout import layout
 from voxie_app.state.agent_detail import AgentDetailState as S
 
@@ -180,6 +181,7 @@ def _content() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                knowledge_panel(),
                 _recent(),
                 spacing="4",
                 width="100%",

@@ -8,8 +8,10 @@ from voxie_app import routes
 from voxie_app.components import ui
 from voxie_app.components.chat import chat_panel
 from voxie_app.components.layout import layout
+from voxie_app.components.livekit_call import livekit_call
 from voxie_app.components.log_console import log_console
 from voxie_app.state.builder import BuilderState as S
+from voxie_app.state.call import EmbeddedCallState
 
 
 def _agent_card(a: rx.Var) -> rx.Component:
@@ -72,11 +74,31 @@ def _voice() -> rx.Component:
             rx.cond(
                 S.call_token != "",
                 rx.vstack(
-                    rx.text(
-                        "Voice call started. Speak to Voxie; the log below follows along.", size="2"
+                    rx.text("Speak to Voxie; the live log follows along.", size="2"),
+                    # The call component; its "Hang up" ends the call and records it.
+                    livekit_call(
+                        key=S.call_id,
+                        server_url=S.call_url,
+                        token=S.call_token,
+                        agent_name="Voxie",
+                        compact=True,
+                        end_label="Hang up",
+                        on_disconnected=lambda reason: [
+                            EmbeddedCallState.finish(S.call_id, reason),
+                            S.hang_up(),
+                        ],
+                        on_error=lambda kind, detail: [
+                            EmbeddedCallState.fail(S.call_id, kind, detail),
+                            S.hang_up(),
+                        ],
+                        on_media_device_failure=lambda failure, detail: [
+                            EmbeddedCallState.mic_failed(S.call_id, failure, detail),
+                            S.hang_up(),
+                        ],
+                        data_testid="builder-call",
                     ),
-                    rx.button("Hang up", color_scheme="red", variant="soft", on_click=S.hang_up),
-                    spacing="2",
+                    spacing="3",
+                    width="100%",
                 ),
                 rx.text("Prefer talking? Voxie can interview you by voice.", size="2"),
             ),
@@ -85,7 +107,7 @@ def _voice() -> rx.Component:
             rx.icon("mic", size=16),
             "Talk to Voxie",
             on_click=S.talk_to_voxie,
-            disabled=S.livekit_missing != "",
+            disabled=(S.livekit_missing != "") | (S.call_token != ""),
             data_testid="talk-to-voxie",
         ),
     )

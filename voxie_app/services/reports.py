@@ -246,13 +246,45 @@ def _call_conditions(f: CallFilter) -> list[Any]:
     return conds
 
 
-def _resolution_expr() -> Any:
-    resolved = col(CallSession.issue_resolved)
+def _resolution(resolved: Any) -> Any:
     return sa.func.avg(sa.case((resolved.is_(True), 1.0), (resolved.is_(False), 0.0)))
 
 
-def _day_bucket(start: date, end: date, tz: str) -> Any:
-    """A CASE giving each call's local day index (0 = `start`) by UTC boundaries."""
+def _call_cost() -> Any:
+    """The cost of the current `call_sessions` row (a correlated sum over its usage)."""
+    return (
+        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
+        .where(col(TokenUsage.call_session_id) == col(CallSession.id))
+        .correlate(CallSession)
+        .scalar_subquery()
+    )
+
+
+def _costed_calls(filters: CallFilter, *extra: Any) -> Any:
+    """The filtered calls with their cost, as a subquery: one pass for every aggregate."""
+    return (
+        select(
+            col(CallSession.agent_id).label("agent_id"),
+            col(CallSession.duration_seconds).label("seconds"),
+            col(CallSession.call_rating).label("rating"),
+            col(CallSession.issue_resolved).label("resolved"),
+            _call_cost().label("cost"),
+            *extra,
+        )
+        .where(*_call_conditions(filters))
+        .subquery()
+    )
+
+
+def _day_bucket(session: Session, start: date, end: date, tz: str) -> Any:
+    """Each call's local day as an index (0 = `start`).
+
+    PostgreSQL converts with `AT TIME ZONE` (IANA rules, DST included); other
+    databases get a CASE over the UTC boundaries of each local day.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        local_day = sa.cast(sa.func.timezone(tz, _started()), sa.Date)
+        return local_day - sa.cast(sa.literal(start.isoformat()), sa.Date)
     whens = []
     for i in range((end - start).days + 1):
         upper = local_day_start(start + timedelta(days=i + 1), tz)
@@ -265,23 +297,18 @@ def _day_bucket(start: date, end: date, tz: str) -> Any:
 
 def call_stats(*, session: Session, filters: CallFilter) -> Stats:
     """Calls, minutes, cost, average rating and resolution rate of the filtered calls."""
-    conds = _call_conditions(filters)
-    row = session.exec(
+    calls = _costed_calls(filters)
+    n, seconds, cost, rating, resolution = session.exec(
         select(
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0),
-            sa.func.avg(CallSession.call_rating),
-            _resolution_expr(),
-        ).where(*conds)
+            sa.func.coalesce(sa.func.sum(calls.c.seconds), 0.0),
+            sa.func.coalesce(sa.func.sum(calls.c.cost), 0),
+            sa.func.avg(calls.c.rating),
+            _resolution(calls.c.resolved),
+        ).select_from(calls)
     ).one()
-    cost = session.exec(
-        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
-        .join(CallSession, col(CallSession.id) == col(TokenUsage.call_session_id))
-        .where(*conds)
-    ).one()
-    calls, seconds, rating, resolution = row
     return Stats(
-        calls=int(calls or 0),
+        calls=int(n or 0),
         minutes=round(float(seconds or 0) / 60.0, 2),
         cost_usd=_money(cost),
         average_rating=round(float(rating), 2) if rating is not None else None,
@@ -297,37 +324,27 @@ def daily_series(*, session: Session, filters: CallFilter) -> list[DayPoint]:
     assert filters.start is not None and filters.end is not None, "a date range is required"
     start, end = clamp_range(filters.start, filters.end)
     f = dataclasses.replace(filters, start=start, end=end)
-    conds = _call_conditions(f)
-    bucket = _day_bucket(start, end, f.tz).label("bucket")
-    calls_q = (
+    calls = _costed_calls(f, _day_bucket(session, start, end, f.tz).label("bucket"))
+    rows = session.exec(
         select(
-            bucket,
+            calls.c.bucket,
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0),
+            sa.func.coalesce(sa.func.sum(calls.c.seconds), 0.0),
+            sa.func.coalesce(sa.func.sum(calls.c.cost), 0),
         )
-        .where(*conds)
-        .group_by(sa.literal_column("bucket"))
-    )
-    cost_bucket = _day_bucket(start, end, f.tz).label("bucket")
-    cost_q = (
-        select(cost_bucket, sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
-        .join(CallSession, col(CallSession.id) == col(TokenUsage.call_session_id))
-        .where(*conds)
-        .group_by(sa.literal_column("bucket"))
-    )
-    by_day: dict[int, tuple[int, float]] = {
-        int(b): (int(n), float(s or 0)) for b, n, s in session.exec(calls_q).all() if b is not None
-    }
-    cost_by_day = {int(b): c for b, c in session.exec(cost_q).all() if b is not None}
+        .select_from(calls)
+        .group_by(calls.c.bucket)
+    ).all()
+    by_day = {int(b): (int(n), float(sec or 0), c) for b, n, sec, c in rows if b is not None}
     out = []
     for i in range((end - start).days + 1):
-        n, seconds = by_day.get(i, (0, 0.0))
+        n, seconds, cost = by_day.get(i, (0, 0.0, 0))
         out.append(
             DayPoint(
                 day=start + timedelta(days=i),
                 calls=n,
                 minutes=round(seconds / 60.0, 2),
-                cost_usd=_money(cost_by_day.get(i)),
+                cost_usd=_money(cost),
             )
         )
     return out
@@ -575,47 +592,31 @@ def outcome_mix(*, session: Session, filters: CallFilter) -> list[Count]:
 
 def agent_table(*, session: Session, filters: CallFilter) -> list[AgentStatsRow]:
     """Per-agent calls, minutes, cost, rating and resolution rate (most calls first)."""
-    conds = _call_conditions(filters)
-    calls = (
+    calls = _costed_calls(filters)
+    per_agent = (
         select(
-            col(CallSession.agent_id).label("agent_id"),
+            calls.c.agent_id,
             sa.func.count().label("calls"),
-            sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0).label("seconds"),
-            sa.func.avg(CallSession.call_rating).label("rating"),
-            _resolution_expr().label("resolution"),
+            sa.func.coalesce(sa.func.sum(calls.c.seconds), 0.0).label("seconds"),
+            sa.func.coalesce(sa.func.sum(calls.c.cost), 0).label("cost"),
+            sa.func.avg(calls.c.rating).label("rating"),
+            _resolution(calls.c.resolved).label("resolution"),
         )
-        .where(*conds)
-        .group_by(col(CallSession.agent_id))
+        .group_by(calls.c.agent_id)
         .subquery()
-    )
-    costs = (
-        select(
-            col(CallSession.agent_id).label("agent_id"),
-            sa.func.sum(TokenUsage.total_cost_usd).label("cost"),
-        )
-        .join(CallSession, col(CallSession.id) == col(TokenUsage.call_session_id))
-        .where(*conds)
-        .group_by(col(CallSession.agent_id))
-        .subquery()
-    )
-    same_agent = sa.or_(
-        costs.c.agent_id == calls.c.agent_id,
-        sa.and_(costs.c.agent_id.is_(None), calls.c.agent_id.is_(None)),
     )
     rows = session.exec(
         select(
-            calls.c.agent_id,
+            per_agent.c.agent_id,
             Agent.name,
-            calls.c.calls,
-            calls.c.seconds,
-            costs.c.cost,
-            calls.c.rating,
-            calls.c.resolution,
+            per_agent.c.calls,
+            per_agent.c.seconds,
+            per_agent.c.cost,
+            per_agent.c.rating,
+            per_agent.c.resolution,
         )
-        .select_from(calls)
-        .outerjoin(costs, same_agent)
-        .outerjoin(Agent, col(Agent.id) == calls.c.agent_id)
-        .order_by(calls.c.calls.desc(), Agent.name)
+        .outerjoin(Agent, col(Agent.id) == per_agent.c.agent_id)
+        .order_by(per_agent.c.calls.desc(), Agent.name)
     ).all()
     return [
         AgentStatsRow(
@@ -647,19 +648,26 @@ def latency_by_agent(
     agent = col(CallSession.agent_id)
     base_join = (TurnMetric.__table__, col(CallSession.id) == col(TurnMetric.call_session_id))
     if session.get_bind().dialect.name == "postgresql":
-        stats = (
-            select(
-                agent.label("agent_id"),
-                sa.func.count().label("n"),
-                sa.func.percentile_cont(0.5).within_group(value).label("p50"),
-                sa.func.percentile_cont(0.95).within_group(value).label("p95"),
-            )
+        # One ordered-set aggregate for both percentiles: one sort per agent.
+        both = (
+            sa.func.percentile_cont(sa.literal([0.5, 0.95], sa.ARRAY(sa.Float)))
+            .within_group(value)
+            .label("pcts")
+        )
+        grouped = (
+            select(agent.label("agent_id"), sa.func.count().label("n"), both)
             .select_from(CallSession)
             .join(*base_join)
             .where(*conds)
             .group_by(agent)
             .subquery()
         )
+        stats = select(
+            grouped.c.agent_id,
+            grouped.c.n,
+            sa.type_coerce(grouped.c.pcts, sa.ARRAY(sa.Float))[1].label("p50"),
+            sa.type_coerce(grouped.c.pcts, sa.ARRAY(sa.Float))[2].label("p95"),
+        ).subquery()
     else:
         ranked = (
             select(

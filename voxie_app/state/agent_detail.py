@@ -13,8 +13,8 @@ from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.services import reports
-from voxie_app.state import fmt
-from voxie_app.state.agent_form import TOOL_LABELS
+from voxie_app.state import fmt, guard
+from voxie_app.state.agent_form import tool_label
 from voxie_app.state.base import AppState
 
 RECENT_LIMIT = 10
@@ -56,6 +56,7 @@ class AgentDetailState(AppState):
     series_total: int = 0
 
     @rx.event
+    @guard.viewer
     def load(self):
         self.loaded = False
         raw = self._path_part(1)
@@ -110,7 +111,7 @@ class AgentDetailState(AppState):
             "edit_href": f"{routes.AGENTS}?edit={agent.id}",
             "calls_href": f"{routes.CALLS}?agent={agent.id}",
         }
-        self.tools = [TOOL_LABELS.get(t, t) for t in spec.get("tools", [])]
+        self.tools = [tool_label(t) for t in spec.get("tools", [])]
         self.targets = [
             {
                 "name": names.get(_as_uuid(t.get("agent_id")), "Deleted agent"),

@@ -32,7 +32,13 @@ TOOL_LABELS = {
     "end_call": "End the call when the conversation is over",
     "transfer_to_agent": "Transfer the caller to another agent",
     "record_caller_details": "Record the caller's name, phone and email",
+    "search_knowledge_base": "Search the knowledge base for answers",
 }
+
+
+def tool_label(tool: str) -> str:
+    """What a tool does, in words (falls back to the tool's name for new tools)."""
+    return TOOL_LABELS.get(tool) or tool.replace("_", " ").capitalize()
 
 
 def blank_form() -> dict[str, str]:

@@ -14,7 +14,7 @@ from voxie_app.models import ALLOWED_TOOLS
 from voxie_app.services import agent_creation, reports
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput, NotFound
-from voxie_app.state import agent_form, fmt
+from voxie_app.state import agent_form, fmt, guard
 from voxie_app.state.base import AppState
 
 LIST_LIMIT = 200
@@ -78,6 +78,7 @@ class AgentsState(AppState):
         return None
 
     @rx.event
+    @guard.viewer
     def load(self):
         """`/agents` (`?edit=<id>` opens that agent's form, as the agent page links)."""
         self.form_open = False
@@ -88,6 +89,7 @@ class AgentsState(AppState):
         return result
 
     @rx.event
+    @guard.viewer
     def load_new(self):
         """`/agents/new`: the list with the create form open."""
         result = self._reload()
@@ -95,6 +97,7 @@ class AgentsState(AppState):
         return result
 
     @rx.event
+    @guard.viewer
     def set_search(self, value: str):
         self.search = value[:80]
         return self._reload()
@@ -124,10 +127,12 @@ class AgentsState(AppState):
             return []
 
     @rx.event
+    @guard.viewer
     def open_create(self):
         self._open_form(None)
 
     @rx.event
+    @guard.viewer
     def open_edit(self, agent_id: str):
         return self._edit(agent_id)
 
@@ -146,12 +151,14 @@ class AgentsState(AppState):
         return None
 
     @rx.event
+    @guard.viewer
     def set_form_open(self, value: bool):
         self.form_open = value
         if not value:
             self.errors = {}
 
     @rx.event
+    @guard.viewer
     def set_field(self, key: str, value: str):
         if key in agent_form.TEXT_FIELDS:
             self.form = {**self.form, key: value}
@@ -159,6 +166,7 @@ class AgentsState(AppState):
                 self.errors = {k: v for k, v in self.errors.items() if k != key}
 
     @rx.event
+    @guard.viewer
     def toggle_tool(self, tool: str, checked: bool):
         if tool not in ALLOWED_TOOLS:
             return
@@ -169,6 +177,7 @@ class AgentsState(AppState):
         self.errors = {k: v for k, v in self.errors.items() if k != "tools"}
 
     @rx.event
+    @guard.viewer
     def add_target(self):
         if len(self.form_targets) < 10:
             first = self.target_choices[0]["id"] if self.target_choices else ""
@@ -179,10 +188,12 @@ class AgentsState(AppState):
                 ]
 
     @rx.event
+    @guard.viewer
     def remove_target(self, index: int):
         self.form_targets = [t for i, t in enumerate(self.form_targets) if i != index]
 
     @rx.event
+    @guard.viewer
     def set_target(self, index: int, key: str, value: str):
         if key not in ("agent_id", "when"):
             return
@@ -268,10 +279,12 @@ class AgentsState(AppState):
         return self._toast_ok(f"Created '{copy.name}'.")
 
     @rx.event
+    @guard.viewer
     def ask_delete(self, agent_id: str, name: str):
         self.delete_id, self.delete_name, self.delete_open = agent_id, name, True
 
     @rx.event
+    @guard.viewer
     def set_delete_open(self, value: bool):
         self.delete_open = value
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from voxie_app.db import session_scope
 from voxie_app.services import reports
-from voxie_app.state import fmt
+from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 from voxie_app.state.calls import parse_day
 
@@ -116,12 +116,14 @@ class AnalyticsState(AppState):
         return None
 
     @rx.event
+    @guard.viewer
     async def load(self):
         if not self.start:
             return await self.set_preset(str(DEFAULT_DAYS))
         return await self._refresh()
 
     @rx.event
+    @guard.viewer
     async def set_preset(self, days: str | list[str]):
         days = days[0] if isinstance(days, list) and days else days
         if not isinstance(days, str) or not days.isdigit() or int(days) not in PRESETS:
@@ -133,6 +135,7 @@ class AnalyticsState(AppState):
         return await self._refresh()
 
     @rx.event
+    @guard.viewer
     async def set_start(self, value: str):
         if parse_day(value) is None:
             return self._toast_error("Enter a date as YYYY-MM-DD.")
@@ -140,6 +143,7 @@ class AnalyticsState(AppState):
         return await self._refresh()
 
     @rx.event
+    @guard.viewer
     async def set_end(self, value: str):
         if parse_day(value) is None:
             return self._toast_error("Enter a date as YYYY-MM-DD.")
@@ -147,6 +151,7 @@ class AnalyticsState(AppState):
         return await self._refresh()
 
     @rx.event
+    @guard.viewer
     async def export_csv(self):
         start, end = self._range()
         f = reports.CallFilter(start=start, end=end, tz=self._tz())

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.services import reports
-from voxie_app.state import fmt
+from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 
 USAGE_LABELS = {"llm": "LLM", "stt": "Speech-to-text", "tts": "Text-to-speech"}
@@ -119,6 +119,7 @@ class CallDetailState(AppState):
     latency: list[dict[str, Any]] = []
 
     @rx.event
+    @guard.viewer
     def load(self):
         self.loaded = False
         try:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from voxie_app.db import session_scope
 from voxie_app.models import CALL_STATUSES
 from voxie_app.services import reports
-from voxie_app.state import fmt
+from voxie_app.state import fmt, guard
 from voxie_app.state.agent_detail import call_rows
 from voxie_app.state.base import AppState
 
@@ -103,6 +103,7 @@ class CallsState(AppState):
         return None
 
     @rx.event
+    @guard.viewer
     def load(self):
         filters = blank_filters()
         if agent := self._query("agent"):
@@ -120,6 +121,7 @@ class CallsState(AppState):
         return self._fetch()
 
     @rx.event
+    @guard.viewer
     def set_filter(self, key: str, value: str):
         if key not in FILTER_KEYS:
             return None
@@ -130,11 +132,13 @@ class CallsState(AppState):
         return self._fetch()
 
     @rx.event
+    @guard.viewer
     def clear_filters(self):
         self.filters, self.page = blank_filters(), 0
         return self._fetch()
 
     @rx.event
+    @guard.viewer
     def next_page(self):
         if (self.page + 1) * PAGE_SIZE < self.total:
             self.page += 1
@@ -142,6 +146,7 @@ class CallsState(AppState):
         return None
 
     @rx.event
+    @guard.viewer
     def prev_page(self):
         if self.page > 0:
             self.page -= 1

@@ -16,7 +16,7 @@ from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.services import analytics, events, reports
 from voxie_app.services.calls import CALLS_STREAM
-from voxie_app.state import fmt
+from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 
 SERIES_DAYS = 14
@@ -98,6 +98,7 @@ class DashboardState(AppState):
         self.loaded = True
 
     @rx.event
+    @guard.viewer
     async def load(self):
         try:
             data = await asyncio.to_thread(fetch_dashboard, self._tz())
@@ -111,6 +112,7 @@ class DashboardState(AppState):
         return str(self.router.url.path) in (routes.HOME, routes.DASHBOARD)
 
     @rx.event(background=True)
+    @guard.viewer
     async def watch_calls(self):
         """Refresh the numbers whenever a call starts or ends (the `calls` event stream).
 

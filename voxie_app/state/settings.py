@@ -6,6 +6,7 @@ import reflex as rx
 
 from voxie_app.services.livekit_check import check_livekit
 from voxie_app.settings import get_settings, providers
+from voxie_app.state import guard
 from voxie_app.state.base import AppState
 
 PROVIDERS = (
@@ -60,6 +61,7 @@ class SettingsState(AppState):
     pricing_note: str = ""
 
     @rx.event
+    @guard.viewer
     def load(self):
         settings = get_settings()
         status = providers(settings)

@@ -16,6 +16,7 @@ from voxie_app.services import webhooks as webhooks_svc
 from voxie_app.services.webhooks import MAX_URL, WebhookEvent
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such webhook"}}
 
 
 class WebhookCreate(BaseModel):
@@ -87,7 +88,12 @@ def list_webhooks(_: AdminDep) -> list[WebhookPublic]:
         return [_public(h) for h in webhooks_svc.list_webhooks(session=session)]
 
 
-@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=_NOT_FOUND,
+)
 def delete_webhook(webhook_id: uuid.UUID, _: AdminDep) -> Response:
     """Delete a webhook, its pending deliveries and its delivery log."""
     with session_scope() as session:
@@ -95,7 +101,7 @@ def delete_webhook(webhook_id: uuid.UUID, _: AdminDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryPublic])
+@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryPublic], responses=_NOT_FOUND)
 def list_deliveries(
     webhook_id: uuid.UUID,
     _: AdminDep,

@@ -1,0 +1,603 @@
+"""The knowledge base: per-agent documents, their ingestion, and retrieval during calls.
+
+A document is an uploaded file (`.txt`, `.md`, `.html`, `.pdf`) or pasted text.
+Accepting it (`check_file` / `check_text`, then `add_document`) is quick and
+all-or-nothing: a bad upload raises before anything is stored. Ingestion
+(`ingest`) runs afterwards, in the background: extract the text, split it into
+overlapping passages, store them in `knowledge_chunks`, and either mark the
+document ready (built-in index) or upload it to the agent's Ragie partition
+and wait until Ragie has indexed it. Each step is published on the event
+stream `knowledge:<agent_id>`, which the agent page follows live.
+
+Retrieval (`KnowledgeRetriever.search`) always names one agent: the built-in
+index filters by `agent_id` in SQL (PostgreSQL full text with a GIN index,
+ranked with `ts_rank_cd`; SQLite FTS5 ranked with `bm25`), Ragie is asked for
+the agent's partition only. `format_for_model` turns passages into the text
+the voice agent's tool returns: quoted, length-capped, and labelled as
+reference data, never as instructions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import zip_longest
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from voxie_app.db import session_scope
+from voxie_app.dbtypes import utcnow
+from voxie_app.models import KnowledgeChunk, KnowledgeDocument
+from voxie_app.services import agents as agents_svc
+from voxie_app.services import chunking, events, ragie_store, text_extract
+from voxie_app.services.errors import InvalidInput, NotFound, ServiceError
+from voxie_app.settings import Settings, get_settings, providers
+
+log = logging.getLogger(__name__)
+
+# Uploads travel in one request, which `VOXIE_MAX_BODY_BYTES` bounds; this much of
+# it is left for the multipart envelope and the other form fields.
+FORM_OVERHEAD_BYTES = 64 * 1024
+MAX_NAME_CHARS = 200
+MAX_TEXT_CHARS = 2_000_000
+SEARCH_LIMIT = 3
+MAX_QUERY_CHARS = 300
+MAX_QUERY_TERMS = 24
+PASSAGE_CHARS = 1000
+TOTAL_CHARS = 3200
+# A document still `processing` this long after its last step was interrupted
+# (the process ingesting it stopped); it is shown as failed.
+STALE_AFTER = timedelta(seconds=ragie_store.POLL_TIMEOUT_S + 300)
+
+LOCAL, RAGIE = "local", "ragie"
+TERMINAL_KINDS = ("document_ready", "document_failed", "document_deleted")
+
+_PATHLIKE = re.compile(r"[/\\:]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WORD = re.compile(r"[^\W_]+")
+_STOPWORDS_TEXT = """a about after all also am an and any are as at be been before being but by
+can could did do does doing for from get got had has have having he her here hers him his how
+i if in into is it its just me more most my no nor not of off on once only or other our ours
+out over own please same she should so some such than that the their theirs them then there
+these they this those through to too under until up us very was we were what when where which
+while who whom why will with would you your yours"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+def stream_name(agent_id: uuid.UUID | str) -> str:
+    """The event stream of an agent's knowledge base (document status changes)."""
+    return f"knowledge:{agent_id}"
+
+
+# ------------------------------------------------------------------ accepting
+
+
+class UploadRejected(ServiceError):
+    """An upload refused before anything is stored; `status` is 413 or 415."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked upload, ready to store: the bytes of the file or of the pasted text."""
+
+    name: str
+    media_type: str
+    source: str  # "file" or "text"
+    data: bytes
+
+
+def max_upload_bytes(settings: Settings | None = None) -> int:
+    """The largest file (or pasted text, in UTF-8 bytes) the knowledge base accepts."""
+    s = settings or get_settings()
+    return max(1024, s.max_body_bytes - FORM_OVERHEAD_BYTES)
+
+
+def accepted_extensions() -> list[str]:
+    return sorted(text_extract.MEDIA_TYPES)
+
+
+def clean_name(raw: str | None, *, field: str) -> str:
+    """A document name: a plain file name, never a path."""
+    name = unicodedata.normalize("NFC", raw or "").strip()
+    if not name:
+        raise InvalidInput("the document needs a name", field=field)
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInput(f"the name is longer than {MAX_NAME_CHARS} characters", field=field)
+    if _CONTROL.search(name):
+        raise InvalidInput("the name must not contain control characters", field=field)
+    if _PATHLIKE.search(name) or name.startswith((".", "~")):
+        raise InvalidInput(
+            "the name must be a plain file name such as 'prices.pdf', not a path", field=field
+        )
+    return name
+
+
+def _human_bytes(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.0f} KB"
+
+
+def check_file(
+    *, name: str | None, data: bytes, settings: Settings | None = None, field: str = "file"
+) -> Upload:
+    """Check an uploaded file; raises `InvalidInput` (422) or `UploadRejected` (413/415)."""
+    clean = clean_name(name, field=field)
+    media_type = text_extract.media_type_for(clean)
+    if media_type is None:
+        raise UploadRejected(
+            f"'{clean}' is not a supported type: upload {', '.join(accepted_extensions())}",
+            status=415,
+        )
+    limit = max_upload_bytes(settings)
+    if len(data) > limit:
+        raise UploadRejected(
+            f"'{clean}' is {_human_bytes(len(data))}, larger than the {_human_bytes(limit)} limit",
+            status=413,
+        )
+    if not data.strip():
+        raise InvalidInput(f"'{clean}' is empty", field=field)
+    try:
+        text_extract.sniff(media_type, data)
+    except text_extract.NotThatKind as exc:
+        raise UploadRejected(f"'{clean}': {exc}", status=415) from None
+    return Upload(name=clean, media_type=media_type, source="file", data=data)
+
+
+def check_text(*, name: str | None, text: str, settings: Settings | None = None) -> Upload:
+    """Check pasted text (named like a file; `.md` names are read as Markdown)."""
+    clean = clean_name(name or "Pasted text", field="name")
+    if not (text or "").strip():
+        raise InvalidInput("the text is empty", field="text")
+    data = text.encode("utf-8")
+    limit = max_upload_bytes(settings)
+    if len(data) > limit:
+        raise UploadRejected(
+            f"the text is {_human_bytes(len(data))}, larger than the {_human_bytes(limit)} limit",
+            status=413,
+        )
+    media_type = text_extract.media_type_for(clean)
+    if media_type not in ("text/plain", "text/markdown"):
+        media_type = "text/plain"
+    return Upload(name=clean, media_type=media_type, source="text", data=data)
+
+
+def add_document(
+    *, session: Session, agent_id: uuid.UUID, upload: Upload, settings: Settings | None = None
+) -> KnowledgeDocument:
+    """Store a checked upload as a `processing` document; `ingest` does the rest."""
+    agents_svc.get_agent(session=session, agent_id=agent_id)
+    doc = KnowledgeDocument(
+        agent_id=agent_id,
+        name=upload.name,
+        media_type=upload.media_type,
+        source=upload.source,
+        size_bytes=len(upload.data),
+        status="processing",
+        backend=RAGIE if providers(settings or get_settings()).ragie else LOCAL,
+    )
+    session.add(doc)
+    session.flush()
+    _publish(session, doc, "document_added", f"{doc.name}: processing")
+    return doc
+
+
+def _publish(session: Session, doc: KnowledgeDocument, kind: str, message: str) -> None:
+    events.publish(
+        stream_name(doc.agent_id),
+        kind,
+        message,
+        {"document_id": str(doc.id), "name": doc.name, "status": doc.status},
+        level="error" if kind == "document_failed" else "info",
+        session=session,
+    )
+
+
+# ------------------------------------------------------------------ ingesting
+
+
+def ingest(*, document_id: uuid.UUID, upload: Upload, settings: Settings | None = None) -> None:
+    """Extract, chunk, store and index one document; never raises.
+
+    The outcome is on the row (`ready`, or `failed` with the reason) and on the
+    agent's knowledge stream. A document deleted meanwhile is left alone.
+    """
+    settings = settings or get_settings()
+    try:
+        text = text_extract.extract(upload.media_type, upload.data)
+        if len(text) > MAX_TEXT_CHARS:
+            raise text_extract.ExtractionFailed(
+                f"it holds {len(text):,} characters of text; the limit is {MAX_TEXT_CHARS:,}"
+            )
+        passages = chunking.split_text(text)
+        with session_scope() as session:
+            doc = session.get(KnowledgeDocument, document_id)
+            if doc is None or doc.status != "processing":
+                return
+            _store_chunks(session, doc, passages)
+            doc.char_count, doc.chunk_count = len(text), len(passages)
+            doc.updated_at = utcnow()
+            if doc.backend == LOCAL:
+                doc.status = "ready"
+                _publish(session, doc, "document_ready", f"{doc.name}: ready")
+                return
+            session.add(doc)
+            agent_id = doc.agent_id
+        _ingest_ragie(document_id, agent_id, upload, settings)
+    except (text_extract.ExtractionFailed, ServiceError) as exc:
+        _fail(document_id, str(exc), settings)
+    except Exception as exc:
+        log.exception("ingesting knowledge document %s failed", document_id)
+        _fail(document_id, f"internal error while ingesting ({exc.__class__.__name__})", settings)
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def ingest_later(
+    *, document_id: uuid.UUID, upload: Upload, settings: Settings | None = None
+) -> Future[None]:
+    """Run `ingest` on a small pool of background threads (for callers that cannot
+    wait, such as the agent page; the API uses the request's background tasks)."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="knowledge-ingest")
+    return _executor.submit(ingest, document_id=document_id, upload=upload, settings=settings)
+
+
+def _store_chunks(session: Session, doc: KnowledgeDocument, passages: list[str]) -> None:
+    session.execute(sa.delete(KnowledgeChunk).where(col(KnowledgeChunk.document_id) == doc.id))
+    if passages:
+        session.execute(
+            sa.insert(KnowledgeChunk),
+            [
+                {"document_id": doc.id, "agent_id": doc.agent_id, "position": i, "text": text}
+                for i, text in enumerate(passages)
+            ],
+        )
+
+
+def _ingest_ragie(
+    document_id: uuid.UUID, agent_id: uuid.UUID, upload: Upload, settings: Settings
+) -> None:
+    store = ragie_store.RagieStore(settings)
+    ragie_id = store.upload(
+        agent_id=agent_id,
+        document_id=document_id,
+        name=upload.name,
+        media_type=upload.media_type,
+        data=upload.data if upload.source == "file" else None,
+        text=upload.data.decode("utf-8") if upload.source == "text" else None,
+    )
+    with session_scope() as session:
+        doc = session.get(KnowledgeDocument, document_id)
+        if doc is not None:
+            doc.ragie_document_id = ragie_id
+            doc.ragie_partition = ragie_store.partition_for(agent_id)
+            doc.updated_at = utcnow()
+            session.add(doc)
+    if doc is None:  # deleted while uploading: do not leave it behind in Ragie
+        store.delete(agent_id=agent_id, ragie_id=ragie_id)
+        return
+    store.wait_ready(agent_id=agent_id, ragie_id=ragie_id)
+    with session_scope() as session:
+        doc = session.get(KnowledgeDocument, document_id)
+        if doc is not None and doc.status == "processing":
+            doc.status = "ready"
+            doc.updated_at = utcnow()
+            session.add(doc)
+            _publish(session, doc, "document_ready", f"{doc.name}: ready (Ragie)")
+
+
+def _fail(document_id: uuid.UUID, reason: str, settings: Settings) -> None:
+    try:
+        with session_scope() as session:
+            doc = session.get(KnowledgeDocument, document_id)
+            if doc is None:
+                return
+            ragie_id, agent_id = doc.ragie_document_id, doc.agent_id
+            doc.status, doc.error = "failed", reason[:1000]
+            doc.ragie_document_id = None
+            doc.updated_at = utcnow()
+            session.execute(
+                sa.delete(KnowledgeChunk).where(col(KnowledgeChunk.document_id) == doc.id)
+            )
+            session.add(doc)
+            _publish(session, doc, "document_failed", f"{doc.name}: failed: {reason}")
+        if ragie_id:
+            ragie_store.RagieStore(settings).delete(agent_id=agent_id, ragie_id=ragie_id)
+    except Exception:
+        log.exception("could not record the failure of knowledge document %s", document_id)
+
+
+# -------------------------------------------------------------------- reading
+
+
+def list_documents(*, session: Session, agent_id: uuid.UUID) -> list[KnowledgeDocument]:
+    """The agent's documents, newest first (404 for an unknown agent)."""
+    agents_svc.get_agent(session=session, agent_id=agent_id)
+    docs = list(
+        session.exec(
+            select(KnowledgeDocument)
+            .where(KnowledgeDocument.agent_id == agent_id)
+            .order_by(col(KnowledgeDocument.created_at).desc(), col(KnowledgeDocument.name))
+        ).all()
+    )
+    stale_before = utcnow() - STALE_AFTER
+    for doc in docs:
+        if doc.status == "processing" and doc.updated_at < stale_before:
+            doc.status = "failed"
+            doc.error = "ingestion was interrupted (the server stopped); delete it and upload again"
+            session.add(doc)
+    return docs
+
+
+def get_document(
+    *, session: Session, agent_id: uuid.UUID, document_id: uuid.UUID
+) -> KnowledgeDocument:
+    """One of the agent's documents; another agent's document is simply not found."""
+    doc = session.get(KnowledgeDocument, document_id)
+    if doc is None or doc.agent_id != agent_id:
+        raise NotFound(f"document {document_id} not found for agent {agent_id}")
+    return doc
+
+
+def delete_document(
+    *, agent_id: uuid.UUID, document_id: uuid.UUID, settings: Settings | None = None
+) -> None:
+    """Delete a document: from Ragie first (if it is there), then its rows and chunks.
+
+    If Ragie fails the document stays (`ProviderFailed`, HTTP 502) so the
+    delete can be retried; with Ragie no longer configured only the local copy goes.
+    """
+    settings = settings or get_settings()
+    with session_scope() as session:
+        doc = get_document(session=session, agent_id=agent_id, document_id=document_id)
+        ragie_id = doc.ragie_document_id
+    note = ""
+    if ragie_id:
+        if providers(settings).ragie:
+            ragie_store.RagieStore(settings).delete(agent_id=agent_id, ragie_id=ragie_id)
+        else:
+            note = " (the copy in Ragie stays: RAGIE_API_KEY is not set)"
+    with session_scope() as session:
+        doc = session.get(KnowledgeDocument, document_id)
+        if doc is None:
+            return
+        session.delete(doc)
+        session.flush()
+        _publish(session, doc, "document_deleted", f"{doc.name}: deleted{note}")
+
+
+def has_ready_documents(agent_id: uuid.UUID | None) -> bool:
+    """Whether the agent has at least one searchable document (then it gets the tool)."""
+    if agent_id is None:
+        return False
+    try:
+        with session_scope() as session:
+            found = session.exec(
+                select(KnowledgeDocument.id)
+                .where(KnowledgeDocument.agent_id == agent_id, KnowledgeDocument.status == "ready")
+                .limit(1)
+            ).first()
+    except sa.exc.SQLAlchemyError:
+        log.warning("could not check the knowledge base of agent %s", agent_id, exc_info=True)
+        return False
+    return found is not None
+
+
+# ------------------------------------------------------------------ retrieval
+
+
+@dataclass
+class Passage:
+    """A retrieved passage and the document it comes from."""
+
+    document_name: str
+    text: str
+    score: float
+    document_id: str = ""
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a question worth searching for (lowercase, no stop words, no repeats)."""
+    words = _WORD.findall(query[:MAX_QUERY_CHARS].lower())
+    kept = (w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
+    return list(dict.fromkeys(kept))[:MAX_QUERY_TERMS]
+
+
+# PostgreSQL: the GIN index finds every chunk of the agent that has any query
+# term; each term is then weighted by its rarity among those chunks (BM25's
+# IDF, exact here because every chunk holding a term is a candidate), and
+# `ts_rank_cd` (cover density) breaks ties. Plain `ts_rank_cd` has no notion of
+# rarity, so a word found everywhere ("bike" in a bike shop) would outweigh the
+# one word that matters ("puncture").
+_PG_SEARCH = sa.text(
+    """
+    WITH terms AS (
+        SELECT t.term, to_tsquery('english', t.term) AS tq
+        FROM unnest(CAST(:term_list AS text[])) AS t(term)
+    ),
+    cand AS (
+        SELECT c.id, c.tsv
+        FROM knowledge_chunks AS c
+        JOIN knowledge_documents AS d ON d.id = c.document_id
+        WHERE c.agent_id = :agent_id AND d.agent_id = :agent_id AND d.status = 'ready'
+          AND (:all_backends OR d.backend = :backend)
+          AND c.tsv @@ to_tsquery('english', :terms)
+    ),
+    hits AS (
+        SELECT cand.id, terms.term FROM cand JOIN terms ON cand.tsv @@ terms.tq
+    ),
+    df AS (SELECT term, count(*) AS n FROM hits GROUP BY term),
+    total AS (SELECT count(*) AS n FROM knowledge_chunks WHERE agent_id = :agent_id),
+    scored AS (
+        SELECT hits.id, sum(ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5))) AS idf
+        FROM hits JOIN df USING (term) CROSS JOIN total
+        GROUP BY hits.id
+        ORDER BY idf DESC
+        LIMIT 50
+    )
+    SELECT d.id AS document_id, d.name AS name, c.text AS text,
+           scored.idf + ts_rank_cd(c.tsv, to_tsquery('english', :terms), 1) AS score
+    FROM scored
+    JOIN knowledge_chunks AS c ON c.id = scored.id
+    JOIN knowledge_documents AS d ON d.id = c.document_id
+    ORDER BY score DESC, c.id
+    LIMIT :limit
+    """
+).bindparams(sa.bindparam("agent_id", type_=sa.Uuid))
+
+_SQLITE_SEARCH = sa.text(
+    """
+    SELECT d.id AS document_id, d.name AS name, c.text AS text,
+           bm25(knowledge_chunks_fts) AS score
+    FROM knowledge_chunks_fts
+         JOIN knowledge_chunks AS c ON c.id = knowledge_chunks_fts.rowid
+         JOIN knowledge_documents AS d ON d.id = c.document_id
+    WHERE knowledge_chunks_fts MATCH :terms
+      AND c.agent_id = :agent_id AND d.agent_id = :agent_id AND d.status = 'ready'
+      AND (:all_backends OR d.backend = :backend)
+    ORDER BY score, c.id
+    LIMIT :limit
+    """
+).bindparams(sa.bindparam("agent_id", type_=sa.Uuid))
+
+
+def search_local(
+    *,
+    session: Session,
+    agent_id: uuid.UUID,
+    query: str,
+    limit: int = SEARCH_LIMIT,
+    backend: str | None = None,
+) -> list[Passage]:
+    """The built-in index: the agent's best passages for `query`, best first.
+
+    `backend` restricts the search to documents ingested for that backend
+    (`local`), which the retriever uses when Ragie holds the others.
+    """
+    terms = query_terms(query)
+    if not terms:
+        return []
+    params = {
+        "agent_id": agent_id,
+        "limit": max(1, min(limit, 20)),
+        "all_backends": backend is None,
+        "backend": backend or "",
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            _PG_SEARCH, {**params, "terms": " | ".join(terms), "term_list": terms}
+        ).all()
+        return [Passage(r.name, r.text, float(r.score), str(r.document_id)) for r in rows]
+    match = " OR ".join(f'"{t}"' for t in terms)
+    rows = session.execute(_SQLITE_SEARCH, {**params, "terms": match}).all()
+    return [Passage(r.name, r.text, -float(r.score), str(r.document_id)) for r in rows]
+
+
+class KnowledgeRetriever:
+    """What the voice agent's `search_knowledge_base` tool calls.
+
+    With Ragie configured, documents ingested into Ragie are searched there
+    (the agent's partition) and documents ingested locally in the built-in
+    index; the two lists are interleaved. Without Ragie, or if Ragie fails
+    during a call, every ready document is searched locally (their chunks are
+    always stored), so a call never loses its knowledge base to an outage.
+    Tests may put any object with the same `search` on `CallData.knowledge`.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    async def search(
+        self, agent_id: uuid.UUID, query: str, limit: int = SEARCH_LIMIT
+    ) -> list[Passage]:
+        return await asyncio.to_thread(self.search_sync, agent_id, query, limit)
+
+    def search_sync(
+        self, agent_id: uuid.UUID, query: str, limit: int = SEARCH_LIMIT
+    ) -> list[Passage]:
+        query = query.strip()[:MAX_QUERY_CHARS]
+        if not query:
+            return []
+        with session_scope() as session:
+            backends = set(
+                session.exec(
+                    select(KnowledgeDocument.backend)
+                    .where(
+                        KnowledgeDocument.agent_id == agent_id,
+                        KnowledgeDocument.status == "ready",
+                    )
+                    .distinct()
+                ).all()
+            )
+            if not backends:
+                return []
+            if RAGIE not in backends or not providers(self.settings).ragie:
+                return search_local(session=session, agent_id=agent_id, query=query, limit=limit)
+            local = (
+                search_local(
+                    session=session, agent_id=agent_id, query=query, limit=limit, backend=LOCAL
+                )
+                if LOCAL in backends
+                else []
+            )
+        try:
+            chunks = ragie_store.RagieStore(self.settings).retrieve(
+                agent_id=agent_id, query=query, top_k=limit
+            )
+        except ServiceError as exc:
+            log.warning("Ragie retrieval failed, searching locally instead: %s", exc)
+            with session_scope() as session:
+                return search_local(session=session, agent_id=agent_id, query=query, limit=limit)
+        hosted = [Passage(c.document_name, c.text, c.score, c.document_id) for c in chunks]
+        merged = [p for pair in zip_longest(hosted, local) for p in pair if p is not None]
+        return merged[:limit]
+
+
+# ------------------------------------------------------------ for the model
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
+def _safe_name(name: str) -> str:
+    name = re.sub(r"[\x00-\x1f\x7f\"`]", "", name).strip()
+    return name[:100] or "untitled"
+
+
+def format_for_model(passages: list[Passage], *, note: str, empty: str) -> str:
+    """The tool's answer: passages as quoted data with their document names.
+
+    Every line of a passage is prefixed with `> ` so nothing in a document can
+    end the quote and pose as the tool's own words; each passage and the whole
+    answer are length-capped.
+    """
+    if not passages:
+        return empty
+    parts = [note]
+    used = len(note)
+    for number, passage in enumerate(passages, 1):
+        text = _clip(passage.text, min(PASSAGE_CHARS, max(0, TOTAL_CHARS - used)))
+        if not text:
+            break
+        quoted = "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+        block = f'[{number}] from the document "{_safe_name(passage.document_name)}":\n{quoted}'
+        parts.append(block)
+        used += len(block)
+    return "\n\n".join(parts)

@@ -1,0 +1,135 @@
+"""Signing in and out, and the first-run setup of the first admin."""
+
+from __future__ import annotations
+
+import math
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voxie_app import routes
+from voxie_app.db import session_scope
+from voxie_app.services import auth, ratelimit
+from voxie_app.services.errors import ServiceError
+from voxie_app.settings import get_settings
+from voxie_app.state import guard
+
+
+def _safe_next(raw: str) -> str:
+    """Only paths on this site (no `//host` or `scheme:`), default the dashboard."""
+    if raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return routes.HOME
+
+
+class SessionState(rx.State):
+    """The browser's session cookie and who it belongs to (for showing, not for checks)."""
+
+    token: str = rx.Cookie(
+        "", name="voxie_session", same_site="strict", max_age=60 * 60 * 24 * 30, path="/"
+    )
+    user_name: str = ""
+    user_role: str = ""
+    error: str = ""
+    working: bool = False
+
+    def _signed_in(self, token: str, user_name: str, role: str) -> None:
+        self.token, self.user_name, self.user_role, self.error = token, user_name, role, ""
+
+    @rx.event
+    @guard.public
+    def load_login(self):
+        """`/login`: go to setup if nobody exists yet, home if already signed in."""
+        self.error = ""
+        if guard.setup_needed():
+            return rx.redirect(routes.SETUP)
+        principal = guard.principal_for(self.token)
+        if principal is not None:
+            self.user_name, self.user_role = principal.name, principal.role
+            return rx.redirect(_safe_next(self._query_next()))
+        return None
+
+    @rx.event
+    @guard.public
+    def load_setup(self):
+        self.error = ""
+        if not guard.setup_needed():
+            return rx.redirect(routes.LOGIN)
+        return None
+
+    def _query_next(self) -> str:
+        return str(self.router.url.query_parameters.get("next", ""))
+
+    @rx.event
+    @guard.public
+    def login(self, form: dict):
+        email = str(form.get("email", ""))[:254]
+        password = str(form.get("password", ""))[:512]
+        settings = get_settings()
+        wait = ratelimit.limiter("login", settings.login_rate_limit).hit(email.strip().lower())
+        if wait is not None:
+            self.error = f"Too many attempts. Try again in {math.ceil(wait)} s."
+            return None
+        try:
+            with session_scope() as session:
+                token, user = auth.login(
+                    session=session, email=email, password=password, hours=settings.session_hours
+                )
+                name, role = user.name or user.email, user.role
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        except sa.exc.SQLAlchemyError:
+            self.error = "The database is not reachable; try again."
+            return None
+        self._signed_in(token, name, role)
+        return rx.redirect(_safe_next(self._query_next()))
+
+    @rx.event
+    @guard.public
+    def setup(self, form: dict):
+        email = str(form.get("email", ""))[:254]
+        password = str(form.get("password", ""))[:512]
+        if password != str(form.get("confirm", "")):
+            self.error = "The two passwords differ."
+            return None
+        try:
+            with session_scope() as session:
+                auth.create_first_admin(
+                    session=session, email=email, password=password, name=str(form.get("name", ""))
+                )
+            with session_scope() as session:
+                token, user = auth.login(
+                    session=session,
+                    email=email,
+                    password=password,
+                    hours=get_settings().session_hours,
+                )
+                name = user.name or user.email
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        guard.reset_caches()
+        self._signed_in(token, name, "admin")
+        return [rx.redirect(routes.HOME), rx.toast.success("Welcome! Your admin account is ready.")]
+
+    @rx.event
+    @guard.public
+    def logout(self):
+        if self.token:
+            try:
+                with session_scope() as session:
+                    auth.logout(session=session, token=self.token)
+            except sa.exc.SQLAlchemyError:
+                pass
+            guard.forget(self.token)
+        self.token, self.user_name, self.user_role = "", "", ""
+        return rx.redirect(routes.LOGIN)
+
+    @rx.event
+    @guard.viewer
+    def load_user(self) -> None:
+        """Fill in who is signed in (for the sidebar); the middleware already checked it."""
+        principal = guard.principal_for(self.token)
+        if principal is not None:
+            self.user_name, self.user_role = principal.name, principal.role

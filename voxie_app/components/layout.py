@@ -85,6 +85,39 @@ def theme_toggle() -> rx.Component:
     )
 
 
+def user_menu() -> rx.Component:
+    """Who is signed in, their role, and sign out."""
+    from voxie_app.state.session import SessionState
+
+    return rx.hstack(
+        rx.avatar(fallback=SessionState.user_name.to(str)[:1].upper(), size="2", radius="full"),
+        rx.vstack(
+            rx.text(SessionState.user_name, size="2", weight="medium", class_name="voxie-clamp-1"),
+            rx.badge(SessionState.user_role, size="1", variant="soft"),
+            spacing="0",
+            min_width="0",
+        ),
+        rx.spacer(),
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("log-out", size=14),
+                size="1",
+                variant="ghost",
+                color_scheme="gray",
+                on_click=SessionState.logout,
+                aria_label="Sign out",
+                data_testid="sign-out",
+            ),
+            content="Sign out",
+        ),
+        width="100%",
+        align="center",
+        padding_y="0.5rem",
+        on_mount=SessionState.load_user,
+        data_testid="user-menu",
+    )
+
+
 def sidebar() -> rx.Component:
     return rx.box(
         rx.vstack(
@@ -92,6 +125,7 @@ def sidebar() -> rx.Component:
             rx.box(height="1rem"),
             _nav_links(),
             rx.spacer(),
+            user_menu(),
             rx.hstack(
                 rx.link(
                     rx.hstack(rx.icon("book-open", size=14), rx.text("API docs", size="2")),

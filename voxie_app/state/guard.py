@@ -92,6 +92,13 @@ def setup_needed() -> bool:
     return needed
 
 
+async def current(state: Any) -> Principal | None:
+    """The signed-in principal of the tab running `state` (inside a handler)."""
+    from voxie_app.state.session import SessionState
+
+    return principal_for((await state.get_state(SessionState)).token)
+
+
 def reset_caches() -> None:
     _cache.clear()
     _setup_needed.clear()

@@ -1,0 +1,207 @@
+"""Admin panels for /settings: users, API keys, webhooks. Rendered only for admins."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from voxie_app.components import ui
+from voxie_app.state.admin import AdminState as S
+
+
+def _row(*cells: rx.Component, **props) -> rx.Component:
+    return rx.table.row(*[rx.table.cell(c) for c in cells], **props)
+
+
+def _head(*names: str) -> rx.Component:
+    return rx.table.header(
+        rx.table.row(*[rx.table.column_header_cell(n, white_space="nowrap") for n in names])
+    )
+
+
+def _secret_banner() -> rx.Component:
+    return rx.cond(
+        S.new_secret != "",
+        rx.callout(
+            rx.vstack(
+                rx.text(
+                    S.new_secret_label, ": copy it now, it will not be shown again.", weight="bold"
+                ),
+                rx.code(S.new_secret, data_testid="new-secret", word_break="break-all"),
+                rx.button("I have copied it", size="1", variant="soft", on_click=S.dismiss_secret),
+                spacing="2",
+            ),
+            icon="key-round",
+            color_scheme="amber",
+            width="100%",
+        ),
+    )
+
+
+def _users() -> rx.Component:
+    return ui.section(
+        "Users",
+        rx.table.root(
+            _head("Email", "Name", "Role", "Last sign-in", ""),
+            rx.table.body(
+                rx.foreach(
+                    S.users,
+                    lambda u: _row(
+                        rx.text(u["email"]),
+                        rx.text(u["name"]),
+                        rx.select(
+                            ["admin", "viewer"],
+                            value=u["role"],
+                            on_change=lambda role: S.set_role(u["id"], role),
+                            size="1",
+                        ),
+                        rx.text(u["last_login"], size="1"),
+                        rx.icon_button(
+                            rx.icon("trash-2", size=14),
+                            size="1",
+                            variant="ghost",
+                            color_scheme="red",
+                            on_click=S.delete_user(u["id"]),
+                            aria_label="Delete user",
+                        ),
+                        data_testid="user-row",
+                    ),
+                )
+            ),
+            size="1",
+            width="100%",
+        ),
+        rx.form(
+            rx.flex(
+                rx.input(name="email", type="email", placeholder="email", required=True),
+                rx.input(name="name", placeholder="name (optional)"),
+                rx.input(
+                    name="password",
+                    type="password",
+                    placeholder="password (10+)",
+                    required=True,
+                    min_length=10,
+                ),
+                rx.select(["viewer", "admin"], name="role", default_value="viewer"),
+                rx.button(rx.icon("user-plus", size=14), "Add user", type="submit"),
+                wrap="wrap",
+                spacing="2",
+            ),
+            on_submit=S.add_user,
+            reset_on_submit=True,
+        ),
+    )
+
+
+def _keys() -> rx.Component:
+    return ui.section(
+        "API keys",
+        ui.muted("For /api/*: send `Authorization: Bearer <key>`. Viewer keys can only read."),
+        rx.table.root(
+            _head("Name", "Key", "Role", "Last used", "Revoked", ""),
+            rx.table.body(
+                rx.foreach(
+                    S.keys,
+                    lambda k: _row(
+                        rx.text(k["name"]),
+                        rx.code(k["prefix"]),
+                        rx.text(k["role"]),
+                        rx.text(k["last_used"], size="1"),
+                        rx.text(k["revoked"]),
+                        rx.cond(
+                            k["revoked"] == "",
+                            rx.button(
+                                "Revoke",
+                                size="1",
+                                variant="soft",
+                                color_scheme="red",
+                                on_click=S.revoke_key(k["id"]),
+                            ),
+                        ),
+                        data_testid="key-row",
+                    ),
+                )
+            ),
+            size="1",
+            width="100%",
+        ),
+        rx.form(
+            rx.flex(
+                rx.input(
+                    name="name", placeholder="what the key is for", required=True, max_length=100
+                ),
+                rx.select(["viewer", "admin"], name="role", default_value="viewer"),
+                rx.button(
+                    rx.icon("key-round", size=14),
+                    "Create key",
+                    type="submit",
+                    data_testid="create-key",
+                ),
+                wrap="wrap",
+                spacing="2",
+            ),
+            on_submit=S.create_key,
+            reset_on_submit=True,
+        ),
+    )
+
+
+def _webhooks() -> rx.Component:
+    return ui.section(
+        "Webhooks",
+        ui.muted(
+            "Voxie POSTs call.ended and agent.created events, signed with "
+            "X-Voxie-Signature (HMAC-SHA256), retried with backoff."
+        ),
+        rx.table.root(
+            _head("URL", "Events", "Created", ""),
+            rx.table.body(
+                rx.foreach(
+                    S.hooks,
+                    lambda h: _row(
+                        rx.text(h["url"], word_break="break-all"),
+                        rx.text(h["events"]),
+                        rx.text(h["created"], size="1"),
+                        rx.icon_button(
+                            rx.icon("trash-2", size=14),
+                            size="1",
+                            variant="ghost",
+                            color_scheme="red",
+                            on_click=S.delete_webhook(h["id"]),
+                            aria_label="Delete webhook",
+                        ),
+                    ),
+                )
+            ),
+            size="1",
+            width="100%",
+        ),
+        rx.form(
+            rx.flex(
+                rx.input(
+                    name="url",
+                    type="url",
+                    placeholder="https://example.com/hooks/voxie",
+                    required=True,
+                    min_width="18rem",
+                ),
+                rx.checkbox("call.ended", name="call.ended", default_checked=True),
+                rx.checkbox("agent.created", name="agent.created"),
+                rx.button(rx.icon("webhook", size=14), "Add webhook", type="submit"),
+                wrap="wrap",
+                spacing="3",
+                align="center",
+            ),
+            on_submit=S.add_webhook,
+            reset_on_submit=True,
+        ),
+    )
+
+
+def admin_panels() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            S.is_admin,
+            rx.vstack(_secret_banner(), _users(), _keys(), _webhooks(), spacing="4", width="100%"),
+        ),
+        rx.box(display="none", on_mount=S.load),
+    )

@@ -1,0 +1,173 @@
+"""Admin panels on /settings: users, API keys (shown once), outbound webhooks."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+import sqlalchemy as sa
+
+from voxie_app.db import session_scope
+from voxie_app.services import auth, webhooks
+from voxie_app.services.errors import ServiceError
+from voxie_app.state import guard
+from voxie_app.state.base import AppState
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"  # type: ignore[attr-defined]
+
+
+class AdminState(AppState):
+    is_admin: bool = False
+    me: str = ""
+    users: list[dict[str, str]] = []
+    keys: list[dict[str, str]] = []
+    hooks: list[dict[str, str]] = []
+    new_secret: str = ""  # a just-created API key or webhook secret, shown once
+    new_secret_label: str = ""
+
+    def _refresh(self) -> None:
+        with session_scope() as session:
+            self.users = [
+                {
+                    "id": str(u.id),
+                    "email": u.email,
+                    "name": u.name,
+                    "role": u.role,
+                    "last_login": _when(u.last_login_at),
+                }
+                for u in auth.list_users(session=session)
+            ]
+            self.keys = [
+                {
+                    "id": str(k.id),
+                    "name": k.name,
+                    "prefix": f"vx_{k.prefix}_…",
+                    "role": k.role,
+                    "last_used": _when(k.last_used_at),
+                    "created": _when(k.created_at),
+                    "revoked": "yes" if k.revoked_at else "",
+                }
+                for k in auth.list_api_keys(session=session)
+            ]
+            self.hooks = [
+                {
+                    "id": str(h.id),
+                    "url": h.url,
+                    "events": ", ".join(h.events),
+                    "created": _when(h.created_at),
+                }
+                for h in webhooks.list_webhooks(session=session)
+            ]
+
+    @rx.event
+    @guard.viewer
+    async def load(self):
+        """Viewers see no admin panels: their data is never loaded into the page."""
+        principal = await guard.current(self)
+        self.is_admin = principal is not None and principal.can("admin")
+        self.me = principal.id if principal else ""
+        self.new_secret = self.new_secret_label = ""
+        if not self.is_admin:
+            self.users, self.keys, self.hooks = [], [], []
+            return None
+        try:
+            self._refresh()
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        return None
+
+    def _run(self, action, ok: str):
+        try:
+            with session_scope() as session:
+                result = action(session)
+            self._refresh()
+        except ServiceError as exc:
+            return self._toast_error(exc.message), None
+        except ValueError:  # a malformed id sent by hand
+            return self._toast_error("That item does not exist."), None
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc), None
+        return self._toast_ok(ok), result
+
+    @rx.event
+    def add_user(self, form: dict):
+        role = str(form.get("role", "viewer"))
+        toast, _ = self._run(
+            lambda s: auth.create_user(
+                session=s,
+                email=str(form.get("email", ""))[:254],
+                password=str(form.get("password", ""))[:512],
+                role=role,
+                name=str(form.get("name", ""))[:100],
+            ),
+            "User added.",
+        )
+        return toast
+
+    @rx.event
+    def set_role(self, user_id: str, role: str):
+        toast, _ = self._run(
+            lambda s: auth.set_role(session=s, user_id=uuid.UUID(user_id), role=role),
+            "Role changed.",
+        )
+        return toast
+
+    @rx.event
+    def delete_user(self, user_id: str):
+        if user_id == self.me:
+            return self._toast_error("You cannot delete your own account.")
+        toast, _ = self._run(
+            lambda s: auth.delete_user(session=s, user_id=uuid.UUID(user_id)), "User deleted."
+        )
+        return toast
+
+    @rx.event
+    async def create_key(self, form: dict):
+        principal = await guard.current(self)
+        creator = uuid.UUID(principal.id) if principal and principal.kind == "user" else None
+        toast, made = self._run(
+            lambda s: auth.create_api_key(
+                session=s,
+                name=str(form.get("name", ""))[:100],
+                role=str(form.get("role", "viewer")),
+                created_by=creator,
+            ),
+            "API key created: copy it now, it is shown once.",
+        )
+        if made is not None:
+            self.new_secret, self.new_secret_label = made[0], "New API key"
+        return toast
+
+    @rx.event
+    def revoke_key(self, key_id: str):
+        toast, _ = self._run(
+            lambda s: auth.revoke_api_key(session=s, key_id=uuid.UUID(key_id)), "Key revoked."
+        )
+        return toast
+
+    @rx.event
+    def add_webhook(self, form: dict):
+        events = [e for e in ("call.ended", "agent.created") if form.get(e)]
+        toast, made = self._run(
+            lambda s: webhooks.register(
+                session=s, url=str(form.get("url", ""))[:2000], events=events
+            ),
+            "Webhook added: copy its signing secret now, it is shown once.",
+        )
+        if made is not None:
+            self.new_secret, self.new_secret_label = made.secret, "Webhook signing secret"
+        return toast
+
+    @rx.event
+    def delete_webhook(self, webhook_id: str):
+        toast, _ = self._run(
+            lambda s: webhooks.delete_webhook(session=s, webhook_id=uuid.UUID(webhook_id)),
+            "Webhook deleted.",
+        )
+        return toast
+
+    @rx.event
+    def dismiss_secret(self) -> None:
+        self.new_secret = self.new_secret_label = ""

@@ -132,8 +132,20 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def open_page(b: Any, watch: Watch) -> Any:
+def signed_in_token(database_url: str) -> str:
+    """An admin's session token (the browser tests' helper: users made in the app's
+    migrated database, signed in through `services.auth`)."""
+    from tests.browser.conftest import sign_in_users
+
+    return sign_in_users(database_url)["admin"]
+
+
+def open_page(b: Any, watch: Watch, base: str, token: str) -> Any:
+    """A new context signed in with `token` (the session cookie), the recorder installed."""
+    from tests.browser.conftest import SESSION_COOKIE
+
     ctx = b.new_context(viewport={"width": 1366, "height": 900})
+    ctx.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
     page = ctx.new_page()
     page.add_init_script(script=watch.script())
     return page
@@ -158,6 +170,15 @@ def clock_offset(page: Any, tries: int = 15) -> dict[str, float]:
             best = (page_ms - (before + after) / 2, rtt)
     assert best is not None
     return {"offset_ms": round(best[0], 3), "uncertainty_ms": round(best[1] / 2, 3)}
+
+
+def explain_failure(page: Any, app: Any) -> str:
+    """What the page says and the end of the app's log, for an error message."""
+    try:
+        text = page.inner_text("body", timeout=2_000)
+    except Exception as exc:  # noqa: BLE001 - best effort, for the message only
+        text = f"(page text unavailable: {exc})"
+    return f"page text:\n{text[:1500]}\n\napp log (end):\n{app.log()[-3000:]}"
 
 
 def bench_recorded(page: Any) -> dict[str, Any]:

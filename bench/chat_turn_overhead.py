@@ -31,16 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bench._browser import (
     Watch,
     bench_recorded,
     browser,
     clock_offset,
+    explain_failure,
     fresh_database,
     goto_ready,
     open_page,
     running_app,
+    signed_in_token,
 )
 from bench._harness import configure, create_agent, summary_ms, write_results
 
@@ -107,12 +110,15 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         with running_app(url, env) as app, browser() as b:
             configure(DATABASE_URL=url)
             agent_id = create_agent()  # the app has migrated the database by now
-            page = open_page(b, watch)
+            page = open_page(b, watch, app.base, signed_in_token(url))
             goto_ready(page, f"{app.base}/agents/{agent_id}/chat")
-            page.wait_for_function(
-                "() => document.querySelectorAll('[data-testid=msg-agent]').length >= 1",
-                timeout=30_000,
-            )
+            try:
+                page.wait_for_function(
+                    "() => document.querySelectorAll('[data-testid=msg-agent]').length >= 1",
+                    timeout=30_000,
+                )
+            except PlaywrightTimeout as exc:
+                raise SystemExit("no greeting shown\n" + explain_failure(page, app)) from exc
             greeting = page.locator('[data-testid="msg-agent"]').count()
             print(f"  [{args.db}] chat open, greeting shown; {args.n} turns...", flush=True)
             offsets = [clock_offset(page)]

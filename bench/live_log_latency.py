@@ -48,6 +48,7 @@ from bench._browser import (
     goto_ready,
     open_page,
     running_app,
+    signed_in_token,
 )
 from bench._harness import ROOT, summary_ms, write_results
 
@@ -124,7 +125,7 @@ def run_db(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         ws_pattern=r"ping (-?\d+)",
     )
     with fresh_database(kind, workdir) as url, running_app(url) as app, browser() as b:
-        page = open_page(b, watch)
+        page = open_page(b, watch, app.base, signed_in_token(url))
         frames: list[str] = []
         page.on(
             "websocket",

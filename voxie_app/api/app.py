@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel
 
 from voxie_app.api import errors
 from voxie_app.api.deps import require_access
@@ -19,6 +22,17 @@ from voxie_app.api.routes import (
 from voxie_app.settings import get_settings
 
 
+class ErrorMessage(BaseModel):
+    detail: str
+
+
+# What `require_access` may answer on every protected route (documented for clients).
+ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorMessage, "description": "no API key, or an unknown or revoked one"},
+    403: {"model": ErrorMessage, "description": "this key may only read (a viewer key on a write)"},
+}
+
+
 def create_api() -> FastAPI:
     settings = get_settings()
     app = FastAPI(
@@ -32,7 +46,7 @@ def create_api() -> FastAPI:
     api = APIRouter(prefix="/api")
     api.include_router(health.router)
     api.include_router(livekit_webhook.router)  # authenticated by its signature
-    protected = APIRouter(dependencies=[Depends(require_access)])
+    protected = APIRouter(dependencies=[Depends(require_access)], responses=ACCESS_RESPONSES)
     protected.include_router(agents.router)
     protected.include_router(knowledge.router)
     protected.include_router(calls.router)

@@ -261,7 +261,9 @@ def _problem_actions() -> rx.Component:
 
 
 def _problem_card() -> rx.Component:
-    color = rx.match(S.problem, ("not_found", "gray"), ("not_ready", "amber"), "red")
+    color = rx.match(
+        S.problem, ("not_found", "gray"), ("not_ready", "amber"), ("not_configured", "amber"), "red"
+    )
     return ui.card(
         rx.vstack(
             rx.hstack(
@@ -413,7 +415,7 @@ def _choice(agent: rx.Var) -> rx.Component:
                 ),
                 rx.link(
                     rx.button(rx.icon("message-square", size=14), "Chat", size="2", variant="soft"),
-                    href="/agents/" + agent["id"] + "/chat",
+                    href=agent["chat_href"],
                 ),
                 spacing="2",
             ),

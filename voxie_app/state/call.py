@@ -5,6 +5,9 @@ only starts it (`services.calls.start_call`), hands the component the server
 URL and the participant token, and records the end (`services.calls.end_call`)
 when the component reports one. API keys and secrets never reach the browser.
 
+Anyone signed in sees the pages; starting a call (a room, a worker, costs) and
+the call's events are for admins (the guard's default).
+
 Phases of `/call/[id]`: loading → idle → checking (microphone) → starting (room,
 dispatch, token) → connecting → connected → ended; or `error`, with `problem`
 naming what went wrong (not_found, not_ready, not_configured, microphone,
@@ -33,7 +36,7 @@ from voxie_app.services.errors import (
 )
 from voxie_app.services.livekit_gateway import require_livekit
 from voxie_app.settings import get_settings
-from voxie_app.state import fmt
+from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 
 log = logging.getLogger(__name__)
@@ -180,6 +183,7 @@ class CallState(AppState):
     # ------------------------------------------------------------------ /call
 
     @rx.event
+    @guard.viewer
     def load_choices(self):
         self.livekit_missing = missing_livekit_settings()
         tz = self._tz()
@@ -197,6 +201,7 @@ class CallState(AppState):
                 "calls": fmt.number(r.calls),
                 "last_call": fmt.when(r.last_call_at, tz) if r.last_call_at else "never",
                 "href": routes.call_agent(str(r.id)),
+                "chat_href": routes.agent_chat(str(r.id)),
             }
             for r in rows
             if r.status == "ready"
@@ -226,16 +231,13 @@ class CallState(AppState):
         )
 
     @rx.event
+    @guard.viewer
     async def on_load(self):
         if self.phase in LIVE_PHASES and self.call_id:  # a call still open from before
             await _close(self.call_id)
         raw = self._path_part(1)
-        self.agent_id, self.agent_name, self.agent_description, self.agent_greeting = (
-            raw,
-            "",
-            "",
-            "",
-        )
+        self.agent_id = raw
+        self.agent_name = self.agent_description = self.agent_greeting = ""
         self.call_id = self.server_url = self.token = self.summary = ""
         self.problem = self.problem_title = self.problem_text = self.problem_detail = ""
         self.livekit_missing = []
@@ -276,6 +278,8 @@ class CallState(AppState):
         retry = self.phase == "error" and self.problem in RETRYABLE
         if self.phase not in ("idle", "ended") and not retry:
             return None
+        if not self.agent_name:  # the agent could not be loaded: load it again
+            return CallState.on_load
         self.problem = self.problem_title = self.problem_text = self.problem_detail = ""
         self.call_id = self.summary = ""
         self.phase = "checking"

@@ -13,6 +13,7 @@ run: install ## install what is missing, migrate, serve on http://localhost:$(PO
 	PORT=$(PORT) bash scripts/run.sh
 
 test: install-dev ## lint and run the whole test suite
+	bash scripts/system_packages.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
@@ -30,6 +31,7 @@ $(VENV)/.installed: requirements.txt scripts/node_shims.sh
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
+	bash scripts/system_packages.sh
 
 migrate: install
 	$(PY) -m voxie_app.manage migrate

@@ -31,7 +31,6 @@ $(VENV)/.installed: requirements.txt scripts/node_shims.sh
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
-	bash scripts/system_packages.sh
 
 migrate: install
 	$(PY) -m voxie_app.manage migrate

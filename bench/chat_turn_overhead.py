@@ -22,7 +22,10 @@ the LLM's share can be subtracted.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -45,11 +48,12 @@ from bench._browser import (
     running_app,
     signed_in_token,
 )
-from bench._harness import configure, create_agent, summary_ms, write_results
+from bench._harness import configure, create_agent, pct, summary_ms, write_results
 
 TARGET_P95_MS = 150.0
 WARMUP = 3
-REPLY = "Sure, noted. Anything else?"
+ASKED = re.compile(r"Message number (-?\d+):")
+REPLY = "Sure, noted ({turn}). Anything else?"  # the turn number lets the page tell replies apart
 
 
 class Arrivals:
@@ -66,7 +70,8 @@ class Arrivals:
         with self._lock:
             self.times.append(time.time())
             self.bodies.append(body)
-        return Reply(content=REPLY)
+        asked = ASKED.findall(json.dumps(body.get("messages", [])[-1:]))
+        return Reply(content=REPLY.format(turn=asked[-1] if asked else "?"))
 
 
 def double_ttfb(base_url: str, body: dict[str, Any], n: int) -> dict[str, Any]:
@@ -88,15 +93,22 @@ def double_ttfb(base_url: str, body: dict[str, Any], n: int) -> dict[str, Any]:
     return {"time_to_first_byte": summary_ms(ttfb), "time_to_last_byte": summary_ms(total)}
 
 
+def decile_p50(values: list[float]) -> list[float]:
+    """Median of each tenth of the turns, in order: shows growth with the conversation."""
+    size = max(1, len(values) // 10)
+    chunks = [values[i : i + size] for i in range(0, len(values), size)]
+    return [round(pct(c, 50) * 1000, 1) for c in chunks if c]
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from tests.doubles.openai_server import OpenAIServerDouble
 
     rng = random.Random(args.seed)
     arrivals = Arrivals()
     watch = Watch(
-        counts=[
-            ("agent", '[data-testid="msg-agent"]'),
-            ("user", '[data-testid="msg-user"]'),
+        marks=[
+            ("agent", '[data-testid="msg-agent"]', r"noted \((-?\d+)\)"),
+            ("user", '[data-testid="msg-user"]', r"Message number (-?\d+):"),
         ],
         click_selector='[data-testid="chat-send"]',
     )
@@ -119,7 +131,6 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 )
             except PlaywrightTimeout as exc:
                 raise SystemExit("no greeting shown\n" + explain_failure(page, app)) from exc
-            greeting = page.locator('[data-testid="msg-agent"]').count()
             print(f"  [{args.db}] chat open, greeting shown; {args.n} turns...", flush=True)
             offsets = [clock_offset(page)]
             turns: list[dict[str, Any]] = []
@@ -129,9 +140,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 requests_before = len(arrivals.times)
                 box.fill(f"Message number {i}: can I book a table for two?")
                 send.click()
-                want = greeting + WARMUP + i + 1
                 page.wait_for_function(
-                    "k => window.__bench.counts.agent[k] !== undefined", arg=want, timeout=15_000
+                    "k => window.__bench.dom.agent[k] !== undefined", arg=str(i), timeout=15_000
                 )
                 page.wait_for_function(
                     "() => !document.querySelector('[data-testid=chat-send]').disabled",
@@ -140,8 +150,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 if i >= 0:
                     turns.append(
                         {
-                            "agent_k": want,
-                            "user_k": WARMUP + i + 1,
+                            "i": i,
                             "requests": arrivals.times[requests_before:],
                         }
                     )
@@ -156,9 +165,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     clicks = recorded["clicks"][WARMUP:]
     total, user_echo, to_llm, llm_to_dom, requests_per_turn = [], [], [], [], []
     for click, turn in zip(clicks, turns, strict=True):
-        reply = recorded["counts"]["agent"][str(turn["agent_k"])]
+        reply = recorded["dom"]["agent"][str(turn["i"])]
         total.append((reply - click) / 1000)
-        user_echo.append((recorded["counts"]["user"][str(turn["user_k"])] - click) / 1000)
+        user_echo.append((recorded["dom"]["user"][str(turn["i"])] - click) / 1000)
         requests_per_turn.append(len(turn["requests"]))
         if turn["requests"]:
             first = turn["requests"][0] * 1000 + offset
@@ -181,7 +190,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             result["p50_ms"] - llm["time_to_last_byte"]["p50_ms"], 3
         ),
         "overhead_excluding_llm_ttfb_p50_ms": round(result["p50_ms"] - ttfb_p50, 3),
-        "raw_click_to_reply_ms": [round(x * 1000, 2) for x in total],
+        "raw_ms_in_turn_order": {
+            "click_to_reply_in_dom": [round(x * 1000, 1) for x in total],
+            "click_to_user_bubble": [round(x * 1000, 1) for x in user_echo],
+            "click_to_llm_request_at_double": [round(x * 1000, 1) for x in to_llm],
+            "llm_request_at_double_to_reply_in_dom": [round(x * 1000, 1) for x in llm_to_dom],
+        },
+        "by_turn_decile_p50_ms": decile_p50(total),
         "clock": {"page_minus_host": offsets, "applied_offset_ms": round(offset, 3)},
         "target": f"p95 <= {TARGET_P95_MS:.0f} ms",
         "pass": result["p95_ms"] <= TARGET_P95_MS,
@@ -193,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--n", type=int, default=50, help="timed turns")
     parser.add_argument("--seed", type=int, default=7, help="seed of the pause between turns")
+    parser.add_argument("--out", default="chat_turn_overhead", help="results file name")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="voxie-bench-") as tmp:
         result = run(args, Path(tmp))
@@ -209,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             "browser": "Chromium headless via Playwright",
         },
         "results": [result],
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "pass": result["pass"],
     }
-    path = write_results("chat_turn_overhead", payload)
+    path = write_results(args.out, payload, module="chat_turn_overhead")
     t, br, llm = result["click_to_reply_in_dom"], result["breakdown"], result["llm_double_direct"]
     print(
         f"{args.db}: click -> reply in DOM p50 {t['p50_ms']} ms p95 {t['p95_ms']} ms"

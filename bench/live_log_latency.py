@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--n", type=int, default=50, help="timed events per database")
     parser.add_argument("--seed", type=int, default=7, help="seed of the pause between events")
+    parser.add_argument("--out", default="", help="results file name (default from --db)")
     parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.publisher:
@@ -222,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             "browser": "Chromium headless via Playwright",
         },
         "results": results,
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "pass": all(r["pass"] for r in results),
     }
-    name = "live_log_latency" if args.db == "both" else f"live_log_latency_{args.db}"
+    name = args.out or ("live_log_latency" if args.db == "both" else f"live_log_latency_{args.db}")
     path = write_results(name, payload, module="live_log_latency")
     for r in results:
         t, br = r["publish_to_dom"], r["breakdown"]

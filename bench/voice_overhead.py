@@ -24,6 +24,10 @@ Beside that wall time, the CPU seconds spent in the same interval by the event
 loop's thread and by the whole process are reported: they show the work Voxie
 adds and are much less sensitive to other load on the machine than wall time.
 
+The caller's audio arrives at twice real time (`--speed`) to keep a run near
+eight minutes per database; the VAD counts speech and silence in samples, so
+only the pauses between turns get shorter.
+
 Endpointing delays are 0 and turn detection is VAD-only by default, so the
 interval holds no fixed waits (the default end-of-turn model can be kept with
 `--turn-detection default`). Blocks of turns alternate between the variants in

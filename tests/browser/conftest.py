@@ -93,7 +93,9 @@ def sign_in_users(url: str) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(scope="session")
+# Package scope: sync Playwright runs an event loop in this thread; closing it when
+# the browser tests end lets later tests use asyncio.run again.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")

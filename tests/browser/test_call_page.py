@@ -310,3 +310,15 @@ def test_messages_for_microphone_failures_and_endings() -> None:
     assert ended_text("CLIENT_INITIATED", 42) == "You ended the call after 42s."
     assert ended_text("ROOM_DELETED", 75) == "The agent ended the call after 1m 15s."
     assert ended_text("SIGNAL_CLOSE", None) == "The call was disconnected (signal close)."
+
+
+def test_a_viewer_sees_the_call_page_but_cannot_start_a_call(
+    site: SeededApp, livekit: LiveKitDouble, caller
+) -> None:
+    b = caller(role="viewer")
+    page = start_call(b, agent_id(site))
+    expect(page.get_by_text("cannot do that")).to_be_visible(timeout=10_000)
+    expect(page.get_by_test_id("call-ready")).to_be_visible()
+    assert livekit.requests == []
+    page.wait_for_timeout(500)  # the toast has slid in
+    b.shot()

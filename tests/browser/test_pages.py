@@ -172,6 +172,7 @@ def test_calls_filters_and_paging(site: SeededApp, make_browse) -> None:
     browse.shot("dates")
 
     page.get_by_test_id("clear-filters").click()
+    expect(page.get_by_test_id("calls-range")).to_contain_text(f"of {everything} calls")
     first = page.get_by_test_id("call-link").first
     href = first.get_attribute("href")
     first.click()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from voxie_app.api import errors
 from voxie_app.api.deps import require_access
-from voxie_app.api.limits import BodySizeLimit
+from voxie_app.api.limits import BodySizeLimit, reject_nul_characters
 from voxie_app.api.routes import (
     agents,
     analytics,
@@ -31,6 +32,19 @@ ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorMessage, "description": "no API key, or an unknown or revoked one"},
     403: {"model": ErrorMessage, "description": "this key may only read (a viewer key on a write)"},
 }
+# What any route that reads a request body may answer besides its own errors.
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorMessage, "description": "the body could not be read (not UTF-8 / form)"},
+    413: {"model": ErrorMessage, "description": "the body is over VOXIE_MAX_BODY_BYTES"},
+}
+
+
+def _document_body_errors(router: APIRouter) -> APIRouter:
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.methods & {"POST", "PUT", "PATCH"}:
+            for code, doc in BODY_RESPONSES.items():
+                route.responses.setdefault(code, doc)
+    return router
 
 
 def create_api() -> FastAPI:
@@ -46,12 +60,12 @@ def create_api() -> FastAPI:
     api = APIRouter(prefix="/api")
     api.include_router(health.router)
     api.include_router(livekit_webhook.router)  # authenticated by its signature
-    protected = APIRouter(dependencies=[Depends(require_access)], responses=ACCESS_RESPONSES)
-    protected.include_router(agents.router)
-    protected.include_router(knowledge.router)
-    protected.include_router(calls.router)
-    protected.include_router(analytics.router)
-    protected.include_router(webhooks.router)
+    protected = APIRouter(
+        dependencies=[Depends(require_access), Depends(reject_nul_characters)],
+        responses=ACCESS_RESPONSES,
+    )
+    for module in (agents, knowledge, calls, analytics, webhooks):
+        protected.include_router(_document_body_errors(module.router))
     api.include_router(protected)
     app.include_router(api)
     errors.install(app)

@@ -1,9 +1,13 @@
-"""Reject oversized request bodies with 413 before a handler reads them."""
+"""Reject oversized request bodies with 413 before a handler reads them, and NUL
+characters in JSON bodies with 422 (PostgreSQL cannot store them in text or JSONB)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,3 +71,39 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _nul_path(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Where the first NUL character is in a decoded JSON value (None: nowhere)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        if (found := _nul_path(item, (*path, key))) is not None:
+            return found
+    return None
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """Dependency: 422 naming the field when a JSON body has a NUL character in a string."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method not in ("POST", "PUT", "PATCH") or not kind.endswith("json"):
+        return
+    body = await request.body()
+    if b"\\u0000" not in body:  # the only way JSON can carry a NUL
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return  # malformed JSON: the route's own validation answers
+    path = _nul_path(data, ("body",))
+    if path is not None:
+        raise RequestValidationError(
+            [{"loc": path, "msg": "must not contain NUL characters", "type": "value_error"}]
+        )

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+import time
 import unicodedata
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,6 +50,11 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 2_000_000
 SEARCH_LIMIT = 3
+# PostgreSQL ranking: a query term held by this share of the agent's passages
+# (or at least MIN_COMMON_CAP of them) is "common" (see `_pg_term_counts`).
+COMMON_SHARE = 0.05
+MIN_COMMON_CAP = 50
+CANDIDATE_BUDGET = 300
 MAX_QUERY_CHARS = 300
 MAX_QUERY_TERMS = 24
 PASSAGE_CHARS = 1000
@@ -415,17 +422,38 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(kept))[:MAX_QUERY_TERMS]
 
 
-# PostgreSQL: the GIN index finds every chunk of the agent that has any query
-# term; each term is then weighted by its rarity among those chunks (BM25's
-# IDF, exact here because every chunk holding a term is a candidate), and
-# `ts_rank_cd` (cover density) breaks ties. Plain `ts_rank_cd` has no notion of
-# rarity, so a word found everywhere ("bike" in a bike shop) would outweigh the
-# one word that matters ("puncture").
+# PostgreSQL ranking, BM25-style, in two bounded steps (both served by the GIN index):
+#
+# 1. `_pg_term_counts`: for each query term, how many of the agent's chunks hold
+#    it, counting at most `cap` (5% of the agent's chunks, at least 50). A term
+#    that reaches the cap is *common*: it says little about which passage is
+#    meant, and reading every chunk that holds it is what would make a search
+#    slow on a large knowledge base.
+# 2. `_PG_SEARCH`: candidates are the chunks holding at least one of the rarest
+#    terms, taken rarest first while their chunks fit in CANDIDATE_BUDGET (all
+#    terms AND-ed when every term is common); each candidate scores the
+#    sum of the IDF of the query terms it holds (`ln(1 + (N - df + .5) / (df + .5))`,
+#    common terms counted with df = cap), and `ts_rank_cd` (cover density) breaks
+#    ties among the 50 best. Plain `ts_rank_cd` has no notion of rarity, so a word
+#    found everywhere ("bike" in a bike shop) would outweigh the one that
+#    matters ("puncture").
+def _pg_term_counts(n_terms: int) -> sa.TextClause:
+    """One capped count per term, each a branch of its own so the planner sees each
+    term's value (an index scan for a rare term, a short sequential read for a common one)."""
+    branch = (
+        "SELECT {i} AS i, (SELECT count(*) FROM (SELECT 1 FROM knowledge_chunks AS c "
+        "WHERE c.agent_id = :agent_id AND c.tsv @@ to_tsquery('english', :t{i}) "
+        "LIMIT :cap) AS capped) AS n"
+    )
+    sql = "\nUNION ALL\n".join(branch.format(i=i) for i in range(n_terms))
+    return sa.text(sql).bindparams(sa.bindparam("agent_id", type_=sa.Uuid))
+
+
 _PG_SEARCH = sa.text(
     """
     WITH terms AS (
-        SELECT t.term, to_tsquery('english', t.term) AS tq
-        FROM unnest(CAST(:term_list AS text[])) AS t(term)
+        SELECT t.term, t.idf, to_tsquery('english', t.term) AS tq
+        FROM unnest(CAST(:term_list AS text[]), CAST(:idf_list AS float8[])) AS t(term, idf)
     ),
     cand AS (
         SELECT c.id, c.tsv
@@ -433,22 +461,18 @@ _PG_SEARCH = sa.text(
         JOIN knowledge_documents AS d ON d.id = c.document_id
         WHERE c.agent_id = :agent_id AND d.agent_id = :agent_id AND d.status = 'ready'
           AND (:all_backends OR d.backend = :backend)
-          AND c.tsv @@ to_tsquery('english', :terms)
+          AND c.tsv @@ to_tsquery('english', :candidates)
+        LIMIT :max_candidates
     ),
-    hits AS (
-        SELECT cand.id, terms.term FROM cand JOIN terms ON cand.tsv @@ terms.tq
-    ),
-    df AS (SELECT term, count(*) AS n FROM hits GROUP BY term),
-    total AS (SELECT count(*) AS n FROM knowledge_chunks WHERE agent_id = :agent_id),
     scored AS (
-        SELECT hits.id, sum(ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5))) AS idf
-        FROM hits JOIN df USING (term) CROSS JOIN total
-        GROUP BY hits.id
+        SELECT cand.id, sum(terms.idf) AS idf
+        FROM cand JOIN terms ON cand.tsv @@ terms.tq
+        GROUP BY cand.id
         ORDER BY idf DESC
         LIMIT 50
     )
     SELECT d.id AS document_id, d.name AS name, c.text AS text,
-           scored.idf + ts_rank_cd(c.tsv, to_tsquery('english', :terms), 1) AS score
+           scored.idf + ts_rank_cd(c.tsv, to_tsquery('english', :all_terms), 1) AS score
     FROM scored
     JOIN knowledge_chunks AS c ON c.id = scored.id
     JOIN knowledge_documents AS d ON d.id = c.document_id
@@ -480,11 +504,14 @@ def search_local(
     query: str,
     limit: int = SEARCH_LIMIT,
     backend: str | None = None,
+    passages: int | None = None,
 ) -> list[Passage]:
     """The built-in index: the agent's best passages for `query`, best first.
 
     `backend` restricts the search to documents ingested for that backend
-    (`local`), which the retriever uses when Ragie holds the others.
+    (`local`), which the retriever uses when Ragie holds the others;
+    `passages` is how many passages the searched documents hold, when the
+    caller already knows.
     """
     terms = query_terms(query)
     if not terms:
@@ -496,13 +523,65 @@ def search_local(
         "backend": backend or "",
     }
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            _PG_SEARCH, {**params, "terms": " | ".join(terms), "term_list": terms}
-        ).all()
-        return [Passage(r.name, r.text, float(r.score), str(r.document_id)) for r in rows]
+        if passages is None:
+            passages = ready_passages(session=session, agent_id=agent_id).get(backend, 0)
+        return _search_pg(session, terms, params, passages)
     match = " OR ".join(f'"{t}"' for t in terms)
     rows = session.execute(_SQLITE_SEARCH, {**params, "terms": match}).all()
     return [Passage(r.name, r.text, -float(r.score), str(r.document_id)) for r in rows]
+
+
+def ready_passages(*, session: Session, agent_id: uuid.UUID) -> dict[str | None, int]:
+    """Passages of the agent's ready documents, by backend (and in all, under None)."""
+    rows = session.execute(
+        sa.select(KnowledgeDocument.backend, sa.func.sum(KnowledgeDocument.chunk_count))
+        .where(
+            col(KnowledgeDocument.agent_id) == agent_id,
+            col(KnowledgeDocument.status) == "ready",
+        )
+        .group_by(KnowledgeDocument.backend)
+    ).all()
+    by_backend: dict[str | None, int] = {backend: int(n or 0) for backend, n in rows}
+    by_backend[None] = sum(by_backend.values())
+    return by_backend
+
+
+def _search_pg(session: Session, terms: list[str], params: dict, total: int) -> list[Passage]:
+    if not total:
+        return []
+    cap = max(MIN_COMMON_CAP, int(total * COMMON_SHARE))
+    bound = {f"t{i}": term for i, term in enumerate(terms)}
+    counts = {
+        terms[r.i]: r.n
+        for r in session.execute(
+            _pg_term_counts(len(terms)), {"agent_id": params["agent_id"], "cap": cap, **bound}
+        )
+    }
+    terms = [t for t in terms if counts.get(t)]  # a term no chunk holds cannot help
+    if not terms:
+        return []
+    # Candidates come from the rarest terms, as many as fit in the budget (always
+    # the rarest one, unless it is common).
+    chosen: list[str] = []
+    budget = 0
+    for term in sorted(terms, key=lambda t: counts[t]):
+        if counts[term] >= cap or (chosen and budget + counts[term] > CANDIDATE_BUDGET):
+            break
+        chosen.append(term)
+        budget += counts[term]
+    idf = [math.log(1 + (total - counts[t] + 0.5) / (counts[t] + 0.5)) for t in terms]
+    query = {
+        **params,
+        "term_list": terms,
+        "idf_list": idf,
+        "all_terms": " | ".join(terms),
+        "candidates": " | ".join(chosen) if chosen else " & ".join(terms),
+        "max_candidates": budget if chosen else cap,
+    }
+    rows = session.execute(_PG_SEARCH, query).all()
+    if not rows and not chosen:  # every term common and no chunk holds them all
+        rows = session.execute(_PG_SEARCH, {**query, "candidates": query["all_terms"]}).all()
+    return [Passage(r.name, r.text, float(r.score), str(r.document_id)) for r in rows]
 
 
 class KnowledgeRetriever:
@@ -516,8 +595,22 @@ class KnowledgeRetriever:
     Tests may put any object with the same `search` on `CallData.knowledge`.
     """
 
+    # How long the agent's passage counts (which backends, how many passages) are
+    # reused between searches of one retriever, i.e. within one call.
+    COUNTS_TTL_S = 5.0
+
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
+        self._counts: dict[uuid.UUID, tuple[float, dict[str | None, int]]] = {}
+
+    def _passage_counts(self, session: Session, agent_id: uuid.UUID) -> dict[str | None, int]:
+        now = time.monotonic()
+        hit = self._counts.get(agent_id)
+        if hit is not None and now - hit[0] < self.COUNTS_TTL_S:
+            return hit[1]
+        counts = ready_passages(session=session, agent_id=agent_id)
+        self._counts[agent_id] = (now, counts)
+        return counts
 
     async def search(
         self, agent_id: uuid.UUID, query: str, limit: int = SEARCH_LIMIT
@@ -531,23 +624,26 @@ class KnowledgeRetriever:
         if not query:
             return []
         with session_scope() as session:
-            backends = set(
-                session.exec(
-                    select(KnowledgeDocument.backend)
-                    .where(
-                        KnowledgeDocument.agent_id == agent_id,
-                        KnowledgeDocument.status == "ready",
-                    )
-                    .distinct()
-                ).all()
-            )
+            counts = self._passage_counts(session, agent_id)
+            backends = {b for b in counts if b is not None and counts[b]}
             if not backends:
                 return []
             if RAGIE not in backends or not providers(self.settings).ragie:
-                return search_local(session=session, agent_id=agent_id, query=query, limit=limit)
+                return search_local(
+                    session=session,
+                    agent_id=agent_id,
+                    query=query,
+                    limit=limit,
+                    passages=counts[None],
+                )
             local = (
                 search_local(
-                    session=session, agent_id=agent_id, query=query, limit=limit, backend=LOCAL
+                    session=session,
+                    agent_id=agent_id,
+                    query=query,
+                    limit=limit,
+                    backend=LOCAL,
+                    passages=counts[LOCAL],
                 )
                 if LOCAL in backends
                 else []

@@ -7,7 +7,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
@@ -24,6 +24,7 @@ from voxie_app.services.errors import NotFound
 router = APIRouter(prefix="/agents", tags=["agents"])
 
 SSE_KEEPALIVE_S = 15.0
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such agent"}}
 
 
 def _public(agent: Agent) -> AgentPublic:
@@ -33,9 +34,9 @@ def _public(agent: Agent) -> AgentPublic:
 @router.get("", response_model=list[AgentPublic])
 def list_agents(
     _: PrincipalDep,
-    search: Annotated[str | None, Query(max_length=80)] = None,
+    search: Annotated[str | None, Query(max_length=80, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AgentPublic]:
     with session_scope() as session:
         rows = agents_svc.list_agents(session=session, search=search, limit=limit, offset=offset)
@@ -77,7 +78,7 @@ def create_agent(
 @router.get(
     "/create-stream/{session_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "unknown session"}},
 )
 async def create_stream(
     session_id: str,
@@ -126,13 +127,13 @@ async def _sse(stream: str, after: int) -> AsyncIterator[str]:
             await feeder
 
 
-@router.get("/{agent_id}", response_model=AgentPublic)
+@router.get("/{agent_id}", response_model=AgentPublic, responses=_NOT_FOUND)
 def get_agent(agent_id: uuid.UUID, _: PrincipalDep) -> AgentPublic:
     with session_scope() as session:
         return _public(agents_svc.get_agent(session=session, agent_id=agent_id))
 
 
-@router.put("/{agent_id}", response_model=AgentPublic)
+@router.put("/{agent_id}", response_model=AgentPublic, responses=_NOT_FOUND)
 def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> AgentPublic:
     """Partial update: only the fields sent change; spec fields are merged and re-validated."""
     with session_scope() as session:
@@ -146,7 +147,7 @@ def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> Age
         return _public(agent)
 
 
-@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
 def delete_agent(agent_id: uuid.UUID, _: PrincipalDep) -> Response:
     with session_scope() as session:
         agents_svc.delete_agent(session=session, agent_id=agent_id)

@@ -25,7 +25,7 @@ def summary(settings: SettingsDep, _: PrincipalDep) -> AnalyticsSummary:
 def recent_calls(
     _: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[RecentCall]:
     with session_scope() as session:
         return analytics.recent_calls(session=session, limit=limit, offset=offset)

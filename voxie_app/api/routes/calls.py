@@ -32,6 +32,9 @@ def check_call_rate(settings: Settings, who: str) -> None:
     "/start",
     response_model=CallStarted,
     responses={
+        404: {"description": "no such agent"},
+        409: {"description": "the agent is not ready"},
+        429: {"description": "too many calls started (see Retry-After)"},
         503: {"description": "LiveKit not configured"},
         502: {"description": "LiveKit failed"},
     },
@@ -50,7 +53,7 @@ async def start_call(
     )
 
 
-@router.post("/end", response_model=CallPublic)
+@router.post("/end", response_model=CallPublic, responses={404: {"description": "no such call"}})
 async def end_call(body: CallEnd, settings: SettingsDep, _: PrincipalDep) -> CallPublic:
     """Mark the call ended (idempotent) and close its room."""
     call = await calls_svc.end_call(call_session_id=body.call_session_id, settings=settings)
@@ -68,6 +71,7 @@ class BuilderCallStart(BaseModel):
     "/builder",
     response_model=CallStarted,
     responses={
+        429: {"description": "too many calls started (see Retry-After)"},
         503: {"description": "LiveKit not configured"},
         502: {"description": "LiveKit failed"},
     },

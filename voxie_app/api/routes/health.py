@@ -13,7 +13,7 @@ from voxie_app.settings import providers
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "the database cannot be reached"}})
 def health(settings: SettingsDep) -> JSONResponse:
     """Open to all (no auth): used by load balancers and `make run` checks."""
     try:

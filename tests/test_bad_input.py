@@ -318,7 +318,7 @@ def test_path_like_document_names_are_refused(
         ("/api/agents", {"offset": "9" * 40}, ["query", "offset"]),
         ("/api/agents", {"offset": str(2**63)}, ["query", "offset"]),
         ("/api/analytics/recent-calls", {"offset": str(2**63)}, ["query", "offset"]),
-        ("/api/agents/{agent}/knowledge/search", {"q": "q" * 100_000}, ["query", "q"]),
+        ("/api/agents/{agent}/knowledge/search", {"q": "q" * 60_000}, ["query", "q"]),
         ("/api/agents/" + "a" * 10_000, {}, ["path", "agent_id"]),
         ("/api/agents/create-stream/" + "s" * 10_000, {}, None),
     ],
@@ -335,5 +335,5 @@ def test_very_long_query_parameters_are_refused(
 
 
 def test_a_long_unknown_query_parameter_is_ignored(client: TestClient) -> None:
-    r = client.get("/api/agents", params={"x" * 1000: "y" * 100_000})
+    r = client.get("/api/agents", params={"x" * 1000: "y" * 60_000})
     assert r.status_code == 200 and r.json() == []

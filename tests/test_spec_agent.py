@@ -295,3 +295,21 @@ async def test_same_class_runs_in_plain_session(
         result.expect.next_event().is_function_call(name="end_call")
         result.expect.next_event().is_function_call_output()
         result.expect.next_event().is_message(role="assistant")
+
+
+async def test_llm_requests_carry_a_bounded_history(
+    llm_settings: Settings, openai_double: OpenAIServerDouble, configure: Callable[..., Settings]
+) -> None:
+    settings = configure(VOXIE_MAX_CONTEXT_ITEMS="4")
+    agent_id = make_agent()
+    call_id = make_call(agent_id)
+    openai_double.responder = lambda body: Reply(content=f"reply {len(body['messages'])}")
+    chat = await TextChat.open(agent_id=agent_id, settings=settings, call_session_id=call_id)
+    for i in range(6):
+        await chat.send(f"message {i}")
+    await chat.aclose()
+    sizes = [len(r["messages"]) for r in openai_double.requests]
+    assert max(sizes) == 5  # the system instructions + the latest 4 items
+    last = openai_double.requests[-1]["messages"]
+    assert last[0]["role"] == "system" and last[-1]["content"] == "message 5"
+    assert len(turns(call_id)) == 13  # the transcript keeps everything: greeting + 6 x 2

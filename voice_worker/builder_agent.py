@@ -19,7 +19,7 @@ from sqlmodel import select
 from voice_worker import prompts
 from voice_worker.calldata import CallData
 from voice_worker.providers import OPENAI_VOICES
-from voice_worker.spec_agent import end_call
+from voice_worker.spec_agent import BoundedContextAgent, end_call
 from voxie_app import prompts as shared_prompts
 from voxie_app.db import session_scope
 from voxie_app.models import Agent as AgentRow
@@ -191,7 +191,7 @@ async def connect_to_agent(
     return data.agent_factory(agent_id, None, False)
 
 
-class VoxieBuilder(Agent):
+class VoxieBuilder(BoundedContextAgent):
     """The meta-agent that builds other agents."""
 
     spec = VOXIE_SPEC

@@ -93,6 +93,7 @@ def agent_builder(
             tts=tts,
             chat_ctx=chat_ctx,
             handed_over=handed_over,
+            max_context_items=settings.max_context_items,
             # the knowledge-base tool is on while the agent has a ready document
             knowledge=knowledge.has_ready_documents(agent_id),
         )

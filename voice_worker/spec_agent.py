@@ -133,7 +133,22 @@ TOOLS = {
 }
 
 
-class SpecAgent(Agent):
+class BoundedContextAgent(Agent):
+    """Sends the LLM only the latest `max_context_items` items (plus the instructions).
+
+    The whole conversation stays in the session (and the transcript); only the
+    request is bounded, so a long call or chat keeps a steady per-turn cost
+    instead of re-sending, and re-serialising, an ever longer history.
+    """
+
+    max_context_items: int = 40
+
+    def llm_node(self, chat_ctx, tools, model_settings):  # noqa: ANN001, ANN201 - framework hook
+        bounded = chat_ctx.copy().truncate(max_items=self.max_context_items)
+        return Agent.default.llm_node(self, bounded, tools, model_settings)
+
+
+class SpecAgent(BoundedContextAgent):
     """A voice agent defined by a stored spec: instructions, greeting, voice, tools."""
 
     def __init__(
@@ -147,9 +162,12 @@ class SpecAgent(Agent):
         chat_ctx: llm.ChatContext | None = None,
         handed_over: bool = False,
         knowledge: bool = False,
+        max_context_items: int | None = None,
     ) -> None:
         self.spec = spec
         self.agent_id = agent_id
+        if max_context_items is not None:
+            self.max_context_items = max_context_items
         self.targets = targets or []
         self.handed_over = handed_over
         self.knowledge = knowledge

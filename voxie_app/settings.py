@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     provider_retry_interval: float = Field(
         default=1.0, validation_alias="VOXIE_PROVIDER_RETRY_INTERVAL"
     )
+    max_context_items: int = Field(default=40, ge=2, validation_alias="VOXIE_MAX_CONTEXT_ITEMS")
     tts_voice: str = Field(default="alloy", validation_alias="VOXIE_TTS_VOICE")
 
     # Accounts and limits

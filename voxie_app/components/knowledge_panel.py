@@ -138,6 +138,22 @@ def knowledge_panel() -> rx.Component:
                 size="2",
                 color=rx.color("gray", 10),
             ),
+            rx.cond(
+                K.ready_count > 0,
+                rx.hstack(
+                    rx.icon("search-check", size=14, color=rx.color("green", 10)),
+                    rx.text(
+                        "In calls and chats the agent searches its ",
+                        K.ready_count,
+                        " ready document(s) before answering.",
+                        size="1",
+                        color=rx.color("gray", 11),
+                    ),
+                    align="center",
+                    spacing="1",
+                    data_testid="knowledge-search-on",
+                ),
+            ),
             _dropzone(),
             _paste(),
             rx.cond(

@@ -1,0 +1,98 @@
+"""The Knowledge panel of an agent's page, in Chromium against the production build:
+upload files, paste text, watch them become ready (in another tab too, without a
+reload), see a refused file's reason, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import SeededApp, seeded_app
+from tests.data.kb import corpus
+from voxie_app.db import session_scope
+from voxie_app.services import knowledge, text_extract
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededApp]:
+    with seeded_app(tmp_path_factory.mktemp("browser-knowledge")) as running:
+        yield running
+
+
+def _file(name: str) -> dict:
+    mime = text_extract.media_type_for(name) or "application/octet-stream"
+    return {"name": name, "mimeType": mime, "buffer": corpus.file_bytes(name)}
+
+
+def test_upload_paste_watch_ready_and_delete(site: SeededApp, make_browse) -> None:
+    agent_id = next(iter(site.seeded.agent_ids.values()))
+    path = f"/agents/{agent_id}"
+    browse = make_browse(site.base)
+    watcher = make_browse(site.base, "watcher")  # a second tab that only watches
+    page = browse.goto(path)
+    other = watcher.goto(path)
+    panel, watched = page.get_by_test_id("knowledge-panel"), other.get_by_test_id("knowledge-panel")
+    expect(panel.get_by_text("No documents yet")).to_be_visible()
+    expect(panel.get_by_test_id("knowledge-search-on")).to_have_count(0)
+
+    # Two good files and one that only pretends to be a PDF.
+    bad = {"name": "fake.pdf", "mimeType": "application/pdf", "buffer": b"no pdf here"}
+    panel.locator("input[type=file]").set_input_files(
+        [_file("faq.md"), _file("warranty-and-returns.pdf"), bad]
+    )
+    expect(page.get_by_text("'fake.pdf': the file is not a PDF")).to_be_visible(timeout=15_000)
+    rows = panel.get_by_test_id("knowledge-document")
+    expect(rows).to_have_count(2, timeout=15_000)
+    expect(rows.get_by_test_id("knowledge-status").filter(has_text="ready")).to_have_count(
+        2, timeout=20_000
+    )
+    # The other tab follows the agent's knowledge stream: no reload needed.
+    expect(watched.get_by_test_id("knowledge-document")).to_have_count(2, timeout=20_000)
+    expect(watched.get_by_test_id("knowledge-status").filter(has_text="ready")).to_have_count(
+        2, timeout=20_000
+    )
+
+    page.get_by_test_id("knowledge-paste-toggle").click()
+    page.get_by_test_id("knowledge-paste-name").fill("Holiday hours")
+    page.get_by_test_id("knowledge-paste-text").fill(corpus.pasted_text(corpus.PASTED[0]))
+    page.get_by_test_id("knowledge-paste-add").click()
+    expect(rows).to_have_count(3, timeout=15_000)
+    expect(rows.filter(has_text="Holiday hours")).to_contain_text("Pasted text")
+    expect(rows.get_by_test_id("knowledge-status").filter(has_text="ready")).to_have_count(
+        3, timeout=20_000
+    )
+    expect(panel.get_by_test_id("knowledge-search-on")).to_contain_text("3 ready document")
+    browse.shot("ready")
+
+    rows.filter(has_text="faq.md").get_by_role("button", name="Delete document").click()
+    expect(rows).to_have_count(2, timeout=15_000)
+    expect(watched.get_by_test_id("knowledge-document")).to_have_count(2, timeout=20_000)
+
+    with session_scope(site.url) as session:
+        stored = knowledge.list_documents(session=session, agent_id=agent_id)
+    assert sorted(d.name for d in stored) == ["Holiday hours", "warranty-and-returns.pdf"]
+    assert {d.status for d in stored} == {"ready"}
+    browse.assert_clean()
+    watcher.assert_clean()
+
+
+def test_a_viewer_sees_the_documents_but_cannot_upload(
+    site: SeededApp, make_browse, configure
+) -> None:
+    configure(DATABASE_URL=site.url)
+    agent_id = list(site.seeded.agent_ids.values())[1]
+    upload = knowledge.check_text(name="menu.txt", text="Soup of the day: tomato.")
+    with session_scope(site.url) as session:
+        doc = knowledge.add_document(session=session, agent_id=agent_id, upload=upload)
+    knowledge.ingest(document_id=doc.id, upload=upload)
+    browse = make_browse(site.base, role="viewer")
+    page = browse.goto(f"/agents/{agent_id}")
+    rows = page.get_by_test_id("knowledge-document")
+    expect(rows).to_have_count(1, timeout=15_000)
+    expect(rows).to_contain_text("menu.txt")
+    page.get_by_test_id("knowledge-paste-toggle").click()
+    expect(page.get_by_text("cannot do that")).to_be_visible(timeout=10_000)

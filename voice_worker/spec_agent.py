@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Annotated
 
-from livekit.agents import Agent, RunContext, function_tool, llm
+from livekit.agents import Agent, ModelSettings, RunContext, function_tool, llm
 from pydantic import Field
 
 from voice_worker import prompts
@@ -143,7 +143,9 @@ class BoundedContextAgent(Agent):
 
     max_context_items: int = 40
 
-    def llm_node(self, chat_ctx, tools, model_settings):  # noqa: ANN001, ANN201 - framework hook
+    def llm_node(
+        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
+    ):  # the framework's hook; same return type as Agent.default.llm_node
         bounded = chat_ctx.copy().truncate(max_items=self.max_context_items)
         return Agent.default.llm_node(self, bounded, tools, model_settings)
 

@@ -23,8 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from tests.doubles.openai_server import OpenAIServerDouble, Reply
 from tests.conftest import admin_headers
+from tests.doubles.openai_server import OpenAIServerDouble, Reply
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, AgentSpec

@@ -300,9 +300,7 @@ def test_path_like_document_names_are_refused(
     r = client.post(f"/api/agents/{agent_id}/knowledge", files={"file": (filename, b"hello")})
     assert r.status_code == 422, r.text
     assert counts()["knowledge_documents"] == 0
-    r = client.post(
-        f"/api/agents/{agent_id}/knowledge", json={"name": filename, "text": "hello"}
-    )
+    r = client.post(f"/api/agents/{agent_id}/knowledge", json={"name": filename, "text": "hello"})
     assert r.status_code == 422, r.text
     assert counts()["knowledge_documents"] == 0
 

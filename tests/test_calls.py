@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 from livekit import api
 from sqlmodel import select
 
-from tests.doubles.livekit_server import LiveKitDouble, closed_port_url
 from tests.conftest import admin_headers
+from tests.doubles.livekit_server import LiveKitDouble, closed_port_url
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, CallSession, Event

@@ -14,8 +14,14 @@ from voice_worker import providers
 from voxie_app.models import AgentSpec
 from voxie_app.settings import Settings
 
-SPEC = AgentSpec(name="A", instructions="x", llm_model="gpt-4.1-mini", temperature=0.2,
-                 voice="nova", language="es")
+SPEC = AgentSpec(
+    name="A",
+    instructions="x",
+    llm_model="gpt-4.1-mini",
+    temperature=0.2,
+    voice="nova",
+    language="es",
+)
 
 
 def test_llm_uses_spec_model_and_custom_base_url(configure: Callable[..., Settings]) -> None:

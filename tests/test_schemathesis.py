@@ -36,7 +36,7 @@ from voxie_app.services import agent_creation, knowledge
 from voxie_app.services import webhooks as webhooks_svc
 from voxie_app.settings import Settings
 
-# A longer hunt: VOXIE_SCHEMATHESIS_EXAMPLES=200 VOXIE_SCHEMATHESIS_SEED=1 pytest tests/test_schemathesis.py
+# A longer hunt: VOXIE_SCHEMATHESIS_EXAMPLES=200 VOXIE_SCHEMATHESIS_SEED=1 pytest <this file>
 MAX_EXAMPLES = int(os.environ.get("VOXIE_SCHEMATHESIS_EXAMPLES", "25"))
 SEED = int(os.environ.get("VOXIE_SCHEMATHESIS_SEED", "20240607"))
 CONFIG = schemathesis.Config.from_dict(

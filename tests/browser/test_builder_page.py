@@ -85,7 +85,8 @@ def test_chat_creates_an_agent_while_the_log_fills_in(
     )
     expect(lines).to_have_count(4)
     texts = [lines.nth(i).inner_text() for i in range(4)]
-    assert ["captured" in texts[0], "started" in texts[1], "valid" in texts[2], "saved" in texts[3]] == [True] * 4
+    for text, word in zip(texts, ["captured", "started", "valid", "saved"], strict=True):
+        assert word in text, texts
     assert seen_while_running < 4
     expect(page.get_by_test_id("builder-agent-card")).to_contain_text("Sunny Paws Booking")
     b.shot("created")

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gzip
 import json
 import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, WebSocket
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -152,10 +153,8 @@ def _pages(site: SeededApp) -> list[str]:
 
 def _settle(page: Page, selector: str, timeout: float = 15_000) -> None:
     """Wait for `selector` if it appears; a provider that is down may show nothing."""
-    try:
+    with contextlib.suppress(PlaywrightTimeout):
         page.wait_for_selector(selector, timeout=timeout)
-    except PlaywrightTimeout:
-        pass
 
 
 def _chat(page: Page) -> None:
@@ -200,7 +199,7 @@ def test_no_configured_secret_reaches_the_browser(site: SeededApp, make_browse) 
     def on_response(response) -> None:
         try:
             body = response.body()
-        except Exception:  # redirects and aborted requests have no body
+        except PlaywrightError:  # redirects and aborted requests have no body
             return
         findings.scan(f"response {response.url}", body.decode("utf-8", "replace"), "response")
 

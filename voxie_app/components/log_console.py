@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 
-
 def _line(line: rx.Var) -> rx.Component:
     level = line["level"].to(str)
     color = rx.match(

@@ -78,7 +78,10 @@ def create_agent(
 @router.get(
     "/create-stream/{session_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "unknown session"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        404: {"description": "unknown session"},
+    },
 )
 async def create_stream(
     session_id: str,

@@ -100,8 +100,8 @@ def test_long_words_and_headings() -> None:
 # -------------------------------------------------------------- upload checks
 
 
-def settings(max_body: int = 1_000_000) -> Settings:
-    return Settings(VOXIE_MAX_BODY_BYTES=max_body)
+def settings(max_upload: int = 1_000_000) -> Settings:
+    return Settings(VOXIE_MAX_UPLOAD_BYTES=max_upload)
 
 
 @pytest.mark.parametrize(
@@ -112,10 +112,10 @@ def test_path_like_or_empty_names_are_refused(name: str) -> None:
         knowledge.check_file(name=name, data=b"hello", settings=settings())
 
 
-def test_limits_follow_the_request_body_limit() -> None:
+def test_limits_follow_the_upload_limit() -> None:
     s = settings(200_000)
     limit = knowledge.max_upload_bytes(s)
-    assert limit == 200_000 - knowledge.FORM_OVERHEAD_BYTES
+    assert limit == 200_000
     assert len(knowledge.check_file(name="a.md", data=b"a" * limit, settings=s).data) == limit
     with pytest.raises(knowledge.UploadRejected) as exc:
         knowledge.check_file(name="a.md", data=b"a" * (limit + 1), settings=s)

@@ -50,3 +50,23 @@ def test_origins_are_an_explicit_list(configure: Callable[..., Settings]) -> Non
     s = configure(VOXIE_ALLOWED_ORIGINS="https://voxie.example.com/, https://admin.example.com")
     assert s.origins() == ["https://voxie.example.com", "https://admin.example.com"]
     assert "*" not in s.origins()
+
+
+def test_uploads_have_their_own_size_limit(db: str, configure: Callable[..., Settings]) -> None:
+    from voxie_app.api.app import create_api
+    from voxie_app.services import agent_creation
+
+    configure(VOXIE_MAX_BODY_BYTES="100000", VOXIE_MAX_UPLOAD_BYTES="300000")
+    agent = agent_creation.submit(
+        user_requirements={}, processed_spec={"name": "Docs", "instructions": "x"}
+    )
+    text = ("Our opening hours are nine to five. " * 6000)[:200_000].encode()
+    with TestClient(create_api(), headers=admin_headers()) as client:
+        ok = client.post(f"/api/agents/{agent.id}/knowledge", files={"file": ("hours.txt", text)})
+        assert ok.status_code == 202, ok.text  # past the 100 kB body limit: an upload
+        other = client.post("/api/agents/create", content=b"{" + b" " * 200_000 + b"}")
+        assert other.status_code == 413  # everything else keeps the body limit
+        too_big = client.post(
+            f"/api/agents/{agent.id}/knowledge", files={"file": ("big.txt", b"a" * 400_000)}
+        )
+        assert too_big.status_code == 413

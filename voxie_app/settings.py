@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(default=1_000_000, validation_alias="VOXIE_MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(default=10_000_000, validation_alias="VOXIE_MAX_UPLOAD_BYTES")
     timezone: str = Field(default="UTC", validation_alias="VOXIE_TIMEZONE")
 
     # Outbound webhooks: retries with exponential backoff (with jitter), then give up.

@@ -69,5 +69,9 @@ def create_api() -> FastAPI:
     api.include_router(protected)
     app.include_router(api)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+    )
     return app

@@ -4,12 +4,15 @@ characters in JSON bodies with 422 (PostgreSQL cannot store them in text or JSON
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and form fields around a file
 
 
 class _TooLarge(HTTPException):
@@ -20,20 +23,37 @@ class _TooLarge(HTTPException):
 
 
 class BodySizeLimit:
-    """ASGI middleware: 413 when Content-Length or the streamed body exceeds `max_bytes`."""
+    """ASGI middleware: 413 when Content-Length or the streamed body exceeds the limit.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `max_bytes` for every request, except POSTs whose path matches `uploads`
+    (document uploads), which get `upload_bytes` plus room for the form fields.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_bytes: int = 0,
+        uploads: str = r"^/api/agents/[^/]+/knowledge$",
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.upload_max = max(max_bytes, upload_bytes + FORM_OVERHEAD_BYTES)
+        self.uploads = re.compile(uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        is_upload = scope.get("method") == "POST" and self.uploads.match(scope.get("path", ""))
+        limit = self.upload_max if is_upload else self.default_max
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, limit)
             return
         seen = 0
         started = False
@@ -43,8 +63,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -57,12 +77,11 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body too large (limit {self.max_bytes} bytes)"}
-        ).encode()
+    @staticmethod
+    async def _reject(send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"request body too large (limit {limit} bytes)"}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -23,10 +23,10 @@ import asyncio
 import logging
 import math
 import re
+import threading
 import time
 import unicodedata
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import zip_longest
@@ -44,9 +44,6 @@ from voxie_app.settings import Settings, get_settings, providers
 
 log = logging.getLogger(__name__)
 
-# Uploads travel in one request, which `VOXIE_MAX_BODY_BYTES` bounds; this much of
-# it is left for the multipart envelope and the other form fields.
-FORM_OVERHEAD_BYTES = 64 * 1024
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 2_000_000
 SEARCH_LIMIT = 3
@@ -106,8 +103,7 @@ class Upload:
 
 def max_upload_bytes(settings: Settings | None = None) -> int:
     """The largest file (or pasted text, in UTF-8 bytes) the knowledge base accepts."""
-    s = settings or get_settings()
-    return max(1024, s.max_body_bytes - FORM_OVERHEAD_BYTES)
+    return max(1024, (settings or get_settings()).max_upload_bytes)
 
 
 def accepted_extensions() -> list[str]:
@@ -247,18 +243,26 @@ def ingest(*, document_id: uuid.UUID, upload: Upload, settings: Settings | None 
         _fail(document_id, f"internal error while ingesting ({exc.__class__.__name__})", settings)
 
 
-_executor: ThreadPoolExecutor | None = None
+_ingest_slots = threading.BoundedSemaphore(2)
 
 
 def ingest_later(
     *, document_id: uuid.UUID, upload: Upload, settings: Settings | None = None
-) -> Future[None]:
-    """Run `ingest` on a small pool of background threads (for callers that cannot
-    wait, such as the agent page; the API uses the request's background tasks)."""
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="knowledge-ingest")
-    return _executor.submit(ingest, document_id=document_id, upload=upload, settings=settings)
+) -> threading.Thread:
+    """Run `ingest` on a background thread, two at a time (for callers that cannot
+    wait, such as the agent page; the API uses the request's background tasks).
+
+    The threads are daemons: stopping the server does not wait for a long Ragie
+    poll, and a document left `processing` is shown as failed after STALE_AFTER.
+    """
+
+    def run() -> None:
+        with _ingest_slots:
+            ingest(document_id=document_id, upload=upload, settings=settings)
+
+    thread = threading.Thread(target=run, name=f"knowledge-ingest-{document_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _store_chunks(session: Session, doc: KnowledgeDocument, passages: list[str]) -> None:
@@ -602,6 +606,7 @@ class KnowledgeRetriever:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self._counts: dict[uuid.UUID, tuple[float, dict[str | None, int]]] = {}
+        self._ragie: ragie_store.RagieStore | None = None
 
     def _passage_counts(self, session: Session, agent_id: uuid.UUID) -> dict[str | None, int]:
         now = time.monotonic()
@@ -649,9 +654,9 @@ class KnowledgeRetriever:
                 else []
             )
         try:
-            chunks = ragie_store.RagieStore(self.settings).retrieve(
-                agent_id=agent_id, query=query, top_k=limit
-            )
+            if self._ragie is None:
+                self._ragie = ragie_store.RagieStore(self.settings)
+            chunks = self._ragie.retrieve(agent_id=agent_id, query=query, top_k=limit)
         except ServiceError as exc:
             log.warning("Ragie retrieval failed, searching locally instead: %s", exc)
             with session_scope() as session:

@@ -72,25 +72,9 @@ def synthesize_speech(text: str, *, sample_rate: int = 16000, wav_path: Any = No
             ["espeak-ng", "--stdout", text], check=True, capture_output=True
         ).stdout
         source = ["-t", "wav", "-"]
+    to_raw = f"-r {sample_rate} -c 1 -b 16 -e signed-integer -t raw -".split()
     out = subprocess.run(
-        [
-            "sox",
-            *source,
-            "-r",
-            str(sample_rate),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-            "-",
-        ],
-        input=wav_bytes,
-        check=True,
-        capture_output=True,
+        ["sox", *source, *to_raw], input=wav_bytes, check=True, capture_output=True
     ).stdout
     if not out:
         raise RuntimeError(f"espeak-ng/sox produced no audio for {text!r}")
@@ -435,12 +419,11 @@ class CapturedAudioOutput(AudioOutput):
         )
         self.playout_speed = playout_speed
         self.segments: list[Segment] = []
-        self._current: Segment | None = None
-        self._finish: asyncio.TimerHandle | None = None
-        self._playing: Segment | None = None
-        self._remaining = 0.0  # playout left of `_playing` while paused
-        self._paused = False
         self.on_first_frame: Callable[[float], None] | None = None
+        self._current: Segment | None = None  # being written by the framework
+        self._queued: deque[list[Any]] = deque()  # flushed: [segment, playout left (s)]
+        self._timer: asyncio.TimerHandle | None = None
+        self._paused = False
 
     @property
     def frames(self) -> list[rtc.AudioFrame]:
@@ -449,7 +432,7 @@ class CapturedAudioOutput(AudioOutput):
     @property
     def playing(self) -> bool:
         """A segment is being written or has not finished playing out."""
-        return self._current is not None or self._playing is not None
+        return self._current is not None or bool(self._queued)
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
@@ -466,43 +449,47 @@ class CapturedAudioOutput(AudioOutput):
         segment, self._current = self._current, None
         if segment is None:
             return
-        self._playing = segment
-        self._remaining = segment.duration / self.playout_speed if self.playout_speed else 0.0
-        if not self._paused:
-            self._arm()
-
-    def _arm(self) -> None:
-        if self._playing is None or self._finish is not None:
-            return
-        loop = asyncio.get_running_loop()
-        self._finish = loop.call_later(self._remaining, self._finished, self._playing, False)
+        playout = segment.duration / self.playout_speed if self.playout_speed else 0.0
+        self._queued.append([segment, playout])
+        self._arm()
 
     def pause(self) -> None:
         self._paused = True
-        if self._finish is not None:
-            self._remaining = max(self._finish.when() - asyncio.get_running_loop().time(), 0.0)
-            self._finish.cancel()
-            self._finish = None
+        if self._timer is not None:
+            left = self._timer.when() - asyncio.get_running_loop().time()
+            self._queued[0][1] = max(left, 0.0)
+            self._timer.cancel()
+            self._timer = None
 
     def resume(self) -> None:
         self._paused = False
         self._arm()
 
     def clear_buffer(self) -> None:
-        segment = self._current or self._playing
-        if segment is None:
-            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        stopped = [segment for segment, _ in self._queued]
+        self._queued.clear()
         if self._current is not None:
             super().flush()  # close the segment the framework is still writing
+            stopped.append(self._current)
             self._current = None
-        if self._finish is not None:
-            self._finish.cancel()
-        self._finished(segment, True)
+        for segment in stopped:
+            self._report(segment, interrupted=True)
 
-    def _finished(self, segment: Segment, interrupted: bool) -> None:
-        if self._playing is not segment and not interrupted:
+    def _arm(self) -> None:
+        if self._paused or self._timer is not None or not self._queued:
             return
-        self._playing = None
-        self._finish = None
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._queued[0][1], self._played)
+
+    def _played(self) -> None:
+        self._timer = None
+        segment, _ = self._queued.popleft()
+        self._report(segment, interrupted=False)
+        self._arm()
+
+    def _report(self, segment: Segment, *, interrupted: bool) -> None:
         segment.interrupted = interrupted
         self.on_playback_finished(playback_position=segment.duration, interrupted=interrupted)

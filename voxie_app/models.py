@@ -200,7 +200,15 @@ class ConversationTurn(SQLModel, table=True):
 
 class TokenUsage(SQLModel, table=True):
     __tablename__ = "token_usage"
-    __table_args__ = (sa.Index("idx_token_usage_call_session_id", "call_session_id"),)
+    __table_args__ = (
+        sa.Index("idx_token_usage_call_session_id", "call_session_id"),
+        # covering index: per-call cost sums read the index only (PostgreSQL)
+        sa.Index(
+            "idx_token_usage_call_session_cost",
+            "call_session_id",
+            postgresql_include=["total_cost_usd"],
+        ),
+    )
 
     id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
     call_session_id: uuid.UUID = SQLField(
@@ -250,7 +258,15 @@ class TurnMetric(SQLModel, table=True):
     """Added: per-turn latency of a call, in seconds (from livekit-agents metrics)."""
 
     __tablename__ = "turn_metrics"
-    __table_args__ = (sa.Index("idx_turn_metrics_call_session_id", "call_session_id"),)
+    __table_args__ = (
+        sa.Index("idx_turn_metrics_call_session_id", "call_session_id"),
+        # covering index for latency percentiles (PostgreSQL)
+        sa.Index(
+            "idx_turn_metrics_call_session_e2e",
+            "call_session_id",
+            postgresql_include=["e2e_latency"],
+        ),
+    )
 
     id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
     call_session_id: uuid.UUID = SQLField(

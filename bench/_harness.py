@@ -285,8 +285,10 @@ async def start_rig(
     session.output.audio = out
     rig = Rig(variant, session, mic, out, stt, recorder, call_id)
     await session.start(agent)
-    # Voxie's agent speaks its greeting first; let it play out before the caller talks.
-    await asyncio.sleep(0.05)
+    # Voxie's agent speaks its greeting first: let it play out before the caller talks
+    # (on a busy machine it may start well after `start` returns).
+    if variant == "voxie" and spec.greeting:
+        await rig.wait_for(lambda: len(out.segments) > 0, 10)
     await rig.wait_for(rig.idle, 10)
     return rig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -69,20 +70,30 @@ def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -
     )
 
 
-def recent_calls(*, session: Session, limit: int = 20, offset: int = 0) -> list[RecentCall]:
-    """The latest calls with agent name, turn count, cost and summary."""
-    turns = (
+def call_turns() -> Any:
+    """The number of turns of the current `call_sessions` row (a correlated count)."""
+    return (
         select(sa.func.count())
         .where(col(ConversationTurn.call_session_id) == col(CallSession.id))
         .correlate(CallSession)
         .scalar_subquery()
     )
-    cost = (
+
+
+def call_cost() -> Any:
+    """The cost of the current `call_sessions` row (a correlated sum over its usage)."""
+    return (
         select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
         .where(col(TokenUsage.call_session_id) == col(CallSession.id))
         .correlate(CallSession)
         .scalar_subquery()
     )
+
+
+def recent_calls(*, session: Session, limit: int = 20, offset: int = 0) -> list[RecentCall]:
+    """The latest calls with agent name, turn count, cost and summary."""
+    turns = call_turns()
+    cost = call_cost()
     rows = session.exec(
         select(
             CallSession,

@@ -33,6 +33,7 @@ from voxie_app.models import (
     TokenUsage,
     TurnMetric,
 )
+from voxie_app.services.analytics import call_cost, call_turns
 
 MAX_RANGE_DAYS = 366
 CSV_MAX_ROWS = 50_000
@@ -250,16 +251,6 @@ def _resolution(resolved: Any) -> Any:
     return sa.func.avg(sa.case((resolved.is_(True), 1.0), (resolved.is_(False), 0.0)))
 
 
-def _call_cost() -> Any:
-    """The cost of the current `call_sessions` row (a correlated sum over its usage)."""
-    return (
-        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
-        .where(col(TokenUsage.call_session_id) == col(CallSession.id))
-        .correlate(CallSession)
-        .scalar_subquery()
-    )
-
-
 def _costed_calls(filters: CallFilter, *extra: Any) -> Any:
     """The filtered calls with their cost, as a subquery: one pass for every aggregate."""
     return (
@@ -268,7 +259,7 @@ def _costed_calls(filters: CallFilter, *extra: Any) -> Any:
             col(CallSession.duration_seconds).label("seconds"),
             col(CallSession.call_rating).label("rating"),
             col(CallSession.issue_resolved).label("resolved"),
-            _call_cost().label("cost"),
+            call_cost().label("cost"),
             *extra,
         )
         .where(*_call_conditions(filters))
@@ -440,18 +431,8 @@ def list_calls(
         .limit(max(1, min(limit, 500)))
         .subquery()
     )
-    turns = (
-        select(sa.func.count())
-        .where(col(ConversationTurn.call_session_id) == col(CallSession.id))
-        .correlate(CallSession)
-        .scalar_subquery()
-    )
-    cost = (
-        select(sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0))
-        .where(col(TokenUsage.call_session_id) == col(CallSession.id))
-        .correlate(CallSession)
-        .scalar_subquery()
-    )
+    turns = call_turns()
+    cost = call_cost()
     rows = session.exec(
         select(CallSession, Agent.name, CallSummary.business_outcome, cost, turns)
         .join(page, page.c.id == col(CallSession.id))

@@ -244,7 +244,7 @@ def load(url: str, *, calls: int, turns: int, agents: int, days: int, seed: int 
     with psycopg.connect(_psycopg_url(url)) as conn:
         conn.execute(
             "TRUNCATE call_summaries, token_usage, turn_metrics, conversation_turns, "
-            "call_sessions, events, agents CASCADE"
+            "call_sessions, events, agents, rollup_agent_days, rollup_days CASCADE"
         )
         conn.commit()
     agent_rows = _agents(url, agents)

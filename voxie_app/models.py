@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -469,6 +469,84 @@ class KnowledgeChunk(SQLModel, table=True):
     agent_id: uuid.UUID = SQLField(sa_column=Column(sa.Uuid, nullable=False))
     position: int
     text: str
+
+
+class RollupState(SQLModel, table=True):
+    """Added: one row whose `version` every rollup invalidation bumps.
+
+    A reader that computed a day's rollup stores it only if the version is
+    unchanged since it started reading, so a write racing the computation can
+    never leave a stale rollup behind (see `services.rollups`).
+    """
+
+    __tablename__ = "rollup_state"
+
+    id: int = SQLField(default=1, primary_key=True)
+    version: int = SQLField(default=0, sa_type=sa.BigInteger)
+
+
+# The single row exists from the start (the migration inserts it too).
+sa.event.listen(
+    RollupState.__table__,  # type: ignore[attr-defined]
+    "after_create",
+    sa.DDL("INSERT INTO rollup_state (id, version) VALUES (1, 0)"),
+)
+
+
+class RollupDay(SQLModel, table=True):
+    """Added: a settled local day (in zone `tz`) whose per-agent totals are stored.
+
+    `starts_at`/`ends_at` are the day's bounds in UTC, so invalidating the day
+    of a call needs only the call's `started_at`, whatever the zone.
+    """
+
+    __tablename__ = "rollup_days"
+    __table_args__ = (sa.Index("idx_rollup_days_bounds", "starts_at", "ends_at"),)
+
+    tz: str = SQLField(primary_key=True, max_length=64)
+    day: date = SQLField(primary_key=True)
+    starts_at: datetime = SQLField(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime = SQLField(sa_type=UTCDateTime, nullable=False)
+    computed_at: datetime = _ts(nullable=False)
+
+
+class RollupAgentDay(SQLModel, table=True):
+    """Added: one agent's call totals for one settled day (analytics read these)."""
+
+    __tablename__ = "rollup_agent_days"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["tz", "day"], ["rollup_days.tz", "rollup_days.day"], ondelete="CASCADE"
+        ),
+        sa.Index("idx_rollup_agent_days_day", "tz", "day"),
+        sa.Index("idx_rollup_agent_days_agent", "agent_id"),
+    )
+
+    id: int | None = SQLField(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    tz: str = SQLField(max_length=64)
+    day: date
+    agent_id: uuid.UUID | None = SQLField(default=None, sa_column=Column(sa.Uuid))
+    calls: int = 0
+    seconds: float = 0.0
+    cost_usd: Decimal = SQLField(default=Decimal(0), sa_type=sa.Numeric(18, 8))
+    rating_sum: float = 0.0
+    rating_n: int = 0
+    resolved_yes: int = 0
+    resolved_known: int = 0
+    # {label: calls}
+    sentiments: dict[str, int] = SQLField(default_factory=dict, sa_column=Column(JSONType))
+    outcomes: dict[str, int] = SQLField(default_factory=dict, sa_column=Column(JSONType))
+    # e2e latency histogram: little-endian uint32 turn counts of bins
+    # `latency_offset`, `latency_offset + 1`, ... (see services.rollups.Hist)
+    latency_offset: int = 0
+    latency_counts: bytes = SQLField(default=b"", sa_type=sa.LargeBinary)
 
 
 # Full-text objects created by raw DDL in migration 0002 on one dialect only.

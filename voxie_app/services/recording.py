@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession, ConversationTurn, TokenUsage, TurnMetric
-from voxie_app.services import pricing
+from voxie_app.services import pricing, rollups
 from voxie_app.services.calls import get_call
 from voxie_app.settings import Settings
 
@@ -78,6 +78,7 @@ def set_usage(
     settings: Settings | None = None,
 ) -> TokenUsage:
     """Store the running usage total of one model in a call, priced from the table."""
+    session.info[rollups.LIVE_CALL_WRITE] = True  # the call is live: no settled day to redo
     row = session.exec(
         select(TokenUsage).where(
             TokenUsage.call_session_id == call_session_id,
@@ -123,6 +124,7 @@ def add_turn_metric(
     tts_ttfb: float | None = None,
     e2e_latency: float | None = None,
 ) -> TurnMetric:
+    session.info[rollups.LIVE_CALL_WRITE] = True  # the call is live: no settled day to redo
     metric = TurnMetric(
         call_session_id=call_session_id,
         turn_number=turn_number,

@@ -15,7 +15,7 @@ import dataclasses
 import io
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,9 @@ from voxie_app.models import (
     TokenUsage,
     TurnMetric,
 )
+from voxie_app.services import rollups
 from voxie_app.services.analytics import call_cost, call_turns
+from voxie_app.services.rollups import day_bucket, local_day_start
 
 MAX_RANGE_DAYS = 366
 CSV_MAX_ROWS = 50_000
@@ -199,11 +201,6 @@ def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
 
 
-def local_day_start(day: date, tz: str) -> datetime:
-    """Midnight of `day` in zone `tz`, as an aware datetime."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz))
-
-
 def today(tz: str, now: datetime | None = None) -> date:
     return (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
 
@@ -267,20 +264,132 @@ def _costed_calls(filters: CallFilter, *extra: Any) -> Any:
     )
 
 
-def _day_bucket(session: Session, start: date, end: date, tz: str) -> Any:
-    """Each call's local day as an index (0 = `start`).
+# ------------------------------------------------------------- rollup-backed
 
-    PostgreSQL converts with `AT TIME ZONE` (IANA rules, DST included); other
-    databases get a CASE over the UTC boundaries of each local day.
+
+def _rolled(session: Session, filters: CallFilter) -> rollups.Summary | None:
+    """The filtered calls' totals from the daily rollups, when the filter allows it.
+
+    A date range (at most `MAX_RANGE_DAYS`), optionally one agent: the analytics
+    page, the dashboard and the agent page. Any other filter reads the raw tables.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        local_day = sa.cast(sa.func.timezone(tz, _started()), sa.Date)
-        return local_day - sa.cast(sa.literal(start.isoformat()), sa.Date)
-    whens = []
+    f = filters
+    if f.start is None or f.end is None or f.status or f.sentiment or f.outcome:
+        return None
+    start, end = sorted((f.start, f.end))
+    if (end - start).days >= MAX_RANGE_DAYS:
+        return None
+    return rollups.summarize(session, tz=f.tz, start=start, end=end, agent_id=f.agent_id)
+
+
+def _stats_of(t: rollups.DayTotals) -> Stats:
+    return Stats(
+        calls=t.calls,
+        minutes=round(t.seconds / 60.0, 2),
+        cost_usd=_money(t.cost),
+        average_rating=round(t.rating_sum / t.rating_n, 2) if t.rating_n else None,
+        resolution_rate=round(t.resolved_yes / t.resolved_known, 4) if t.resolved_known else None,
+    )
+
+
+def _agent_names(session: Session, ids: Any) -> dict[uuid.UUID, str]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = session.exec(select(Agent.id, Agent.name).where(col(Agent.id).in_(wanted))).all()
+    return {agent_id: name for agent_id, name in rows}
+
+
+def _counts(counter: Any) -> list[Count]:
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [Count(str(k), int(n)) for k, n in ranked if n]
+
+
+def _name_order(name: str | None) -> tuple[bool, str]:
+    return (name is None, name or "")  # deleted agents last, as PostgreSQL orders NULLs
+
+
+def _agent_rows(session: Session, summary: rollups.Summary) -> list[AgentStatsRow]:
+    names = _agent_names(session, summary.agents)
+    rows = []
+    for a, t in summary.agents.items():
+        if not t.calls:
+            continue
+        s = _stats_of(t)
+        rows.append(
+            AgentStatsRow(
+                agent_id=a,
+                agent_name=names.get(a) if a else None,
+                calls=s.calls,
+                minutes=s.minutes,
+                cost_usd=s.cost_usd,
+                average_rating=s.average_rating,
+                resolution_rate=s.resolution_rate,
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.calls, *_name_order(r.agent_name)))
+
+
+def _latency_rows(session: Session, summary: rollups.Summary) -> list[AgentLatency]:
+    agents = {a: t.latency for a, t in summary.agents.items() if t.latency.n}
+    names = _agent_names(session, agents)
+    rows = []
+    for a, hist in agents.items():
+        p50, p95 = rollups.percentile(hist, 0.5), rollups.percentile(hist, 0.95)
+        rows.append(
+            AgentLatency(
+                agent_id=a,
+                agent_name=names.get(a) if a else None,
+                turns=hist.n,
+                p50=round(p50, 4) if p50 is not None else None,
+                p95=round(p95, 4) if p95 is not None else None,
+            )
+        )
+    return sorted(rows, key=lambda r: _name_order(r.agent_name))
+
+
+def _series_of(summary: rollups.Summary, start: date, end: date) -> list[DayPoint]:
+    out = []
     for i in range((end - start).days + 1):
-        upper = local_day_start(start + timedelta(days=i + 1), tz)
-        whens.append((_started() < sa.literal(upper, UTCDateTime), i))
-    return sa.case(*whens, else_=None)
+        d = start + timedelta(days=i)
+        t = summary.days.get(d, rollups.DayTotals())
+        out.append(
+            DayPoint(
+                day=d, calls=t.calls, minutes=round(t.seconds / 60.0, 2), cost_usd=_money(t.cost)
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the analytics page shows for one range, from one read of the rollups."""
+
+    stats: Stats
+    series: list[DayPoint]
+    sentiment: list[Count]
+    outcomes: list[Count]
+    agents: list[AgentStatsRow]
+    latency: list[AgentLatency]
+
+
+def analytics_overview(*, session: Session, filters: CallFilter) -> Overview:
+    """The analytics page's numbers for `filters.start`..`filters.end` (clamped)."""
+    assert filters.start is not None and filters.end is not None, "a date range is required"
+    start, end = clamp_range(filters.start, filters.end)
+    f = dataclasses.replace(
+        filters, start=start, end=end, status=None, sentiment=None, outcome=None
+    )
+    summary = _rolled(session, f)
+    assert summary is not None
+    return Overview(
+        stats=_stats_of(summary.whole),
+        series=_series_of(summary, start, end),
+        sentiment=_counts(summary.whole.sentiments),
+        outcomes=_counts(summary.whole.outcomes),
+        agents=_agent_rows(session, summary),
+        latency=_latency_rows(session, summary),
+    )
 
 
 # ------------------------------------------------------------------- dashboard
@@ -288,6 +397,8 @@ def _day_bucket(session: Session, start: date, end: date, tz: str) -> Any:
 
 def call_stats(*, session: Session, filters: CallFilter) -> Stats:
     """Calls, minutes, cost, average rating and resolution rate of the filtered calls."""
+    if (summary := _rolled(session, filters)) is not None:
+        return _stats_of(summary.whole)
     calls = _costed_calls(filters)
     n, seconds, cost, rating, resolution = session.exec(
         select(
@@ -315,7 +426,9 @@ def daily_series(*, session: Session, filters: CallFilter) -> list[DayPoint]:
     assert filters.start is not None and filters.end is not None, "a date range is required"
     start, end = clamp_range(filters.start, filters.end)
     f = dataclasses.replace(filters, start=start, end=end)
-    calls = _costed_calls(f, _day_bucket(session, start, end, f.tz).label("bucket"))
+    if (summary := _rolled(session, f)) is not None:
+        return _series_of(summary, start, end)
+    calls = _costed_calls(f, day_bucket(session, start, end, f.tz).label("bucket"))
     rows = session.exec(
         select(
             calls.c.bucket,
@@ -551,6 +664,8 @@ def call_detail(*, session: Session, call_id: uuid.UUID) -> CallDetail | None:
 
 
 def sentiment_mix(*, session: Session, filters: CallFilter) -> list[Count]:
+    if (summary := _rolled(session, filters)) is not None:
+        return _counts(summary.whole.sentiments)
     rows = session.exec(
         select(CallSession.customer_sentiment, sa.func.count())
         .where(*_call_conditions(filters), col(CallSession.customer_sentiment).is_not(None))
@@ -561,6 +676,8 @@ def sentiment_mix(*, session: Session, filters: CallFilter) -> list[Count]:
 
 
 def outcome_mix(*, session: Session, filters: CallFilter) -> list[Count]:
+    if (summary := _rolled(session, filters)) is not None:
+        return _counts(summary.whole.outcomes)
     rows = session.exec(
         select(CallSummary.business_outcome, sa.func.count())
         .join(CallSession, col(CallSession.id) == col(CallSummary.call_session_id))
@@ -573,6 +690,8 @@ def outcome_mix(*, session: Session, filters: CallFilter) -> list[Count]:
 
 def agent_table(*, session: Session, filters: CallFilter) -> list[AgentStatsRow]:
     """Per-agent calls, minutes, cost, rating and resolution rate (most calls first)."""
+    if (summary := _rolled(session, filters)) is not None:
+        return _agent_rows(session, summary)
     calls = _costed_calls(filters)
     per_agent = (
         select(
@@ -597,7 +716,7 @@ def agent_table(*, session: Session, filters: CallFilter) -> list[AgentStatsRow]
             per_agent.c.resolution,
         )
         .outerjoin(Agent, col(Agent.id) == per_agent.c.agent_id)
-        .order_by(per_agent.c.calls.desc(), Agent.name)
+        .order_by(per_agent.c.calls.desc(), col(Agent.name).asc().nulls_last())
     ).all()
     return [
         AgentStatsRow(
@@ -624,6 +743,8 @@ def latency_by_agent(
     """
     if metric not in LATENCY_FIELDS:
         raise ValueError(f"metric must be one of {LATENCY_FIELDS}")
+    if metric == "e2e_latency" and (summary := _rolled(session, filters)) is not None:
+        return _latency_rows(session, summary)
     value = getattr(TurnMetric.__table__.c, metric)
     conds = [*_call_conditions(filters), value.is_not(None)]
     agent = col(CallSession.agent_id)
@@ -684,7 +805,7 @@ def latency_by_agent(
     rows = session.exec(
         select(stats.c.agent_id, Agent.name, stats.c.n, stats.c.p50, stats.c.p95)
         .outerjoin(Agent, col(Agent.id) == stats.c.agent_id)
-        .order_by(Agent.name)
+        .order_by(col(Agent.name).asc().nulls_last())
     ).all()
     return [
         AgentLatency(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,26 +22,18 @@ OUTCOME_COLORS = ["violet", "cyan", "amber", "grass", "crimson", "blue", "orange
 
 def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
     """Every number the analytics page shows, formatted (runs in a worker thread)."""
-    f = reports.CallFilter(start=start, end=end, tz=tz)
-
-    def run(fn: Any) -> Any:
-        with session_scope() as session:
-            return fn(session=session, filters=f)
-
-    # Independent read queries: run side by side (one session each) so the page
-    # waits for the slowest, not for the sum.
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        stats, series, sentiment, outcomes, table, latency = pool.map(
-            run,
-            (
-                reports.call_stats,
-                reports.daily_series,
-                reports.sentiment_mix,
-                reports.outcome_mix,
-                reports.agent_table,
-                reports.latency_by_agent,
-            ),
+    with session_scope() as session:
+        o = reports.analytics_overview(
+            session=session, filters=reports.CallFilter(start=start, end=end, tz=tz)
         )
+    stats, series, sentiment, outcomes, table, latency = (
+        o.stats,
+        o.series,
+        o.sentiment,
+        o.outcomes,
+        o.agents,
+        o.latency,
+    )
     lat = {r.agent_id: r for r in latency}
     return {
         "stats": {

@@ -27,6 +27,7 @@ from voxie_app.models import (
     CallSummary,
     RollupAgentDay,
     RollupDay,
+    RollupLabelCount,
     RollupState,
     TokenUsage,
     TurnMetric,
@@ -360,9 +361,11 @@ def test_rows_cascade_with_their_day(db: str) -> None:
     _all(CallFilter(start=today - timedelta(days=2), end=today))
     with session_scope() as s:
         assert s.exec(select(sa.func.count()).select_from(RollupAgentDay)).one() > 0
+        assert s.exec(select(sa.func.count()).select_from(RollupLabelCount)).one() > 0
         s.execute(sa.delete(RollupDay))
     with session_scope() as s:
         assert s.exec(select(sa.func.count()).select_from(RollupAgentDay)).one() == 0
+        assert s.exec(select(sa.func.count()).select_from(RollupLabelCount)).one() == 0
 
 
 @pytest.mark.parametrize(

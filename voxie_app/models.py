@@ -540,13 +540,39 @@ class RollupAgentDay(SQLModel, table=True):
     rating_n: int = 0
     resolved_yes: int = 0
     resolved_known: int = 0
-    # {label: calls}
-    sentiments: dict[str, int] = SQLField(default_factory=dict, sa_column=Column(JSONType))
-    outcomes: dict[str, int] = SQLField(default_factory=dict, sa_column=Column(JSONType))
     # e2e latency histogram: little-endian uint32 turn counts of bins
     # `latency_offset`, `latency_offset + 1`, ... (see services.rollups.Hist)
     latency_offset: int = 0
     latency_counts: bytes = SQLField(default=b"", sa_type=sa.LargeBinary)
+
+
+class RollupLabelCount(SQLModel, table=True):
+    """Added: one agent's calls per sentiment (`kind` "sentiments") or business
+    outcome ("outcomes") on a settled day: plain rows, so the mixes of a range
+    are one GROUP BY."""
+
+    __tablename__ = "rollup_label_counts"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["tz", "day"], ["rollup_days.tz", "rollup_days.day"], ondelete="CASCADE"
+        ),
+        sa.Index("idx_rollup_label_counts_day", "tz", "day"),
+    )
+
+    id: int | None = SQLField(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    tz: str = SQLField(max_length=64)
+    day: date
+    agent_id: uuid.UUID | None = SQLField(default=None, sa_column=Column(sa.Uuid))
+    kind: str = SQLField(max_length=16)
+    label: str
+    calls: int = 0
 
 
 # Full-text objects created by raw DDL in migration 0002 on one dialect only.

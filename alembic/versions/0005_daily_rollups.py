@@ -55,8 +55,6 @@ def upgrade() -> None:
         sa.Column("rating_n", sa.Integer(), nullable=False),
         sa.Column("resolved_yes", sa.Integer(), nullable=False),
         sa.Column("resolved_known", sa.Integer(), nullable=False),
-        sa.Column("sentiments", dbtypes.JSONType, nullable=True),
-        sa.Column("outcomes", dbtypes.JSONType, nullable=True),
         sa.Column("latency_offset", sa.Integer(), nullable=False),
         sa.Column("latency_counts", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -68,8 +66,34 @@ def upgrade() -> None:
         batch_op.create_index("idx_rollup_agent_days_agent", ["agent_id"], unique=False)
         batch_op.create_index("idx_rollup_agent_days_day", ["tz", "day"], unique=False)
 
+    op.create_table(
+        "rollup_label_counts",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("tz", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("agent_id", sa.Uuid(), nullable=True),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tz", "day"], ["rollup_days.tz", "rollup_days.day"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("rollup_label_counts", schema=None) as batch_op:
+        batch_op.create_index("idx_rollup_label_counts_day", ["tz", "day"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("rollup_label_counts", schema=None) as batch_op:
+        batch_op.drop_index("idx_rollup_label_counts_day")
+
+    op.drop_table("rollup_label_counts")
     with op.batch_alter_table("rollup_agent_days", schema=None) as batch_op:
         batch_op.drop_index("idx_rollup_agent_days_day")
         batch_op.drop_index("idx_rollup_agent_days_agent")

@@ -52,6 +52,7 @@ from voxie_app.models import (
     CallSummary,
     RollupAgentDay,
     RollupDay,
+    RollupLabelCount,
     RollupState,
     TokenUsage,
     TurnMetric,
@@ -253,10 +254,13 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
     started = col(CallSession.started_at)
     in_range = (started >= lo, started < hi)
     out: dict[Key, DayTotals] = {}
+    conn = session.connection()  # Core rows: lighter than ORM results for these aggregates
 
     def totals(bucket: Any, agent_id: Any) -> DayTotals:
         key = (start + timedelta(days=int(bucket)), agent_id)
-        return out.setdefault(key, DayTotals())
+        if (t := out.get(key)) is None:
+            t = out[key] = DayTotals()
+        return t
 
     def grouped(*cols: Any, join: Any = None, where: tuple[Any, ...] = ()) -> Any:
         # The bucket is computed in a subquery and grouped outside it, so the
@@ -277,7 +281,7 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
         sa.case((resolved.is_(True), 1), else_=0).label("yes"),
         sa.case((resolved.is_not(None), 1), else_=0).label("known"),
     )
-    for bucket, agent_id, n, seconds, rating_sum, rating_n, yes, known in session.exec(
+    for bucket, agent_id, n, seconds, rating_sum, rating_n, yes, known in conn.execute(
         select(
             calls.c.bucket,
             calls.c.agent_id,
@@ -300,7 +304,7 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
         col(TokenUsage.total_cost_usd).label("cost"),
         join=(TokenUsage, col(TokenUsage.call_session_id) == col(CallSession.id)),
     )
-    for bucket, agent_id, cost in session.exec(
+    for bucket, agent_id, cost in conn.execute(
         select(usage.c.bucket, usage.c.agent_id, sa.func.sum(usage.c.cost))
         .where(usage.c.bucket.is_not(None))
         .group_by(usage.c.bucket, usage.c.agent_id)
@@ -323,7 +327,7 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
     )
     bins: dict[Key, dict[int, int]] = {}
     for sub, attr in ((moods, "sentiments"), (outcomes, "outcomes"), (latency, "latency")):
-        for bucket, agent_id, label, n in session.exec(
+        for bucket, agent_id, label, n in conn.execute(
             select(sub.c.bucket, sub.c.agent_id, sub.c.label, sa.func.count())
             .where(sub.c.bucket.is_not(None))
             .group_by(sub.c.bucket, sub.c.agent_id, sub.c.label)
@@ -408,7 +412,7 @@ def summarize(
     )
     out = Summary()
     if usable := stored & settled:
-        _sum_stored(session, out, tz=tz, days=usable, agent_id=agent_id)
+        _sum_stored(session, out, tz=tz, days=usable, skip=stored - usable, agent_id=agent_id)
 
     missing = settled - stored
     fresh: dict[Key, DayTotals] = {}
@@ -449,11 +453,22 @@ def _scalars(values: Any) -> DayTotals:
 
 
 def _sum_stored(
-    session: Session, out: Summary, *, tz: str, days: set[date], agent_id: uuid.UUID | None
+    session: Session,
+    out: Summary,
+    *,
+    tz: str,
+    days: set[date],
+    skip: set[date],
+    agent_id: uuid.UUID | None,
 ) -> None:
-    """Add the stored rows of `days` into `out`, summed by the database (a few small queries)."""
+    """Add the stored rows of `days` into `out`, summed by the database (a few small queries).
+
+    `skip`: stored days within the span that must not be read (no longer settled).
+    """
     rows = RollupAgentDay.__table__  # type: ignore[attr-defined]
-    where = [rows.c.tz == tz, rows.c.day.in_(sorted(days))]
+    where = [rows.c.tz == tz, rows.c.day >= min(days), rows.c.day <= max(days)]
+    if skip:
+        where.append(rows.c.day.not_in(sorted(skip)))
     if agent_id is not None:
         where.append(rows.c.agent_id == agent_id)
     sums = [sa.func.sum(rows.c[name]) for name in _SCALARS]
@@ -466,30 +481,32 @@ def _sum_stored(
         out.agents.setdefault(agent, DayTotals()).add(_scalars(values), mixes=False)
     for t in out.days.values():
         out.whole.add(t, mixes=False, latency=False)
-    # Both label mixes in one round trip: each row's JSON map expanded and summed.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    each = sa.func.jsonb_each_text if postgres else sa.func.json_each
-    parts = []
-    for kind, column in (("sentiments", rows.c.sentiments), ("outcomes", rows.c.outcomes)):
-        kv = each(column).table_valued("key", "value").alias(f"kv_{kind}")
-        parts.append(
-            sa.select(
-                sa.literal(kind).label("kind"),
-                kv.c.key.label("label"),
-                sa.func.sum(sa.cast(kv.c.value, sa.Integer)).label("n"),
-            )
-            .select_from(rows.join(kv, sa.true()))
-            .where(*where)
-            .group_by(kv.c.key)
-        )
-    for kind, label, n in conn.execute(sa.union_all(*parts)):
-        getattr(out.whole, kind)[str(label)] += int(n)
+    labels = RollupLabelCount.__table__  # type: ignore[attr-defined]
+    label_where = [labels.c.tz == tz, labels.c.day >= min(days), labels.c.day <= max(days)]
+    if skip:
+        label_where.append(labels.c.day.not_in(sorted(skip)))
+    if agent_id is not None:
+        label_where.append(labels.c.agent_id == agent_id)
+    for kind, label, n in conn.execute(
+        sa.select(labels.c.kind, labels.c.label, sa.func.sum(labels.c.calls))
+        .where(*label_where)
+        .group_by(labels.c.kind, labels.c.label)
+    ):
+        if kind in ("sentiments", "outcomes"):
+            getattr(out.whole, kind)[str(label)] += int(n)
+    spans: dict[uuid.UUID | None, list[tuple[int, np.ndarray]]] = {}
     for agent, offset, counts in conn.execute(
         sa.select(rows.c.agent_id, rows.c.latency_offset, rows.c.latency_counts).where(
-            *where, rows.c.latency_offset >= 0, sa.func.length(rows.c.latency_counts) > 0
+            *where, sa.func.length(rows.c.latency_counts) > 0
         )
     ):
-        out.agents.setdefault(agent, DayTotals()).latency.add(Hist.from_bytes(offset, counts))
+        spans.setdefault(agent, []).append((offset, np.frombuffer(counts, dtype="<u4")))
+    for agent, parts in spans.items():  # one array per agent, each day added in place
+        lo = min(o for o, _ in parts)
+        merged = np.zeros(max(o + c.size for o, c in parts) - lo, dtype=np.int64)
+        for o, c in parts:
+            merged[o - lo : o - lo + c.size] += c
+        out.agents.setdefault(agent, DayTotals()).latency.add(Hist(lo, merged))
 
 
 def _store(
@@ -530,6 +547,14 @@ def _store(
             for (d, agent), t in totals.items():
                 if d in days and d not in present:
                     writer.add(_to_row(tz, d, agent, t))
+                    writer.add_all(
+                        RollupLabelCount(
+                            tz=tz, day=d, agent_id=agent, kind=kind, label=label, calls=n
+                        )
+                        for kind in ("sentiments", "outcomes")
+                        for label, n in getattr(t, kind).items()
+                        if n
+                    )
             writer.commit()
             return True
     except sa.exc.SQLAlchemyError as exc:  # a cache: the computed numbers are still returned
@@ -549,8 +574,6 @@ def _to_row(tz: str, d: date, agent_id: uuid.UUID | None, t: DayTotals) -> Rollu
         rating_n=t.rating_n,
         resolved_yes=t.resolved_yes,
         resolved_known=t.resolved_known,
-        sentiments=dict(t.sentiments),
-        outcomes=dict(t.outcomes),
         latency_offset=t.latency.offset,
         latency_counts=t.latency.to_bytes(),
     )

@@ -399,3 +399,18 @@ def test_histograms_merge_and_round_trip() -> None:
     assert rollups.Hist.from_bytes(a.offset, a.to_bytes()) == a
     assert rollups.bin_of(10_000.0) == rollups.MAX_BIN  # very long turns share the last bin
     assert rollups.bin_of(0.0) == 0
+
+
+def test_fill_stores_the_missing_settled_days_once(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _seed(days=5)
+    from voxie_app import manage
+
+    assert manage.main(["rollups"]) == 0
+    first = capsys.readouterr().out
+    # 89 settled days of the 90 (today is not); the live call's day is not settled.
+    assert "88 new day(s) summarised" in first
+    with session_scope() as s:
+        assert rollups.fill(s, tz="UTC") == 0
+    assert len(_stored_days()) == 88

@@ -48,7 +48,23 @@ def worker_status() -> int:
     return 0
 
 
-COMMANDS = {"migrate": migrate, "worker-status": worker_status}
+def fill_rollups() -> int:
+    """Summarise the last 90 days for analytics now rather than on the first page view."""
+    from voxie_app.db import session_scope
+    from voxie_app.services import rollups
+
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            stored = rollups.fill(session, tz=settings.timezone)
+    except sa.exc.SQLAlchemyError as exc:  # not fatal: pages compute what is missing
+        print(f"analytics: days not summarised now ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    print(f"analytics: {stored} new day(s) summarised")
+    return 0
+
+
+COMMANDS = {"migrate": migrate, "worker-status": worker_status, "rollups": fill_rollups}
 
 
 def main(argv: list[str]) -> int:

@@ -520,63 +520,74 @@ def _store(
     until this commits (and then deletes what was stored).
     """
     state = RollupState.__table__  # type: ignore[attr-defined]
+    day_rows = RollupDay.__table__  # type: ignore[attr-defined]
     try:
-        with Session(session.get_bind()) as writer:
-            writer.execute(sa.update(state).where(state.c.id == 1).values(version=state.c.version))
-            now_version = writer.execute(
+        with session.get_bind().connect() as conn, conn.begin():  # Core: thousands of rows
+            conn.execute(sa.update(state).where(state.c.id == 1).values(version=state.c.version))
+            now_version = conn.execute(
                 sa.select(state.c.version).where(state.c.id == 1)
             ).scalar_one()
             if now_version != version:
-                writer.rollback()
                 return False
             present = set(
-                writer.exec(
-                    select(RollupDay.day).where(RollupDay.tz == tz, col(RollupDay.day).in_(days))
-                ).all()
-            )
-            for d in sorted(days - present):
-                writer.add(
-                    RollupDay(
-                        tz=tz,
-                        day=d,
-                        starts_at=local_day_start(d, tz),
-                        ends_at=local_day_start(d + timedelta(days=1), tz),
+                conn.execute(
+                    sa.select(day_rows.c.day).where(
+                        day_rows.c.tz == tz, day_rows.c.day.in_(sorted(days))
                     )
-                )
-            writer.flush()
+                ).scalars()
+            )
+            new_days = sorted(days - present)
+            if not new_days:
+                return True
+            at = utcnow()
+            conn.execute(
+                sa.insert(day_rows),
+                [
+                    {
+                        "tz": tz,
+                        "day": d,
+                        "starts_at": local_day_start(d, tz),
+                        "ends_at": local_day_start(d + timedelta(days=1), tz),
+                        "computed_at": at,
+                    }
+                    for d in new_days
+                ],
+            )
+            agent_rows, label_rows = [], []
             for (d, agent), t in totals.items():
                 if d in days and d not in present:
-                    writer.add(_to_row(tz, d, agent, t))
-                    writer.add_all(
-                        RollupLabelCount(
-                            tz=tz, day=d, agent_id=agent, kind=kind, label=label, calls=n
-                        )
+                    agent_rows.append(_agent_row(tz, d, agent, t))
+                    label_rows.extend(
+                        dict(tz=tz, day=d, agent_id=agent, kind=kind, label=label, calls=n)
                         for kind in ("sentiments", "outcomes")
                         for label, n in getattr(t, kind).items()
                         if n
                     )
-            writer.commit()
+            if agent_rows:
+                conn.execute(sa.insert(RollupAgentDay.__table__), agent_rows)  # type: ignore[attr-defined]
+            if label_rows:
+                conn.execute(sa.insert(RollupLabelCount.__table__), label_rows)  # type: ignore[attr-defined]
             return True
     except sa.exc.SQLAlchemyError as exc:  # a cache: the computed numbers are still returned
         log.warning("could not store analytics rollups: %s", exc)
         return False
 
 
-def _to_row(tz: str, d: date, agent_id: uuid.UUID | None, t: DayTotals) -> RollupAgentDay:
-    return RollupAgentDay(
-        tz=tz,
-        day=d,
-        agent_id=agent_id,
-        calls=t.calls,
-        seconds=t.seconds,
-        cost_usd=t.cost,
-        rating_sum=t.rating_sum,
-        rating_n=t.rating_n,
-        resolved_yes=t.resolved_yes,
-        resolved_known=t.resolved_known,
-        latency_offset=t.latency.offset,
-        latency_counts=t.latency.to_bytes(),
-    )
+def _agent_row(tz: str, d: date, agent_id: uuid.UUID | None, t: DayTotals) -> dict[str, Any]:
+    return {
+        "tz": tz,
+        "day": d,
+        "agent_id": agent_id,
+        "calls": t.calls,
+        "seconds": t.seconds,
+        "cost_usd": t.cost,
+        "rating_sum": t.rating_sum,
+        "rating_n": t.rating_n,
+        "resolved_yes": t.resolved_yes,
+        "resolved_known": t.resolved_known,
+        "latency_offset": t.latency.offset,
+        "latency_counts": t.latency.to_bytes(),
+    }
 
 
 # ---------------------------------------------------------------- invalidation
@@ -644,3 +655,26 @@ def install() -> None:
     """Register the invalidation hook once for every session of the process."""
     if not sa.event.contains(Session, "before_flush", _invalidate_on_flush):
         sa.event.listen(Session, "before_flush", _invalidate_on_flush)
+
+
+def fill(session: Session, *, tz: str, days: int = 90, now: datetime | None = None) -> int:
+    """Compute and store the settled days of the last `days` days that are missing.
+
+    Run at start (`python -m voxie_app.manage rollups`) so the first analytics
+    view after an upgrade or a quiet night does not pay for it. Returns how
+    many days were stored.
+    """
+    end = local_day(now or utcnow(), tz)
+    start = end - timedelta(days=days - 1)
+
+    def count() -> int:
+        return session.exec(
+            select(sa.func.count())
+            .select_from(RollupDay)
+            .where(RollupDay.tz == tz, col(RollupDay.day) >= start, col(RollupDay.day) <= end)
+        ).one()
+
+    before = count()
+    summarize(session, tz=tz, start=start, end=end, now=now)
+    session.commit()  # end the read snapshot so the count sees what was just stored
+    return count() - before

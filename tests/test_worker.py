@@ -1,16 +1,23 @@
-"""Worker entry: jobs that cannot start end cleanly with the call marked failed."""
+"""Worker entry: jobs that cannot start end cleanly with the call marked failed; the
+job executor setting reaches the `AgentServer`; jobs share the VAD model safely."""
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from livekit import rtc
+from livekit.agents import JobExecutorType
+from livekit.plugins import silero
+from pydantic import ValidationError
 
-from voice_worker.worker import run_call
+from voice_worker import worker as worker_module
+from voice_worker.worker import build_server, job_vad, prewarm, run_call
 from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
@@ -174,3 +181,74 @@ async def test_malformed_metadata_is_refused(
     ctx = FakeJobContext(json.dumps(metadata))
     await run_call(ctx, configure())  # type: ignore[arg-type]
     assert ctx.shutdown_reasons[0].startswith("bad job metadata")
+
+
+# ---------------------------------------------------------------- job executor
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, JobExecutorType.THREAD),  # the default
+        ("thread", JobExecutorType.THREAD),
+        ("process", JobExecutorType.PROCESS),
+        (" Process ", JobExecutorType.PROCESS),
+    ],
+)
+def test_job_executor_setting_reaches_the_agent_server(
+    configure: Callable[..., Settings], value: str | None, expected: JobExecutorType
+) -> None:
+    server = build_server(configure(VOXIE_JOB_EXECUTOR=value))
+    assert server._job_executor_type is expected
+    assert server.setup_fnc is prewarm
+
+
+def test_bad_job_executor_is_refused_naming_the_setting_and_the_choices(
+    configure: Callable[..., Settings],
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        configure(VOXIE_JOB_EXECUTOR="fork")
+    message = str(caught.value)
+    assert "VOXIE_JOB_EXECUTOR" in message
+    assert "'thread' or 'process'" in message
+
+
+def test_jobs_share_one_vad_model_but_not_its_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread mode runs prewarm once per job, in the job's thread: the model is loaded
+    once per process, and each job gets its own `VAD` (an event emitter)."""
+    loads: list[int] = []
+    real_load = silero.VAD.load
+
+    def counting_load(**kwargs: object) -> object:
+        loads.append(threading.get_ident())
+        return real_load(**kwargs)
+
+    monkeypatch.setattr(worker_module, "_vad_model", None)
+    monkeypatch.setattr(silero.VAD, "load", counting_load)
+    procs = [SimpleNamespace(userdata={}) for _ in range(4)]
+    threads = [threading.Thread(target=prewarm, args=(p,)) for p in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    vads = [p.userdata["vad"] for p in procs]
+    assert len(loads) == 1
+    assert len({id(v) for v in vads}) == 4
+    assert len({id(v._onnx_session) for v in vads}) == 1
+
+
+async def test_a_jobs_vad_metrics_reach_only_that_job() -> None:
+    first, second = job_vad(), job_vad()
+    heard: dict[str, int] = {"first": 0, "second": 0}
+    first.on("metrics_collected", lambda _m: heard.__setitem__("first", heard["first"] + 1))
+    second.on("metrics_collected", lambda _m: heard.__setitem__("second", heard["second"] + 1))
+    stream = first.stream()
+    silence = rtc.AudioFrame(bytes(3200), 16000, 1, 1600)  # 100 ms
+    for _ in range(15):  # 1.5 s: at least one metrics report (one per ~31 inferences)
+        stream.push_frame(silence)
+    stream.end_input()
+    async for _ev in stream:
+        pass
+    await stream.aclose()
+    assert heard["first"] >= 1
+    assert heard["second"] == 0

@@ -1,6 +1,9 @@
 """The LiveKit worker process: one job per call, dispatched by agent name.
 
-Each job reads `{call_session_id, agent_id}` from its metadata, builds the
+Jobs run on threads of the worker process by default (`VOXIE_JOB_EXECUTOR=thread`),
+sharing one copy of the models, or one process per job (`process`, livekit's default
+on Linux); `build_server` turns the setting into the `AgentServer`'s options. Each job
+reads `{call_session_id, agent_id}` from its metadata, builds the
 agent from the stored spec, records the call while it runs, marks it ended
 when the session closes, then runs the post-call analysis. A job that cannot
 start (bad metadata or spec, missing provider key) ends cleanly with the call
@@ -10,10 +13,20 @@ marked `failed` and the reason stored.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import threading
 import uuid
+from typing import Any
 
-from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess
+from livekit.agents import (
+    Agent,
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobExecutorType,
+    JobProcess,
+)
 from livekit.plugins import silero
 
 from voice_worker.analysis import analyze_call
@@ -43,9 +56,39 @@ from voxie_app.settings import Settings, get_settings
 log = logging.getLogger("voxie.worker")
 
 
+JOB_EXECUTORS = {"thread": JobExecutorType.THREAD, "process": JobExecutorType.PROCESS}
+
+_vad_lock = threading.Lock()
+_vad_model: silero.VAD | None = None
+
+
+def job_vad() -> silero.VAD:
+    """A Silero VAD for one job, on the process's one copy of the model.
+
+    The ONNX model is loaded once per process (about 26 MB the first time, 10 MB for
+    every further copy) and shared: onnxruntime sessions may run concurrently from
+    several threads, and each call's `VADStream` keeps its own recurrent state. The
+    `VAD` object itself is not shared: it is an event emitter, and every stream
+    reports its metrics on it once a second; a session listens to its VAD's events, so
+    with one shared `VAD` every call would receive every other call's VAD metrics
+    (on the other call's thread, in thread mode).
+    """
+    global _vad_model
+    with _vad_lock:
+        if _vad_model is None:
+            _vad_model = silero.VAD.load()  # type: ignore[assignment]
+        model = _vad_model
+    assert model is not None
+    return silero.VAD(session=model._onnx_session, opts=dataclasses.replace(model._opts))
+
+
 def prewarm(proc: JobProcess) -> None:
-    """Load Silero VAD once per process, before any job arrives."""
-    proc.userdata["vad"] = silero.VAD.load()
+    """Before any job arrives: load Silero VAD (once per process, see `job_vad`).
+
+    livekit runs this for every job executor: once per job process in process mode,
+    once per job thread (each with its own `proc.userdata`) in thread mode.
+    """
+    proc.userdata["vad"] = job_vad()
 
 
 def fail_call(call_session_id: uuid.UUID, reason: str) -> None:
@@ -129,10 +172,25 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
     await session.start(agent=agent, room=ctx.room)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The `AgentServer` keyword arguments that come from settings or are ours."""
+    return {
+        "job_executor_type": JOB_EXECUTORS[settings.job_executor],
+        "setup_fnc": prewarm,
+        # Post-call analysis runs in the job's shutdown callback; give it time to finish
+        # (missed analyses are caught up by the reconciler loop and `analyze --pending`).
+        "shutdown_process_timeout": 90.0,
+    }
+
+
+def build_server(settings: Settings, **overrides: Any) -> AgentServer:
+    """The worker's `AgentServer` (no entrypoint yet). `overrides` are for benchmarks
+    and tests, e.g. `port=0` for the health server."""
+    return AgentServer(**{**server_options(settings), **overrides})
+
+
 settings = get_settings()
-# Post-call analysis runs in the job's shutdown callback; give it time to finish
-# (missed analyses are caught up by the reconciler loop and `analyze --pending`).
-server = AgentServer(setup_fnc=prewarm, shutdown_process_timeout=90.0)
+server = build_server(settings)
 
 
 @server.rtc_session(agent_name=settings.agent_name)

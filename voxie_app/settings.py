@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
     )
     max_context_items: int = Field(default=40, ge=2, validation_alias="VOXIE_MAX_CONTEXT_ITEMS")
     tts_voice: str = Field(default="alloy", validation_alias="VOXIE_TTS_VOICE")
+    # How the voice worker runs calls: `thread` (all calls in the worker process, each on
+    # its own thread and event loop, sharing the loaded models) or `process` (livekit's
+    # default on Linux: one process per call). README "The voice worker" weighs them.
+    job_executor: Literal["thread", "process"] = Field(
+        default="thread", validation_alias="VOXIE_JOB_EXECUTOR"
+    )
 
     # Accounts and limits
     session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
@@ -109,6 +116,13 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         default=5.0, gt=0, validation_alias="VOXIE_WEBHOOK_POLL_SECONDS"
     )
+
+    @field_validator("job_executor", mode="before")
+    @classmethod
+    def _executor_name(cls, value: object) -> object:
+        # `Thread` or ` process ` in a .env file mean what they say; anything else is
+        # refused with pydantic's "Input should be 'thread' or 'process'".
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def livekit_configured(self) -> bool:

@@ -549,7 +549,8 @@ class RollupAgentDay(SQLModel, table=True):
 class RollupLabelCount(SQLModel, table=True):
     """Added: one agent's calls per sentiment (`kind` "sentiments") or business
     outcome ("outcomes") on a settled day: plain rows, so the mixes of a range
-    are one GROUP BY."""
+    are one GROUP BY. Rows with `all_agents` hold the day's counts over every
+    agent, so a range without an agent filter reads a few rows per day."""
 
     __tablename__ = "rollup_label_counts"
     __table_args__ = (
@@ -570,6 +571,7 @@ class RollupLabelCount(SQLModel, table=True):
     tz: str = SQLField(max_length=64)
     day: date
     agent_id: uuid.UUID | None = SQLField(default=None, sa_column=Column(sa.Uuid))
+    all_agents: bool = False
     kind: str = SQLField(max_length=16)
     label: str
     calls: int = 0

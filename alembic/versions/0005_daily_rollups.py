@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("tz", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("agent_id", sa.Uuid(), nullable=True),
+        sa.Column("all_agents", sa.Boolean(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("label", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("calls", sa.Integer(), nullable=False),

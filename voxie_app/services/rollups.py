@@ -57,6 +57,7 @@ from voxie_app.models import (
     TokenUsage,
     TurnMetric,
 )
+from voxie_app.services.analytics import call_cost
 from voxie_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,9 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
             t = out[key] = DayTotals()
         return t
 
-    def grouped(*cols: Any, join: Any = None, where: tuple[Any, ...] = ()) -> Any:
+    def grouped(
+        *cols: Any, join: Any = None, outer: bool = False, where: tuple[Any, ...] = ()
+    ) -> Any:
         # The bucket is computed in a subquery and grouped outside it, so the
         # GROUP BY never repeats an expression with bound parameters.
         inner = select(
@@ -271,75 +274,71 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
             *cols,
         ).select_from(CallSession)
         if join is not None:
-            inner = inner.join(*join)
+            inner = inner.join(*join, isouter=outer)
         return inner.where(*in_range, *where).subquery()
 
+    # 1. The calls, grouped by day, agent, sentiment and outcome (a call has at
+    #    most one summary): every scalar and both mixes in one query.
     resolved = col(CallSession.issue_resolved)
     calls = grouped(
         col(CallSession.duration_seconds).label("seconds"),
         col(CallSession.call_rating).label("rating"),
         sa.case((resolved.is_(True), 1), else_=0).label("yes"),
         sa.case((resolved.is_not(None), 1), else_=0).label("known"),
+        call_cost().label("cost"),
+        col(CallSession.customer_sentiment).label("sentiment"),
+        col(CallSummary.business_outcome).label("outcome"),
+        join=(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id)),
+        outer=True,
     )
-    for bucket, agent_id, n, seconds, rating_sum, rating_n, yes, known in conn.execute(
+    for bucket, agent_id, mood, outcome, n, seconds, cost, r_sum, r_n, yes, known in conn.execute(
         select(
             calls.c.bucket,
             calls.c.agent_id,
+            calls.c.sentiment,
+            calls.c.outcome,
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(calls.c.seconds), 0.0),
+            sa.func.coalesce(sa.func.sum(calls.c.cost), 0),
             sa.func.coalesce(sa.func.sum(calls.c.rating), 0),
             sa.func.count(calls.c.rating),
             sa.func.coalesce(sa.func.sum(calls.c.yes), 0),
             sa.func.coalesce(sa.func.sum(calls.c.known), 0),
         )
         .where(calls.c.bucket.is_not(None))
-        .group_by(calls.c.bucket, calls.c.agent_id)
-    ).all():
+        .group_by(calls.c.bucket, calls.c.agent_id, calls.c.sentiment, calls.c.outcome)
+    ):
         t = totals(bucket, agent_id)
-        t.calls, t.seconds = int(n), float(seconds or 0)
-        t.rating_sum, t.rating_n = float(rating_sum or 0), int(rating_n)
-        t.resolved_yes, t.resolved_known = int(yes), int(known)
+        t.calls += int(n)
+        t.seconds += float(seconds or 0)
+        t.cost += Decimal(str(cost or 0))
+        t.rating_sum += float(r_sum or 0)
+        t.rating_n += int(r_n)
+        t.resolved_yes += int(yes)
+        t.resolved_known += int(known)
+        if mood is not None:
+            t.sentiments[mood] += int(n)
+        if outcome is not None:
+            t.outcomes[outcome] += int(n)
 
-    usage = grouped(
-        col(TokenUsage.total_cost_usd).label("cost"),
-        join=(TokenUsage, col(TokenUsage.call_session_id) == col(CallSession.id)),
-    )
-    for bucket, agent_id, cost in conn.execute(
-        select(usage.c.bucket, usage.c.agent_id, sa.func.sum(usage.c.cost))
-        .where(usage.c.bucket.is_not(None))
-        .group_by(usage.c.bucket, usage.c.agent_id)
-    ).all():
-        totals(bucket, agent_id).cost = Decimal(str(cost or 0))
-
-    sentiment = col(CallSession.customer_sentiment)
-    moods = grouped(sentiment.label("label"), where=(sentiment.is_not(None),))
-    outcome = col(CallSummary.business_outcome)
-    outcomes = grouped(
-        outcome.label("label"),
-        join=(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id)),
-        where=(outcome.is_not(None),),
-    )
+    # 2. Per-turn latency, counted per histogram bin.
     e2e = col(TurnMetric.e2e_latency)
     latency = grouped(
-        _bin_sql(e2e).label("label"),
+        _bin_sql(e2e).label("bin"),
         join=(TurnMetric, col(TurnMetric.call_session_id) == col(CallSession.id)),
         where=(e2e.is_not(None),),
     )
     bins: dict[Key, dict[int, int]] = {}
-    for sub, attr in ((moods, "sentiments"), (outcomes, "outcomes"), (latency, "latency")):
-        for bucket, agent_id, label, n in conn.execute(
-            select(sub.c.bucket, sub.c.agent_id, sub.c.label, sa.func.count())
-            .where(sub.c.bucket.is_not(None))
-            .group_by(sub.c.bucket, sub.c.agent_id, sub.c.label)
-        ).all():
-            t = totals(bucket, agent_id)
-            if attr == "latency":
-                key = (start + timedelta(days=int(bucket)), agent_id)
-                bins.setdefault(key, {})[int(label)] = int(n)
-            else:
-                getattr(t, attr)[label] = int(n)
+    for bucket, agent_id, b, n in conn.execute(
+        select(latency.c.bucket, latency.c.agent_id, latency.c.bin, sa.func.count())
+        .where(latency.c.bucket.is_not(None))
+        .group_by(latency.c.bucket, latency.c.agent_id, latency.c.bin)
+    ):
+        key = (start + timedelta(days=int(bucket)), agent_id)
+        bins.setdefault(key, {})[int(b)] = int(n)
     for key, counts in bins.items():
-        out[key].latency = Hist.of(counts)
+        if key in out:  # turns of a call always come with the call's row
+            out[key].latency = Hist.of(counts)
     return out
 
 
@@ -486,7 +485,9 @@ def _sum_stored(
     if skip:
         label_where.append(labels.c.day.not_in(sorted(skip)))
     if agent_id is not None:
-        label_where.append(labels.c.agent_id == agent_id)
+        label_where += [labels.c.all_agents.is_(False), labels.c.agent_id == agent_id]
+    else:
+        label_where.append(labels.c.all_agents.is_(True))
     for kind, label, n in conn.execute(
         sa.select(labels.c.kind, labels.c.label, sa.func.sum(labels.c.calls))
         .where(*label_where)
@@ -554,15 +555,14 @@ def _store(
                 ],
             )
             agent_rows, label_rows = [], []
+            whole: dict[date, DayTotals] = {}
             for (d, agent), t in totals.items():
                 if d in days and d not in present:
                     agent_rows.append(_agent_row(tz, d, agent, t))
-                    label_rows.extend(
-                        dict(tz=tz, day=d, agent_id=agent, kind=kind, label=label, calls=n)
-                        for kind in ("sentiments", "outcomes")
-                        for label, n in getattr(t, kind).items()
-                        if n
-                    )
+                    label_rows += _label_rows(tz, d, agent, t, all_agents=False)
+                    whole.setdefault(d, DayTotals()).add(t, latency=False)
+            for d, t in whole.items():
+                label_rows += _label_rows(tz, d, None, t, all_agents=True)
             if agent_rows:
                 conn.execute(sa.insert(RollupAgentDay.__table__), agent_rows)  # type: ignore[attr-defined]
             if label_rows:
@@ -571,6 +571,25 @@ def _store(
     except sa.exc.SQLAlchemyError as exc:  # a cache: the computed numbers are still returned
         log.warning("could not store analytics rollups: %s", exc)
         return False
+
+
+def _label_rows(
+    tz: str, d: date, agent_id: uuid.UUID | None, t: DayTotals, *, all_agents: bool
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "tz": tz,
+            "day": d,
+            "agent_id": agent_id,
+            "all_agents": all_agents,
+            "kind": kind,
+            "label": label,
+            "calls": n,
+        }
+        for kind in ("sentiments", "outcomes")
+        for label, n in getattr(t, kind).items()
+        if n
+    ]
 
 
 def _agent_row(tz: str, d: date, agent_id: uuid.UUID | None, t: DayTotals) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sqlite3
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -414,3 +415,43 @@ def test_fill_stores_the_missing_settled_days_once(
     with session_scope() as s:
         assert rollups.fill(s, tz="UTC") == 0
     assert len(_stored_days()) == 88
+
+
+def test_sqlite_without_math_functions_gets_them() -> None:
+    """Some SQLite builds lack ln()/floor(): the connection hook supplies them."""
+    from voxie_app import db as db_module
+
+    class NoMath:
+        def __init__(self) -> None:
+            self.conn = sqlite3.connect(":memory:")
+            self.added: dict[str, Any] = {}
+
+        def cursor(self) -> Any:
+            real = self.conn.cursor()
+            added = self.added
+
+            class Cursor:
+                def execute(self, sql: str) -> Any:
+                    if "ln(" in sql and "ln" not in added:
+                        raise sqlite3.OperationalError("no such function: ln")
+                    return real.execute(sql)
+
+                def close(self) -> None:
+                    real.close()
+
+            return Cursor()
+
+        def create_function(self, name: str, n: int, fn: Any, deterministic: bool) -> None:
+            self.added[name] = fn
+            self.conn.create_function(name, n, fn, deterministic=deterministic)
+
+    conn = NoMath()
+    db_module._sqlite_on_connect(conn, None)
+    assert set(conn.added) == {"ln", "floor"}
+    assert conn.conn.execute("SELECT floor(ln(100.0) / ln(10.0))").fetchone()[0] == 2
+    assert (
+        rollups.bin_of(0.5)
+        == conn.conn.execute(
+            f"SELECT floor(ln(0.5 / {rollups.BIN_BASE}) / {rollups._LN_RATIO})"
+        ).fetchone()[0]
+    )

@@ -6,6 +6,8 @@ to the psycopg 3 driver so users can paste their connection string unchanged.
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -56,6 +58,25 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    check = dbapi_conn.cursor()
+    try:  # the analytics rollups bin latencies with ln() and floor()
+        check.execute("SELECT ln(1.0), floor(1.5)")
+        has_math = True
+    except sqlite3.OperationalError:  # SQLite built without its math functions
+        has_math = False
+    finally:
+        check.close()  # no statement may be pending while functions are created
+    if not has_math:
+        dbapi_conn.create_function("ln", 1, _ln, deterministic=True)
+        dbapi_conn.create_function("floor", 1, _floor, deterministic=True)
+
+
+def _ln(x: float | None) -> float | None:
+    return math.log(x) if x is not None and x > 0 else None
+
+
+def _floor(x: float | None) -> int | None:
+    return math.floor(x) if x is not None else None
 
 
 @contextmanager

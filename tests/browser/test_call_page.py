@@ -312,13 +312,23 @@ def test_messages_for_microphone_failures_and_endings() -> None:
     assert ended_text("SIGNAL_CLOSE", None) == "The call was disconnected (signal close)."
 
 
-def test_a_viewer_sees_the_call_page_but_cannot_start_a_call(
+def test_a_viewer_is_told_they_cannot_start_calls_and_sees_no_editing_controls(
     site: SeededApp, livekit: LiveKitDouble, caller
 ) -> None:
+    """Viewers' events are refused by the server (tests/test_state_auth.py); the
+    pages also leave out the controls a viewer cannot use."""
     b = caller(role="viewer")
-    page = start_call(b, agent_id(site))
-    expect(page.get_by_text("cannot do that")).to_be_visible(timeout=10_000)
-    expect(page.get_by_test_id("call-ready")).to_be_visible()
-    assert livekit.requests == []
-    page.wait_for_timeout(500)  # the toast has slid in
+    page = b.goto(f"/call/{agent_id(site)}")
+    expect(page.get_by_test_id("viewer-notice")).to_contain_text("start calls")
+    expect(page.get_by_test_id("call-start")).to_have_count(0)
     b.shot()
+    page = b.goto("/agents")
+    expect(page.get_by_test_id("agent-card").first).to_be_visible()
+    for control in ("new-agent", "agent-edit", "agent-delete", "agent-call", "agent-chat"):
+        expect(page.get_by_test_id(control)).to_have_count(0)
+    page = b.goto("/call")
+    expect(page.get_by_test_id("call-choice-name").first).to_be_visible()
+    expect(page.get_by_test_id("call-choice")).to_have_count(0)
+    expect(page.get_by_test_id("viewer-notice")).to_be_visible()
+    assert livekit.requests == []
+    b.assert_clean()

@@ -50,14 +50,16 @@ def _row(doc: rx.Var) -> rx.Component:
             flex="1",
         ),
         _status(doc),
-        rx.icon_button(
-            rx.icon("trash-2", size=14),
-            size="1",
-            variant="ghost",
-            color_scheme="gray",
-            on_click=K.delete(doc["id"]),
-            aria_label="Delete document",
-            title="Delete",
+        ui.editors_only(
+            rx.icon_button(
+                rx.icon("trash-2", size=14),
+                size="1",
+                variant="ghost",
+                color_scheme="gray",
+                on_click=K.delete(doc["id"]),
+                aria_label="Delete document",
+                title="Delete",
+            )
         ),
         align="center",
         spacing="3",
@@ -154,8 +156,7 @@ def knowledge_panel() -> rx.Component:
                     data_testid="knowledge-search-on",
                 ),
             ),
-            _dropzone(),
-            _paste(),
+            ui.editors_only(_dropzone(), _paste()),
             rx.cond(
                 K.documents.length() > 0,
                 rx.vstack(rx.foreach(K.documents, _row), spacing="0", width="100%"),

@@ -150,3 +150,35 @@ def responsive_table(*children: rx.Component, **props: Any) -> rx.Component:
         width="100%",
         overflow_x="auto",
     )
+
+
+def is_viewer() -> rx.Var:
+    """True once the signed-in user is known to be a viewer."""
+    from voxie_app.state.session import SessionState
+
+    return SessionState.user_role == "viewer"
+
+
+def editors_only(*children: rx.Component) -> rx.Component:
+    """Controls a viewer may not use, left out of their pages.
+
+    The server refuses a viewer's events anyway (`state.guard`); hiding the
+    controls saves them a click that could only fail. Until the role is known
+    the controls show (an admin never sees them flicker in).
+    """
+    return rx.cond(is_viewer(), rx.fragment(), rx.fragment(*children))
+
+
+def viewer_notice(what: str) -> rx.Component:
+    return rx.callout(
+        f"Your account can see agents, calls and analytics; ask an admin to {what}.",
+        icon="eye",
+        color_scheme="gray",
+        width="100%",
+        data_testid="viewer-notice",
+    )
+
+
+def for_editors(content: rx.Component, what: str) -> rx.Component:
+    """A whole page body a viewer cannot use: a short notice instead."""
+    return rx.cond(is_viewer(), viewer_notice(what), content)

@@ -43,9 +43,12 @@ def agent_chat() -> rx.Component:
                 "It may have been deleted.",
                 rx.link(rx.button("All agents"), href=routes.AGENTS),
             ),
-            ui.card(
-                chat_panel(S, placeholder="Say something a caller would say…"),
-                max_width="52rem",
+            ui.for_editors(
+                ui.card(
+                    chat_panel(S, placeholder="Say something a caller would say…"),
+                    max_width="52rem",
+                ),
+                "test agents in a chat",
             ),
         ),
         title=rx.cond(S.agent_name != "", "Chat with " + S.agent_name, "Chat"),

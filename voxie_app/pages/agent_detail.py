@@ -135,7 +135,7 @@ def _activity() -> rx.Component:
 
 def _actions() -> rx.Component:
     return rx.cond(
-        S.found,
+        S.found & ~ui.is_viewer(),
         rx.hstack(
             rx.link(
                 rx.button(rx.icon("message-square", size=16), "Chat", variant="soft"),

@@ -84,43 +84,47 @@ def _agent_card(agent: rx.Var) -> rx.Component:
                 color=rx.color("gray", 10),
                 wrap="wrap",
             ),
-            rx.separator(size="4"),
-            rx.hstack(
-                rx.link(
-                    rx.button(rx.icon("message-square", size=14), "Chat", size="1", variant="soft"),
-                    href=agent["chat_href"],
-                    data_testid="agent-chat",
+            ui.editors_only(rx.separator(size="4")),
+            ui.editors_only(
+                rx.hstack(
+                    rx.link(
+                        rx.button(
+                            rx.icon("message-square", size=14), "Chat", size="1", variant="soft"
+                        ),
+                        href=agent["chat_href"],
+                        data_testid="agent-chat",
+                    ),
+                    rx.link(
+                        rx.button(rx.icon("phone-call", size=14), "Call", size="1"),
+                        href=agent["call_href"],
+                        data_testid="agent-call",
+                    ),
+                    rx.spacer(),
+                    _action(
+                        "pencil",
+                        "Edit",
+                        on_click=S.open_edit(agent["id"]),
+                        disabled=~agent["ready"].to(bool),
+                        data_testid="agent-edit",
+                    ),
+                    _action(
+                        "copy",
+                        "Duplicate",
+                        on_click=S.duplicate(agent["id"]),
+                        disabled=~agent["ready"].to(bool),
+                        data_testid="agent-duplicate",
+                    ),
+                    _action(
+                        "trash-2",
+                        "Delete",
+                        color_scheme="red",
+                        on_click=S.ask_delete(agent["id"], agent["name"]),
+                        data_testid="agent-delete",
+                    ),
+                    width="100%",
+                    align="center",
+                    spacing="2",
                 ),
-                rx.link(
-                    rx.button(rx.icon("phone-call", size=14), "Call", size="1"),
-                    href=agent["call_href"],
-                    data_testid="agent-call",
-                ),
-                rx.spacer(),
-                _action(
-                    "pencil",
-                    "Edit",
-                    on_click=S.open_edit(agent["id"]),
-                    disabled=~agent["ready"].to(bool),
-                    data_testid="agent-edit",
-                ),
-                _action(
-                    "copy",
-                    "Duplicate",
-                    on_click=S.duplicate(agent["id"]),
-                    disabled=~agent["ready"].to(bool),
-                    data_testid="agent-duplicate",
-                ),
-                _action(
-                    "trash-2",
-                    "Delete",
-                    color_scheme="red",
-                    on_click=S.ask_delete(agent["id"], agent["name"]),
-                    data_testid="agent-delete",
-                ),
-                width="100%",
-                align="center",
-                spacing="2",
             ),
             spacing="3",
             width="100%",
@@ -166,14 +170,19 @@ def _list() -> rx.Component:
                         "No agents yet",
                         "Create your first voice agent with the form, or let the builder "
                         "draft one from a conversation.",
-                        rx.hstack(
-                            rx.button(
-                                rx.icon("plus", size=16), "Create an agent", on_click=S.open_create
-                            ),
-                            rx.link(
-                                rx.button("Open the builder", variant="soft"), href=routes.BUILDER
-                            ),
-                            spacing="2",
+                        ui.editors_only(
+                            rx.hstack(
+                                rx.button(
+                                    rx.icon("plus", size=16),
+                                    "Create an agent",
+                                    on_click=S.open_create,
+                                ),
+                                rx.link(
+                                    rx.button("Open the builder", variant="soft"),
+                                    href=routes.BUILDER,
+                                ),
+                                spacing="2",
+                            )
                         ),
                     )
                 ),
@@ -197,11 +206,13 @@ def _agents() -> rx.Component:
         delete_dialog(),
         title="Agents",
         subtitle="Your voice agents: test them in a chat, call them, change them.",
-        actions=rx.button(
-            rx.icon("plus", size=16),
-            "New agent",
-            on_click=S.open_create,
-            data_testid="new-agent",
+        actions=ui.editors_only(
+            rx.button(
+                rx.icon("plus", size=16),
+                "New agent",
+                on_click=S.open_create,
+                data_testid="new-agent",
+            )
         ),
     )
 

@@ -132,6 +132,23 @@ def _no_llm_help() -> rx.Component:
 @rx.page(route=routes.BUILDER, title="Builder | Voxie", on_load=S.on_load)
 def builder() -> rx.Component:
     return layout(
+        ui.for_editors(_body(), "create or change agents"),
+        title="Builder",
+        subtitle="Describe your business to Voxie; it asks a few questions and creates your agent.",
+        actions=ui.editors_only(
+            rx.button(
+                rx.icon("plus", size=16),
+                "New conversation",
+                variant="soft",
+                on_click=S.new_conversation,
+                data_testid="builder-new",
+            )
+        ),
+    )
+
+
+def _body() -> rx.Component:
+    return rx.fragment(
         _no_llm_help(),
         rx.grid(
             ui.card(chat_panel(S, placeholder="Tell Voxie about your business…")),
@@ -155,14 +172,5 @@ def builder() -> rx.Component:
             columns=rx.breakpoints(initial="1", lg="2"),
             spacing="4",
             width="100%",
-        ),
-        title="Builder",
-        subtitle="Describe your business to Voxie; it asks a few questions and creates your agent.",
-        actions=rx.button(
-            rx.icon("plus", size=16),
-            "New conversation",
-            variant="soft",
-            on_click=S.new_conversation,
-            data_testid="builder-new",
         ),
     )

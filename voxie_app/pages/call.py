@@ -349,9 +349,11 @@ def _actions() -> rx.Component:
     return rx.cond(
         (S.agent_name != "") & (S.phase != "loading") & (S.problem != "not_ready"),
         rx.hstack(
-            rx.link(
-                rx.button(rx.icon("message-square", size=16), "Chat instead", variant="soft"),
-                href=S.chat_href,
+            ui.editors_only(
+                rx.link(
+                    rx.button(rx.icon("message-square", size=16), "Chat instead", variant="soft"),
+                    href=S.chat_href,
+                )
             ),
             rx.link(
                 rx.button(rx.icon("bot", size=16), "Agent", variant="soft", color_scheme="gray"),
@@ -371,7 +373,7 @@ def call_agent() -> rx.Component:
             ("ended", _ended_card()),
             # One branch for both, so the room stays mounted when it connects.
             ("connecting", "connected", _in_call()),
-            _ready(),
+            ui.for_editors(_ready(), "start calls"),
         ),
         title=rx.cond(S.agent_name != "", "Call " + S.agent_name, "Call"),
         subtitle=SUBTITLE,
@@ -406,18 +408,22 @@ def _choice(agent: rx.Var) -> rx.Component:
                 align="center",
                 color=rx.color("gray", 10),
             ),
-            rx.separator(size="4"),
-            rx.hstack(
-                rx.link(
-                    rx.button(rx.icon("phone-call", size=14), "Call", size="2"),
-                    href=agent["href"],
-                    data_testid="call-choice",
+            ui.editors_only(
+                rx.separator(size="4"),
+                rx.hstack(
+                    rx.link(
+                        rx.button(rx.icon("phone-call", size=14), "Call", size="2"),
+                        href=agent["href"],
+                        data_testid="call-choice",
+                    ),
+                    rx.link(
+                        rx.button(
+                            rx.icon("message-square", size=14), "Chat", size="2", variant="soft"
+                        ),
+                        href=agent["chat_href"],
+                    ),
+                    spacing="2",
                 ),
-                rx.link(
-                    rx.button(rx.icon("message-square", size=14), "Chat", size="2", variant="soft"),
-                    href=agent["chat_href"],
-                ),
-                spacing="2",
             ),
             spacing="3",
             width="100%",
@@ -471,6 +477,7 @@ def call_picker() -> rx.Component:
             ),
             ui.loading_block(),
         ),
+        rx.cond(ui.is_viewer(), ui.viewer_notice("start calls")),
         title="Call an agent",
         subtitle="Pick a ready agent and talk to it from your browser.",
     )

@@ -32,6 +32,10 @@ def _live_badge() -> rx.Component:
 
 
 def _quick_links() -> rx.Component:
+    return ui.editors_only(_links())
+
+
+def _links() -> rx.Component:
     return rx.hstack(
         rx.link(
             rx.button(rx.icon("plus", size=16), "Create an agent", size="2"),

@@ -6,6 +6,7 @@ Every request must name the agent's own partition, never Ragie's default one.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -167,3 +168,37 @@ def test_a_failed_ragie_delete_keeps_the_document(
     r = client.delete(f"/api/agents/{agent_id}/knowledge/{doc['id']}")
     assert r.status_code == 502 and "Ragie answered 401" in r.json()["detail"]
     assert client.get(f"/api/agents/{agent_id}/knowledge/{doc['id']}").status_code == 200
+
+
+def test_deleting_the_agent_drops_its_ragie_partition(
+    client: TestClient, ragie: RagieServerDouble
+) -> None:
+    keep, drop = make_agent("Keep"), make_agent("Drop")
+    upload(client, keep, "faq.md")
+    upload(client, drop, "faq.md")
+    upload(client, drop, "warranty-and-returns.pdf")
+    assert len(ragie.in_partition(ragie_store.partition_for(drop))) == 2
+
+    assert client.delete(f"/api/agents/{drop}").status_code == 204
+    assert client.get(f"/api/agents/{drop}").status_code == 404  # gone at once
+    gone = ("DELETE", f"/partitions/{ragie_store.partition_for(drop)}")
+    for _ in range(200):  # the partition is dropped after the response
+        if gone in [(r.method, r.path) for r in ragie.requests]:
+            break
+        time.sleep(0.02)
+    assert gone in [(r.method, r.path) for r in ragie.requests]
+    assert ragie.in_partition(ragie_store.partition_for(drop)) == []
+    assert len(ragie.in_partition(ragie_store.partition_for(keep))) == 1  # others untouched
+
+
+def test_a_failing_ragie_does_not_undo_the_agents_deletion(
+    ragie: RagieServerDouble, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent_id = make_agent()
+    upload(client, agent_id, "faq.md")
+    ragie.api_key = "rotated"  # every request now refused with 401
+    thread = knowledge.delete_agent(agent_id=agent_id)
+    assert thread is not None
+    thread.join(10)
+    assert client.get(f"/api/agents/{agent_id}").status_code == 404
+    assert "Ragie partition" in caplog.text and "stays" in caplog.text

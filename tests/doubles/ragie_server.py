@@ -9,6 +9,7 @@ builds and parses the requests (multipart upload, headers, JSON bodies):
   through `statuses` (default `pending`, `partitioning`, `indexed`, `ready`),
   or ends `failed` for a document whose name is in `fail_names`
 - `DELETE /documents/{id}` (`partition` header)
+- `DELETE /partitions/{partition}` (the partition and its documents)
 - `POST /retrievals` (JSON: `query`, `top_k`, `partition`, ...): word-overlap
   scoring (words of four letters or more) over the paragraphs of the
   partition's ready documents
@@ -155,6 +156,7 @@ class RagieServerDouble:
         app.router.add_get("/documents/{id}", self._get)
         app.router.add_delete("/documents/{id}", self._delete)
         app.router.add_post("/retrievals", self._retrieve)
+        app.router.add_delete("/partitions/{partition}", self._delete_partition)
         app.router.add_route("*", "/{tail:.*}", self._no_route)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -267,6 +269,17 @@ class RagieServerDouble:
         with self._lock:
             del self.documents[doc.id]
         return web.json_response({"status": "deleted"})
+
+    async def _delete_partition(self, request: web.Request) -> web.Response:
+        partition = request.match_info["partition"]
+        self._record(request, partition, None)
+        with self._lock:
+            gone = [i for i, d in self.documents.items() if d.partition == partition]
+            for i in gone:
+                del self.documents[i]
+        if not gone:
+            return self._error(404, "Partition not found")
+        return web.json_response({"message": "ok"})
 
     async def _retrieve(self, request: web.Request) -> web.Response:
         body = await request.json()

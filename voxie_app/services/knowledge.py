@@ -362,6 +362,48 @@ def get_document(
     return doc
 
 
+def delete_agent(
+    *, agent_id: uuid.UUID, settings: Settings | None = None
+) -> threading.Thread | None:
+    """Delete an agent with its documents, then its Ragie partition in the background.
+
+    The rows go first, in one transaction (`NotFound` if there is no such
+    agent); the partition is dropped after the commit, so a slow or failing
+    Ragie never blocks or undoes the delete (a partition Ragie kept is logged).
+    Returns the thread dropping the partition, if there is one to drop.
+    """
+    settings = settings or get_settings()
+    with session_scope() as session:
+        in_ragie = session.exec(
+            select(sa.func.count())
+            .select_from(KnowledgeDocument)
+            .where(
+                col(KnowledgeDocument.agent_id) == agent_id,
+                col(KnowledgeDocument.ragie_document_id).is_not(None),
+            )
+        ).one()
+        agents_svc.delete_agent(session=session, agent_id=agent_id)
+    if not in_ragie or not providers(settings).ragie:
+        return None
+    thread = threading.Thread(
+        target=_drop_partition, args=(agent_id, settings), name="ragie-drop", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _drop_partition(agent_id: uuid.UUID, settings: Settings) -> None:
+    try:
+        ragie_store.RagieStore(settings).delete_partition(agent_id=agent_id)
+    except ServiceError as exc:
+        log.warning(
+            "agent %s deleted, but its Ragie partition %s stays: %s",
+            agent_id,
+            ragie_store.partition_for(agent_id),
+            exc.message,
+        )
+
+
 def delete_document(
     *, agent_id: uuid.UUID, document_id: uuid.UUID, settings: Settings | None = None
 ) -> None:

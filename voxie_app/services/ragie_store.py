@@ -165,6 +165,14 @@ class RagieStore:
             if getattr(exc.__cause__, "status_code", None) != 404:
                 raise
 
+    def delete_partition(self, *, agent_id: uuid.UUID) -> None:
+        """Delete the agent's partition and everything in it (already gone is fine)."""
+        try:
+            self._call(self.client.partitions.delete, partition_id=partition_for(agent_id))
+        except RagieFailed as exc:
+            if getattr(exc.__cause__, "status_code", None) != 404:
+                raise
+
     # ------------------------------------------------------------------- reads
 
     def retrieve(self, *, agent_id: uuid.UUID, query: str, top_k: int) -> list[RagieChunk]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.models import ALLOWED_TOOLS
-from voxie_app.services import agent_creation, reports
+from voxie_app.services import agent_creation, knowledge, reports
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput, NotFound
 from voxie_app.state import agent_form, fmt, guard
@@ -293,8 +293,7 @@ class AgentsState(AppState):
         agent_id, name = self.delete_id, self.delete_name
         self.delete_open = False
         try:
-            with session_scope() as session:
-                agents_svc.delete_agent(session=session, agent_id=_uuid(agent_id) or uuid.uuid4())
+            knowledge.delete_agent(agent_id=_uuid(agent_id) or uuid.uuid4())
         except NotFound:
             pass
         except sa.exc.SQLAlchemyError as exc:

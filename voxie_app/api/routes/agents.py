@@ -17,7 +17,7 @@ from voxie_app.api.deps import PrincipalDep, SettingsDep
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.schemas import AgentCreate, AgentCreated, AgentPublic, AgentUpdate
-from voxie_app.services import agent_creation, events
+from voxie_app.services import agent_creation, events, knowledge
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import NotFound
 
@@ -151,7 +151,6 @@ def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> Age
 
 
 @router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
-def delete_agent(agent_id: uuid.UUID, _: PrincipalDep) -> Response:
-    with session_scope() as session:
-        agents_svc.delete_agent(session=session, agent_id=agent_id)
+def delete_agent(agent_id: uuid.UUID, _: PrincipalDep, settings: SettingsDep) -> Response:
+    knowledge.delete_agent(agent_id=agent_id, settings=settings)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

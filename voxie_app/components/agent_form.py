@@ -89,7 +89,21 @@ def _tools() -> rx.Component:
                 size="2",
             )
             for tool in ALLOWED_TOOLS
+            if tool != "search_knowledge_base"
         ],
+        # Not a choice: the agent gets the tool exactly when it has ready documents.
+        rx.hstack(
+            rx.icon("book-open", size=14),
+            rx.text(
+                "Knowledge base search turns on by itself once the agent has documents "
+                "(Knowledge, on the agent's page).",
+                size="1",
+            ),
+            spacing="2",
+            align="center",
+            color=rx.color("gray", 10),
+            data_testid="tool-knowledge-note",
+        ),
         ui.field_error(_err("tools")),
         spacing="2",
         width="100%",

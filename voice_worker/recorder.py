@@ -3,6 +3,13 @@
 Session events only enqueue small write jobs (microseconds on the audio path);
 one writer task runs them in order in a thread, each in its own transaction,
 so a crash loses at most the job in flight and the turn order is kept.
+
+Usage (running totals per model: LLM tokens, STT seconds, TTS characters) changes
+several times a turn, as each model reports. It is not written on its own: the
+latest totals ride along with the next turn written (the caller's turn, the
+agent's, a tool call) and with the call's end, in the same transaction. That is
+two transactions per exchange instead of five or six; a crash loses at most the
+usage reported since the last turn was written.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from voxie_app.settings import Settings
 log = logging.getLogger(__name__)
 
 Job = Callable[[Session], Any]
+Usage = tuple[str, str, int, int, float, int]  # kind, model, in, out, seconds, characters
 MAX_TOOL_TEXT = 2000
 WRITE_RETRIES = 3
 
@@ -57,6 +65,7 @@ class CallRecorder:
         self._writer: asyncio.Task[None] | None = None
         self._pending_user_metrics: dict[str, float] = {}
         self._usage_seen: dict[tuple[str, str], tuple] = {}
+        self._usage_pending: dict[tuple[str, str], Usage] = {}
         self.close_event: CloseEvent | None = None
         self.failed_writes = 0
         self._session: AgentSession | None = None
@@ -71,7 +80,29 @@ class CallRecorder:
         session.on("close", self._on_close)
 
     def _submit(self, job: Job) -> None:
-        self._queue.put_nowait(job)
+        """Queue `job`, with the usage totals reported since the last write, if any."""
+        usage, self._usage_pending = self._usage_pending, {}
+        if not usage:
+            self._queue.put_nowait(job)
+            return
+
+        def with_usage(s: Session) -> Any:
+            result = job(s)
+            for kind, model, tin, tout, secs, chars in usage.values():
+                recording.set_usage(
+                    session=s,
+                    call_session_id=self.call_session_id,
+                    usage_type=kind,  # type: ignore[arg-type]
+                    model_name=model,
+                    input_tokens=tin,
+                    output_tokens=tout,
+                    audio_seconds=secs,
+                    characters=chars,
+                    settings=self.settings,
+                )
+            return result
+
+        self._queue.put_nowait(with_usage)
 
     # ---------------------------------------------------------------- events
     def _on_item(self, ev: ConversationItemAddedEvent) -> None:
@@ -156,7 +187,7 @@ class CallRecorder:
             )
 
     def _on_usage(self, ev: SessionUsageUpdatedEvent) -> None:
-        call_id = self.call_session_id
+        """Keep the latest totals per model; `_submit` writes them with the next turn."""
         for usage in ev.usage.model_usage:
             if isinstance(usage, LLMModelUsage):
                 values = ("llm", usage.model, usage.input_tokens, usage.output_tokens, 0.0, 0)
@@ -171,21 +202,7 @@ class CallRecorder:
                 continue  # nothing new for this model
             self._usage_seen[key] = values
             kind, _, tin, tout, secs, chars = values
-            self._submit(
-                lambda s, kind=kind, model=key[1], tin=tin, tout=tout, secs=secs, chars=chars: (
-                    recording.set_usage(
-                        session=s,
-                        call_session_id=call_id,
-                        usage_type=kind,
-                        model_name=model,
-                        input_tokens=tin,
-                        output_tokens=tout,
-                        audio_seconds=secs,
-                        characters=chars,
-                        settings=self.settings,
-                    )
-                )
-            )
+            self._usage_pending[key] = (kind, key[1], tin, tout, secs, chars)
 
     def _on_close(self, ev: CloseEvent) -> None:
         self.close_event = ev
@@ -212,10 +229,12 @@ class CallRecorder:
         self.failed_writes += 1
 
     async def flush(self) -> None:
-        """Wait until every queued write is done."""
+        """Write the usage reported so far and wait until every queued write is done."""
+        if self._usage_pending:
+            self._submit(lambda _s: None)  # the usage alone, committed before `done`
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._submit(lambda _s: loop.call_soon_threadsafe(done.set))
+        self._queue.put_nowait(lambda _s: loop.call_soon_threadsafe(done.set))
         await done.wait()
 
     async def finish(self, *, status: str, reason: str) -> None:

@@ -1,0 +1,119 @@
+"""The call recorder's writes: usage totals ride along with the next turn, in one
+transaction, and nothing reported is lost at the end of the call."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from livekit.agents.llm import ChatMessage
+from livekit.agents.metrics import LLMModelUsage, STTModelUsage, TTSModelUsage
+from livekit.agents.metrics.usage import AgentSessionUsage
+from livekit.agents.voice.events import ConversationItemAddedEvent, SessionUsageUpdatedEvent
+from sqlmodel import select
+
+from voice_worker.recorder import CallRecorder
+from voxie_app.db import session_scope
+from voxie_app.models import CallSession, ConversationTurn, TokenUsage
+from voxie_app.settings import Settings
+
+
+class FakeSession:
+    """What the recorder uses of an `AgentSession`: event subscription."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[Any], None]] = {}
+
+    def on(self, event: str, handler: Callable[[Any], None]) -> None:
+        self.handlers[event] = handler
+
+    @property
+    def current_agent(self) -> object:
+        raise RuntimeError("no agent")
+
+    def emit(self, event: str, ev: object) -> None:
+        self.handlers[event](ev)
+
+
+def usage(llm: tuple[int, int] = (0, 0), stt: float = 0.0, tts: int = 0) -> Any:
+    models = [
+        LLMModelUsage(provider="p", model="gpt-4o-mini", input_tokens=llm[0], output_tokens=llm[1]),
+        STTModelUsage(provider="p", model="nova-3", audio_duration=stt),
+        TTSModelUsage(provider="p", model="sonic-2", characters_count=tts),
+    ]
+    return SessionUsageUpdatedEvent(usage=AgentSessionUsage(model_usage=models))
+
+
+def said(role: str, text: str) -> ConversationItemAddedEvent:
+    return ConversationItemAddedEvent(item=ChatMessage(role=role, content=[text]))  # type: ignore[arg-type]
+
+
+def rows(call_id: uuid.UUID) -> tuple[list[str], dict[str, TokenUsage]]:
+    with session_scope() as s:
+        turns = s.exec(
+            select(ConversationTurn)
+            .where(ConversationTurn.call_session_id == call_id)
+            .order_by(ConversationTurn.turn_number)
+        ).all()
+        used = s.exec(select(TokenUsage).where(TokenUsage.call_session_id == call_id)).all()
+        return [t.transcript for t in turns], {u.usage_type: u for u in used}
+
+
+@pytest.fixture
+def recorded(db: str, configure: Callable[..., Settings]) -> tuple[CallRecorder, FakeSession]:
+    with session_scope() as s:
+        call = CallSession(session_id=uuid.uuid4().hex, room_name="r")
+        s.add(call)
+    recorder = CallRecorder(call_session_id=call.id, settings=configure())
+    return recorder, FakeSession()
+
+
+async def test_usage_is_written_with_the_next_turn_in_one_transaction(
+    recorded: tuple[CallRecorder, FakeSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder, session = recorded
+    transactions: list[int] = []
+    run = recorder._run
+    monkeypatch.setattr(recorder, "_run", lambda job: (transactions.append(1), run(job)))
+    recorder.attach(session)  # type: ignore[arg-type]
+
+    # One exchange, in the order a session reports it: STT usage, the caller's turn,
+    # LLM usage, TTS usage, the agent's turn; every model reports more than once.
+    session.emit("session_usage_updated", usage(stt=1.0))
+    session.emit("session_usage_updated", usage(stt=2.5))
+    session.emit("conversation_item_added", said("user", "Book me in"))
+    session.emit("session_usage_updated", usage(stt=2.5, llm=(100, 10)))
+    session.emit("session_usage_updated", usage(stt=2.5, llm=(100, 10), tts=20))
+    session.emit("session_usage_updated", usage(stt=2.5, llm=(100, 10), tts=42))
+    session.emit("conversation_item_added", said("assistant", "Tuesday at ten?"))
+    await recorder.flush()
+
+    # the caller's turn and the agent's turn, each with the usage so far; then flush's
+    # marker (it writes nothing). Per-report writes would have been 7.
+    assert len(transactions) == 3
+    turns, used = rows(recorder.call_session_id)
+    assert turns == ["Book me in", "Tuesday at ten?"]
+    assert used["stt"].audio_seconds == pytest.approx(2.5)
+    assert (used["llm"].input_tokens, used["llm"].output_tokens) == (100, 10)
+    assert used["tts"].characters == 42
+
+    # usage reported after the last turn is written when the call ends
+    session.emit("session_usage_updated", usage(stt=3.0, llm=(100, 10), tts=42))
+    await recorder.finish(status="completed", reason="done")
+    _, used = rows(recorder.call_session_id)
+    assert used["stt"].audio_seconds == pytest.approx(3.0)
+    assert recorder.failed_writes == 0
+
+
+async def test_flush_writes_pending_usage_before_it_returns(
+    recorded: tuple[CallRecorder, FakeSession],
+) -> None:
+    recorder, session = recorded
+    recorder.attach(session)  # type: ignore[arg-type]
+    session.emit("session_usage_updated", usage(llm=(7, 3)))
+    await recorder.flush()
+    _, used = rows(recorder.call_session_id)
+    assert (used["llm"].input_tokens, used["llm"].output_tokens) == (7, 3)
+    await recorder.finish(status="completed", reason="done")

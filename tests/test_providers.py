@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from livekit.agents import inference
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.plugins import cartesia, deepgram
 from livekit.plugins import openai as lk_openai
+from pydantic import ValidationError
 
 from voice_worker import providers
 from voxie_app.models import AgentSpec
@@ -43,11 +45,11 @@ def test_single_providers_are_used_directly(configure: Callable[..., Settings]) 
 def test_two_providers_of_a_kind_are_wrapped_in_fallback(
     configure: Callable[..., Settings],
 ) -> None:
-    from livekit.plugins import silero
+    from voice_worker.worker import job_vad
 
     s = configure(OPENAI_API_KEY="k", DEEPGRAM_API_KEY="dg", CARTESIA_API_KEY="ca")
     # OpenAI STT is not streaming: the adapter wraps it with the session's VAD.
-    stt = providers.build_stt(SPEC, s, vad=silero.VAD.load())
+    stt = providers.build_stt(SPEC, s, vad=job_vad())
     assert isinstance(stt, lk_stt.FallbackAdapter)
     assert isinstance(stt._stt_instances[0], deepgram.STT)  # first choice first
     assert len(stt._stt_instances) == 2
@@ -83,3 +85,21 @@ def test_endpointing_from_spec_else_settings(configure: Callable[..., Settings])
     assert th["interruption"]["enabled"] is True
     spec = SPEC.model_copy(update={"min_endpointing_delay": 0.2})
     assert providers.turn_handling(spec, s)["endpointing"]["min_delay"] == 0.2
+
+
+def test_turn_detection_is_vad_unless_the_model_is_chosen(
+    configure: Callable[..., Settings],
+) -> None:
+    # Never the session's own default (livekit's end-of-turn model, unpinned).
+    assert providers.turn_handling(SPEC, configure())["turn_detection"] == "vad"
+    chosen = providers.turn_handling(SPEC, configure(VOXIE_TURN_DETECTION=" Model"))
+    detector = chosen["turn_detection"]
+    assert isinstance(detector, inference.TurnDetector)
+    assert detector.model == "turn-detector-v1-mini"  # local, in dev mode too
+
+
+def test_bad_turn_detection_is_refused_naming_the_setting(
+    configure: Callable[..., Settings],
+) -> None:
+    with pytest.raises(ValidationError, match=r"VOXIE_TURN_DETECTION\n.*'vad' or 'model'"):
+        configure(VOXIE_TURN_DETECTION="semantic")

@@ -1,8 +1,9 @@
 """A whole voice turn with no room: real speech in, agent audio out, all of it recorded.
 
-Speech made by espeak-ng is fed in real time through a custom `AudioInput`,
-followed by silence, so the real Silero VAD finds the end of the utterance; the
-session wraps the non-streaming STT double with that VAD. The agent is Voxie's
+Speech made by espeak-ng is fed in real time through a custom `AudioInput`, in the
+format the worker asks the room for, followed by silence, so the worker's VAD
+(livekit's Silero) finds the end of the utterance; the session wraps the
+non-streaming STT double with that VAD. The agent is Voxie's
 `SpecAgent` built by `agent_builder` from a stored spec, with the real
 livekit-plugins-openai LLM talking to the local OpenAI-compatible double; a
 TTS double speaks a tone into a captured `AudioOutput`. The `CallRecorder`
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from livekit.agents import AgentSession
+from livekit.agents import vad as lk_vad
 from livekit.agents.llm import ChatMessage
 from livekit.agents.voice.events import ConversationItemAddedEvent
-from livekit.plugins import silero
 from sqlmodel import select
 
 from tests.doubles.audio import (
@@ -38,6 +39,7 @@ from voice_worker.providers import session_conn_options, turn_handling
 from voice_worker.recorder import CallRecorder, close_outcome
 from voice_worker.runtime import agent_builder, call_data, load_spec
 from voice_worker.spec_agent import SpecAgent
+from voice_worker.worker import INPUT_FRAME_MS, INPUT_SAMPLE_RATE, job_vad
 from voxie_app.db import session_scope
 from voxie_app.models import CallSession, ConversationTurn, TokenUsage, TurnMetric
 from voxie_app.services import agent_creation
@@ -51,9 +53,9 @@ GREETING = "Hello, Bright Smile Dental!"
 REPLY = "Of course. Which day suits you?"
 
 
-@pytest.fixture(scope="module")
-def vad() -> silero.VAD:
-    return silero.VAD.load()
+@pytest.fixture
+def vad() -> lk_vad.VAD:
+    return job_vad()
 
 
 async def wait_for(predicate: Callable[[], bool], limit: float, what: str) -> None:
@@ -69,14 +71,14 @@ async def test_spoken_turn_goes_through_vad_stt_llm_tts_and_is_recorded(
     db: str,
     openai_double: OpenAIServerDouble,
     configure: Callable[..., Settings],
-    vad: silero.VAD,
+    vad: lk_vad.VAD,
     tmp_path: Path,
 ) -> None:
     settings = configure(
         OPENAI_API_KEY="test-key",
         OPENAI_BASE_URL=openai_double.base_url,
         VOXIE_PROVIDER_RETRIES="0",
-        # The session's default end-of-turn model (livekit's local turn detector) may
+        # Should the end-of-turn model be chosen (VOXIE_TURN_DETECTION=model), it may
         # judge the synthetic sentence unfinished and wait the maximum delay: bound it.
         VOXIE_MAX_ENDPOINTING_DELAY="1.0",
     )
@@ -112,7 +114,7 @@ async def test_spoken_turn_goes_through_vad_stt_llm_tts_and_is_recorded(
         turn_handling=turn_handling(spec, settings),
         conn_options=session_conn_options(settings),
     )
-    mic = SpeechInput(sample_rate=16000, frame_ms=20)
+    mic = SpeechInput(sample_rate=INPUT_SAMPLE_RATE, frame_ms=INPUT_FRAME_MS)
     speaker = CapturedAudioOutput(playout_speed=1.0)
     session.input.audio = mic
     session.output.audio = speaker
@@ -127,7 +129,7 @@ async def test_spoken_turn_goes_through_vad_stt_llm_tts_and_is_recorded(
     session.on("conversation_item_added", on_item)
 
     speech = await asyncio.to_thread(
-        synthesize_speech, SPOKEN, sample_rate=16000, wav_path=tmp_path / "caller.wav"
+        synthesize_speech, SPOKEN, sample_rate=INPUT_SAMPLE_RATE, wav_path=tmp_path / "caller.wav"
     )
     try:
         await session.start(agent)

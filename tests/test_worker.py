@@ -4,6 +4,7 @@ job executor setting reaches the `AgentServer`; jobs share the VAD model safely.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -12,12 +13,20 @@ from types import SimpleNamespace
 
 import pytest
 from livekit import rtc
-from livekit.agents import JobExecutorType
-from livekit.plugins import silero
+from livekit.agents import AgentServer, JobExecutorType, inference
+from livekit.agents.telemetry.loop_monitor import LoopMonitorThresholds
 from pydantic import ValidationError
 
-from voice_worker import worker as worker_module
-from voice_worker.worker import build_server, job_vad, prewarm, run_call
+from voice_worker.worker import (
+    LOOP_BLOCK_WARN_ENV,
+    PRELOAD_LOCAL_MODELS_ENV,
+    VAD_MIN_SILENCE_SECONDS,
+    build_server,
+    job_vad,
+    prewarm,
+    room_options,
+    run_call,
+)
 from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
@@ -213,18 +222,10 @@ def test_bad_job_executor_is_refused_naming_the_setting_and_the_choices(
     assert "'thread' or 'process'" in message
 
 
-def test_jobs_share_one_vad_model_but_not_its_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Thread mode runs prewarm once per job, in the job's thread: the model is loaded
-    once per process, and each job gets its own `VAD` (an event emitter)."""
-    loads: list[int] = []
-    real_load = silero.VAD.load
-
-    def counting_load(**kwargs: object) -> object:
-        loads.append(threading.get_ident())
-        return real_load(**kwargs)
-
-    monkeypatch.setattr(worker_module, "_vad_model", None)
-    monkeypatch.setattr(silero.VAD, "load", counting_load)
+def test_each_job_gets_its_own_vad_on_the_shared_model() -> None:
+    """Thread mode runs prewarm once per job, in the job's thread, each with its own
+    `proc.userdata`: every job gets its own `VAD` (an event emitter) of livekit's native
+    Silero, whose model is one per process."""
     procs = [SimpleNamespace(userdata={}) for _ in range(4)]
     threads = [threading.Thread(target=prewarm, args=(p,)) for p in procs]
     for t in threads:
@@ -232,9 +233,41 @@ def test_jobs_share_one_vad_model_but_not_its_events(monkeypatch: pytest.MonkeyP
     for t in threads:
         t.join()
     vads = [p.userdata["vad"] for p in procs]
-    assert len(loads) == 1
+    assert all(isinstance(v, inference.VAD) for v in vads)
     assert len({id(v) for v in vads}) == 4
-    assert len({id(v._onnx_session) for v in vads}) == 1
+    assert vads[0].min_silence_duration == VAD_MIN_SILENCE_SECONDS
+
+
+def test_vad_turn_detection_skips_the_end_of_turn_model_preload(
+    configure: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PRELOAD_LOCAL_MODELS_ENV, raising=False)
+    build_server(configure(VOXIE_TURN_DETECTION="model"))
+    assert PRELOAD_LOCAL_MODELS_ENV not in os.environ
+    build_server(configure(VOXIE_TURN_DETECTION="vad"))
+    assert os.environ[PRELOAD_LOCAL_MODELS_ENV] == "0"
+    monkeypatch.setenv(PRELOAD_LOCAL_MODELS_ENV, "1")  # the operator's choice wins
+    build_server(configure())
+    assert os.environ[PRELOAD_LOCAL_MODELS_ENV] == "1"
+
+
+def test_loop_watchdog_threshold_defaults_to_250_ms_unless_set(
+    configure: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(LOOP_BLOCK_WARN_ENV, raising=False)
+    build_server(configure())
+    assert os.environ[LOOP_BLOCK_WARN_ENV] == "250"
+    assert LoopMonitorThresholds.from_env() == LoopMonitorThresholds(warn=0.25, error=0.5)
+    monkeypatch.setenv(LOOP_BLOCK_WARN_ENV, "100")
+    build_server(configure())
+    assert os.environ[LOOP_BLOCK_WARN_ENV] == "100"
+
+
+def test_thread_mode_keeps_one_idle_executor(configure: Callable[..., Settings]) -> None:
+    assert build_server(configure())._num_idle_processes == 1
+    # process mode keeps livekit's default (a warm process per CPU, up to 4)
+    process = build_server(configure(VOXIE_JOB_EXECUTOR="process"))
+    assert process._num_idle_processes == AgentServer._default_num_idle_processes
 
 
 async def test_a_jobs_vad_metrics_reach_only_that_job() -> None:
@@ -252,3 +285,9 @@ async def test_a_jobs_vad_metrics_reach_only_that_job() -> None:
     await stream.aclose()
     assert heard["first"] >= 1
     assert heard["second"] == 0
+
+
+def test_the_room_delivers_the_callers_audio_at_16_khz() -> None:
+    audio = room_options().get_audio_input_options()
+    assert audio is not None
+    assert (audio.sample_rate, audio.num_channels, audio.frame_size_ms) == (16000, 1, 50)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 
+from livekit.agents import inference
 from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.agents import vad as lk_vad
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions
 from livekit.agents.voice.agent_session import SessionConnectOptions
+from livekit.agents.voice.turn import TurnDetectionMode
 from livekit.plugins import cartesia, deepgram
 from livekit.plugins import openai as lk_openai
 
@@ -131,9 +133,25 @@ def build_tts(spec: AgentSpec, settings: Settings) -> lk_tts.TTS:
     return lk_tts.FallbackAdapter(choices)
 
 
+def turn_detection(settings: Settings) -> TurnDetectionMode:
+    """How the end of the caller's turn is found (`VOXIE_TURN_DETECTION`).
+
+    `vad`: when the VAD hears silence, then the endpointing delay. `model`: livekit's
+    end-of-turn model also judges from the audio whether the caller has finished, and
+    waits up to the maximum delay when it thinks not; pinned to the local `v1-mini`
+    model, since livekit's unpinned default tries LiveKit Cloud's inference service in
+    `dev` mode. Never left to the session's default (that model, unpinned).
+    """
+    if settings.turn_detection == "model":
+        return inference.TurnDetector(version="v1-mini")
+    return "vad"
+
+
 def turn_handling(spec: AgentSpec, settings: Settings) -> dict:
-    """Barge-in on, VAD endpointing with delays from the spec, else from settings."""
+    """Barge-in on; the turn detection from settings; endpointing delays from the spec,
+    else from settings."""
     return {
+        "turn_detection": turn_detection(settings),
         "endpointing": {
             "min_delay": spec.min_endpointing_delay
             if spec.min_endpointing_delay is not None

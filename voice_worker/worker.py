@@ -13,12 +13,14 @@ marked `failed` and the reason stored.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import threading
+import os
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from typing import Any
 
+from livekit import local_inference
 from livekit.agents import (
     Agent,
     AgentServer,
@@ -26,8 +28,10 @@ from livekit.agents import (
     JobContext,
     JobExecutorType,
     JobProcess,
+    inference,
+    room_io,
 )
-from livekit.plugins import silero
+from livekit.agents import vad as lk_vad
 
 from voice_worker.analysis import analyze_call
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
@@ -57,38 +61,94 @@ log = logging.getLogger("voxie.worker")
 
 
 JOB_EXECUTORS = {"thread": JobExecutorType.THREAD, "process": JobExecutorType.PROCESS}
+# Silence that ends the caller's speech for the VAD. livekit's VAD defaults to 0.25 s; 0.55 s
+# is what Voxie has always used (the Silero plugin's default), so callers who pause
+# briefly mid-sentence are not cut off.
+VAD_MIN_SILENCE_SECONDS = 0.55
+# What the room delivers to the session: 16 kHz mono in 50 ms frames. Every consumer of
+# the caller's audio works at 16 kHz (the VAD, the end-of-turn model, Deepgram's stream;
+# OpenAI's STT takes any rate), so at livekit's default of 24 kHz each of them would
+# resample every frame; the room's decoder resamples once, natively, instead.
+INPUT_SAMPLE_RATE = 16000
+INPUT_FRAME_MS = 50
+# livekit-agents preloads its local models (VAD and the ~240 MB end-of-turn model) into
+# the worker unless this is set to a false value.
+PRELOAD_LOCAL_MODELS_ENV = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
+# livekit's watchdog reports a call's event loop blocked for at least this long (ms); it
+# checks five times per threshold (at least every 20 ms), waking the loop and a thread
+# of its own each time. livekit's default is 100 ms (100 wake-ups a second per call);
+# at 250 ms it checks every 50 ms (40 a second) and still reports any block of 250 ms+.
+LOOP_BLOCK_WARN_ENV = "LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"
+LOOP_BLOCK_WARN_MS = "250"
 
-_vad_lock = threading.Lock()
-_vad_model: silero.VAD | None = None
 
+class InlineExecutor(Executor):
+    """Runs what is submitted at once, in the submitting thread.
 
-def job_vad() -> silero.VAD:
-    """A Silero VAD for one job, on the process's one copy of the model.
-
-    The ONNX model is loaded once per process (about 26 MB the first time, 10 MB for
-    every further copy) and shared: onnxruntime sessions may run concurrently from
-    several threads, and each call's `VADStream` keeps its own recurrent state. The
-    `VAD` object itself is not shared: it is an event emitter, and every stream
-    reports its metrics on it once a second; a session listens to its VAD's events, so
-    with one shared `VAD` every call would receive every other call's VAD metrics
-    (on the other call's thread, in thread mode).
+    For the VAD's inference: livekit hands each 32 ms window (31 a second per call) to an
+    executor thread, but the native Silero model answers in about 20 microseconds, much
+    less than the two thread wake-ups the hand-off costs; inline, the call's event loop
+    spends about 0.6 ms a second on it.
     """
-    global _vad_model
-    with _vad_lock:
-        if _vad_model is None:
-            _vad_model = silero.VAD.load()  # type: ignore[assignment]
-        model = _vad_model
-    assert model is not None
-    return silero.VAD(session=model._onnx_session, opts=dataclasses.replace(model._opts))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered to whoever awaits it
+            future.set_exception(exc)
+        return future
+
+
+_INLINE = InlineExecutor()
+
+
+def job_vad() -> lk_vad.VAD:
+    """The VAD for one job: livekit's built-in Silero VAD (the framework's default).
+
+    Its model is a process-wide singleton of livekit's native runtime, loaded once and
+    shared by every job of the process (each stream keeps its own recurrent state), and
+    it runs in about half the CPU of the `livekit-plugins-silero` ONNX session. The
+    `VAD` object itself is one per job: it is an event emitter, every stream reports its
+    metrics on it once a second, and a session listens to its VAD; with one shared
+    `VAD` every call would receive every other call's VAD metrics (on the other call's
+    thread, in thread mode). Inference runs inline (`InlineExecutor`).
+    """
+    return inference.VAD(min_silence_duration=VAD_MIN_SILENCE_SECONDS, executor=_INLINE)
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Before any job arrives: load Silero VAD (once per process, see `job_vad`).
+    """Before any job arrives: load the VAD model (once per process) and make the job's VAD.
 
     livekit runs this for every job executor: once per job process in process mode,
     once per job thread (each with its own `proc.userdata`) in thread mode.
     """
+    local_inference.init_vad()  # idempotent; otherwise the first call pays it on its loop
     proc.userdata["vad"] = job_vad()
+
+
+def room_options() -> room_io.RoomOptions:
+    """How the session uses the room: the caller's audio at `INPUT_SAMPLE_RATE`."""
+    return room_io.RoomOptions(
+        audio_input=room_io.AudioInputOptions(
+            sample_rate=INPUT_SAMPLE_RATE, frame_size_ms=INPUT_FRAME_MS
+        )
+    )
+
+
+def framework_defaults(settings: Settings) -> None:
+    """livekit-agents settings that only exist as environment variables, given Voxie's
+    defaults here (before the server starts; job processes and threads inherit them).
+    A value already in the environment wins.
+
+    - With VAD turn detection nothing uses livekit's end-of-turn model: do not preload its
+      weights (about 240 MB of RSS in the worker, or in the forkserver that job processes
+      are forked from).
+    - The loop watchdog's threshold: see `LOOP_BLOCK_WARN_MS`.
+    """
+    if settings.turn_detection == "vad":
+        os.environ.setdefault(PRELOAD_LOCAL_MODELS_ENV, "0")
+    os.environ.setdefault(LOOP_BLOCK_WARN_ENV, LOOP_BLOCK_WARN_MS)
 
 
 def fail_call(call_session_id: uuid.UUID, reason: str) -> None:
@@ -169,12 +229,20 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
     session.on("close", on_close)
     ctx.add_shutdown_callback(finish)
     await ctx.connect()
-    await session.start(agent=agent, room=ctx.room)
+    await session.start(agent=agent, room=ctx.room, room_options=room_options())
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """The `AgentServer` keyword arguments that come from settings or are ours."""
+    options: dict[str, Any] = {}
+    if settings.job_executor == "thread":
+        # livekit keeps one warm executor per CPU (up to 4) waiting for calls: right for
+        # processes, which take seconds to start. A job thread starts in milliseconds
+        # (the models are already in the process), and every idle one runs an event loop
+        # and livekit's loop watchdog (about 0.4% of a core each): keep one.
+        options["num_idle_processes"] = 1
     return {
+        **options,
         "job_executor_type": JOB_EXECUTORS[settings.job_executor],
         "setup_fnc": prewarm,
         # Post-call analysis runs in the job's shutdown callback; give it time to finish
@@ -186,6 +254,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
 def build_server(settings: Settings, **overrides: Any) -> AgentServer:
     """The worker's `AgentServer` (no entrypoint yet). `overrides` are for benchmarks
     and tests, e.g. `port=0` for the health server."""
+    framework_defaults(settings)
     return AgentServer(**{**server_options(settings), **overrides})
 
 

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     job_executor: Literal["thread", "process"] = Field(
         default="thread", validation_alias="VOXIE_JOB_EXECUTOR"
     )
+    # When the caller's turn ends: `vad` (silence, then the endpointing delay) or `model`
+    # (livekit's local end-of-turn model also judges whether the caller has finished;
+    # costs ~240 MB of RAM per worker and some CPU per call). README weighs them.
+    turn_detection: Literal["vad", "model"] = Field(
+        default="vad", validation_alias="VOXIE_TURN_DETECTION"
+    )
 
     # Accounts and limits
     session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
@@ -117,11 +123,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, validation_alias="VOXIE_WEBHOOK_POLL_SECONDS"
     )
 
-    @field_validator("job_executor", mode="before")
+    @field_validator("job_executor", "turn_detection", mode="before")
     @classmethod
-    def _executor_name(cls, value: object) -> object:
-        # `Thread` or ` process ` in a .env file mean what they say; anything else is
-        # refused with pydantic's "Input should be 'thread' or 'process'".
+    def _choice_name(cls, value: object) -> object:
+        # `Thread` or ` VAD ` in a .env file mean what they say; anything else is refused
+        # with pydantic's "Input should be 'thread' or 'process'" under the setting's name.
         return value.strip().lower() if isinstance(value, str) else value
 
     @property

@@ -43,6 +43,8 @@ from livekit.protocol import agent_dispatch as proto_dispatch
 from livekit.protocol import models as proto_models
 from livekit.protocol import room as proto_room
 
+from tests.doubles.http_server import ThreadedServer
+
 DEFAULT_API_KEY = "devkey"
 DEFAULT_API_SECRET = "a-secret-of-at-least-32-characters-long!"
 
@@ -93,12 +95,15 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-class LiveKitDouble:
+class LiveKitDouble(ThreadedServer):
     """A LiveKit Twirp API on 127.0.0.1, served from a background thread."""
+
+    thread_name = "livekit-double"
 
     def __init__(
         self, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.api_secret = api_secret
         self.requests: list[Recorded] = []
@@ -113,11 +118,7 @@ class LiveKitDouble:
         self.fail_all_with = Failure()
         self._fail_next: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
-        self.port = 0
 
     # ---- public helpers -------------------------------------------------
 
@@ -167,71 +168,22 @@ class LiveKitDouble:
 
     # ---- lifecycle ----------------------------------------------------------
 
-    def start(self) -> LiveKitDouble:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(sock))
-            except BaseException as exc:  # noqa: BLE001 - surfaced to start()
-                errors.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="livekit-double", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("LiveKit double did not start")
-        if errors:
-            raise RuntimeError("LiveKit double failed to start") from errors[0]
-        return self
-
-    async def _serve(self, sock: socket.socket) -> None:
+    def build_app(self) -> web.Application:
         self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_post("/twirp/livekit.{service}/{method}", self._handle)
         for path in ("/rtc", "/rtc/v1"):
             app.router.add_get(path, self._rtc)
             app.router.add_get(path + "/validate", self._validate)
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        return app
 
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
+    def runner_options(self) -> dict[str, Any]:
+        # Open signalling websockets must not hold up the shutdown.
+        return {"access_log": None, "handler_cancellation": True, "shutdown_timeout": 1.0}
 
-        async def shutdown() -> None:
-            assert self._closing is not None
+    async def before_stop(self) -> None:
+        if self._closing is not None:
             self._closing.set()
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = None
-
-    def __enter__(self) -> LiveKitDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- request handling ---------------------------------------------------
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json as jsonlib
-import socket
 import threading
 import time
 import uuid
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.doubles.http_server import ThreadedServer
 
 _UNSET: Any = object()
 _BODY = web.RequestKey("openai_double_body", object)
@@ -128,7 +129,7 @@ def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-class OpenAIServerDouble:
+class OpenAIServerDouble(ThreadedServer):
     """An OpenAI-compatible server on 127.0.0.1, running in a background thread.
 
     The aiohttp app runs on its own event loop in its own thread, so it serves
@@ -138,7 +139,10 @@ class OpenAIServerDouble:
 
     models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini")
 
+    thread_name = "openai-double"
+
     def __init__(self) -> None:
+        super().__init__()
         self.replies: deque[Reply] = deque()
         self.responder: Responder | None = None
         self.requests: list[dict[str, Any]] = []
@@ -149,10 +153,6 @@ class OpenAIServerDouble:
         """Every request to any route (method, path, headers, body)."""
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
 
     # ------------------------------------------------------------------ script
 
@@ -200,49 +200,12 @@ class OpenAIServerDouble:
             raise RuntimeError("the OpenAI double is not running; use it as a context manager")
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> OpenAIServerDouble:
-        if self._thread is not None:
-            return self
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="openai-double", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = self._runner = None
-        self.port = None
-
-    def __enter__(self) -> OpenAIServerDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._record])
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        sock.setblocking(False)
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self.port = sock.getsockname()[1]
+        return app
 
     # ---------------------------------------------------------------- handlers
 

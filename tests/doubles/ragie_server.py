@@ -22,11 +22,9 @@ bearer token gets 401.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
-import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -34,6 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from tests.doubles.http_server import ThreadedServer
 
 DEFAULT_PARTITION = "default"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -105,10 +105,13 @@ def _text_of(filename: str, content: bytes) -> str:
     return content.decode("utf-8", "replace")
 
 
-class RagieServerDouble:
+class RagieServerDouble(ThreadedServer):
     """The Ragie API on 127.0.0.1 in a background thread (use as a context manager)."""
 
+    thread_name = "ragie-double"
+
     def __init__(self, api_key: str = "ragie-test-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.documents: dict[str, StoredDocument] = {}
         self.requests: list[Recorded] = []
@@ -116,10 +119,6 @@ class RagieServerDouble:
         self.fail_names: set[str] = set()
         self.fail_retrievals = False
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
 
     # --------------------------------------------------------------- lifecycle
 
@@ -129,27 +128,7 @@ class RagieServerDouble:
             raise RuntimeError("the Ragie double is not running")
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> RagieServerDouble:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="ragie-double", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = self._runner = None
-        self.port = None
-
-    async def _serve(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth])
         app.router.add_post("/documents", self._create)
         app.router.add_post("/documents/raw", self._create_raw)
@@ -158,16 +137,7 @@ class RagieServerDouble:
         app.router.add_post("/retrievals", self._retrieve)
         app.router.add_delete("/partitions/{partition}", self._delete_partition)
         app.router.add_route("*", "/{tail:.*}", self._no_route)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        sock.setblocking(False)
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self.port = sock.getsockname()[1]
+        return app
 
     # ----------------------------------------------------------------- helpers
 

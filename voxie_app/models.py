@@ -125,6 +125,27 @@ def _ts(**kw: Any) -> Any:
     return SQLField(default_factory=utcnow, sa_type=UTCDateTime, **kw)
 
 
+def _serial_id() -> Any:
+    """An auto-increment integer key: BIGINT on PostgreSQL, SQLite's INTEGER rowid alias."""
+    return SQLField(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+
+
+def _rollup_day_key() -> tuple[Any, ...]:
+    """A rollup row belongs to its settled day: gone with it, found by it."""
+    return (
+        sa.ForeignKeyConstraint(
+            ["tz", "day"], ["rollup_days.tz", "rollup_days.day"], ondelete="CASCADE"
+        ),
+    )
+
+
 class Agent(SQLModel, table=True):
     __tablename__ = "agents"
 
@@ -289,14 +310,7 @@ class Event(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (sa.Index("idx_events_stream_id", "stream", "id"),)
 
-    id: int | None = SQLField(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
+    id: int | None = _serial_id()
     stream: str = SQLField(max_length=200)
     kind: str = SQLField(max_length=64)
     level: str = SQLField(default="info", max_length=16)
@@ -451,14 +465,7 @@ class KnowledgeChunk(SQLModel, table=True):
         sa.Index("idx_knowledge_chunks_document_id", "document_id", "position"),
     )
 
-    id: int | None = SQLField(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
+    id: int | None = _serial_id()
     document_id: uuid.UUID = SQLField(
         sa_column=Column(
             sa.Uuid,
@@ -515,21 +522,12 @@ class RollupAgentDay(SQLModel, table=True):
 
     __tablename__ = "rollup_agent_days"
     __table_args__ = (
-        sa.ForeignKeyConstraint(
-            ["tz", "day"], ["rollup_days.tz", "rollup_days.day"], ondelete="CASCADE"
-        ),
+        *_rollup_day_key(),
         sa.Index("idx_rollup_agent_days_day", "tz", "day"),
         sa.Index("idx_rollup_agent_days_agent", "agent_id"),
     )
 
-    id: int | None = SQLField(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
+    id: int | None = _serial_id()
     tz: str = SQLField(max_length=64)
     day: date
     agent_id: uuid.UUID | None = SQLField(default=None, sa_column=Column(sa.Uuid))
@@ -554,20 +552,11 @@ class RollupLabelCount(SQLModel, table=True):
 
     __tablename__ = "rollup_label_counts"
     __table_args__ = (
-        sa.ForeignKeyConstraint(
-            ["tz", "day"], ["rollup_days.tz", "rollup_days.day"], ondelete="CASCADE"
-        ),
+        *_rollup_day_key(),
         sa.Index("idx_rollup_label_counts_day", "tz", "day"),
     )
 
-    id: int | None = SQLField(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
+    id: int | None = _serial_id()
     tz: str = SQLField(max_length=64)
     day: date
     agent_id: uuid.UUID | None = SQLField(default=None, sa_column=Column(sa.Uuid))

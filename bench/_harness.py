@@ -170,6 +170,10 @@ class Rig:
     stt: Any
     recorder: Any = None
     call_id: uuid.UUID | None = None
+    # How often the simulated caller checks on the session. Timings come from the doubles'
+    # own timestamps, not from this; but each check wakes the call's event loop, so a
+    # benchmark that charges the loop's CPU to the call (worker_resources) polls slowly.
+    poll_interval: float = 0.005
 
     async def wait_for(self, predicate: Callable[[], bool], limit: float) -> bool:
         loop = asyncio.get_running_loop()
@@ -177,7 +181,7 @@ class Rig:
         while not predicate():
             if loop.time() > deadline:
                 return False
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(self.poll_interval)
         return True
 
     def idle(self) -> bool:
@@ -243,13 +247,15 @@ async def start_rig(
     tts: Any,
     turn_detection: str | None,
     close_transcript_timeout: float | None = None,
+    poll_interval: float = 0.005,
 ) -> Rig:
     """`voxie`: the worker's construction (stored spec -> `SpecAgent` via `agent_builder`,
     `call_data` userdata, `CallRecorder` on a new call row). `bare`: a plain `Agent` with
     the same instructions and LLM and the same session options, nothing recorded.
     `llm=None` means the product's own provider from settings (livekit-plugins-openai).
     `close_transcript_timeout` shortens the session's wait for a last transcript on close
-    (2 s by default) so that benchmarks do not idle between sessions."""
+    (2 s by default) so that benchmarks do not idle between sessions; `poll_interval`: see
+    `Rig.poll_interval`."""
     from livekit.agents import Agent, AgentSession
 
     from voice_worker.recorder import CallRecorder
@@ -283,7 +289,7 @@ async def start_rig(
         raise ValueError(variant)
     session.input.audio = mic
     session.output.audio = out
-    rig = Rig(variant, session, mic, out, stt, recorder, call_id)
+    rig = Rig(variant, session, mic, out, stt, recorder, call_id, poll_interval)
     await session.start(agent)
     # Voxie's agent speaks its greeting first: let it play out before the caller talks
     # (on a busy machine it may start well after `start` returns).

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from voxie_app.dbtypes import UTCDateTime
+from voxie_app.dbtypes import UTCDateTime, utcnow
 from voxie_app.models import (
     Agent,
     CallSession,
@@ -202,7 +201,7 @@ def _float(value: object) -> float | None:
 
 
 def today(tz: str, now: datetime | None = None) -> date:
-    return (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
+    return rollups.local_day(now or utcnow(), tz)
 
 
 def clamp_range(start: date, end: date) -> tuple[date, date]:

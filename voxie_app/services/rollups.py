@@ -85,18 +85,21 @@ class Hist:
     offset: int = 0
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    @classmethod
+    def merged(cls, parts: Iterable[Hist]) -> Hist:
+        """One histogram from many, each added into a single new array."""
+        used = [p for p in parts if p.counts.size]
+        if not used:
+            return cls()
+        lo = min(p.offset for p in used)
+        counts = np.zeros(max(p.offset + p.counts.size for p in used) - lo, dtype=np.int64)
+        for p in used:
+            counts[p.offset - lo : p.offset - lo + p.counts.size] += p.counts
+        return cls(lo, counts)
+
     def add(self, other: Hist) -> None:
-        if not other.counts.size:
-            return
-        if not self.counts.size:
-            self.offset, self.counts = other.offset, other.counts.astype(np.int64)
-            return
-        lo = min(self.offset, other.offset)
-        hi = max(self.offset + self.counts.size, other.offset + other.counts.size)
-        merged = np.zeros(hi - lo, dtype=np.int64)
-        merged[self.offset - lo : self.offset - lo + self.counts.size] += self.counts
-        merged[other.offset - lo : other.offset - lo + other.counts.size] += other.counts
-        self.offset, self.counts = lo, merged
+        total = Hist.merged((self, other))
+        self.offset, self.counts = total.offset, total.counts
 
     @property
     def n(self) -> int:
@@ -119,16 +122,20 @@ class Hist:
     def from_bytes(cls, offset: int, data: bytes | None) -> Hist:
         if not data:
             return cls()
-        return cls(offset, np.frombuffer(data, dtype="<u4").astype(np.int64))
+        return cls(offset, np.frombuffer(data, dtype="<u4"))  # read-only; merges copy
+
+    def _span(self) -> tuple[int, tuple[int, ...]]:
+        """(first bin, counts up to the last) without the empty bins at either end."""
+        used = np.flatnonzero(self.counts)
+        if not used.size:
+            return 0, ()
+        first, last = int(used[0]), int(used[-1])
+        return self.offset + first, tuple(int(c) for c in self.counts[first : last + 1])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Hist):
             return NotImplemented
-        a, b = np.trim_zeros(self.counts, "f"), np.trim_zeros(other.counts, "f")
-        lead_a = self.offset + self.counts.size - a.size
-        lead_b = other.offset + other.counts.size - b.size
-        a, b = np.trim_zeros(a, "b"), np.trim_zeros(b, "b")
-        return (a.size == b.size == 0) or (lead_a == lead_b and np.array_equal(a, b))
+        return self._span() == other._span()
 
 
 @dataclass
@@ -451,6 +458,14 @@ def _scalars(values: Any) -> DayTotals:
     )
 
 
+def _day_filter(table: Any, *, tz: str, days: set[date], skip: set[date]) -> list[Any]:
+    """Rows of a rollup table for `days` (a span, less the stored days in `skip`)."""
+    where = [table.c.tz == tz, table.c.day >= min(days), table.c.day <= max(days)]
+    if skip:
+        where.append(table.c.day.not_in(sorted(skip)))
+    return where
+
+
 def _sum_stored(
     session: Session,
     out: Summary,
@@ -465,9 +480,7 @@ def _sum_stored(
     `skip`: stored days within the span that must not be read (no longer settled).
     """
     rows = RollupAgentDay.__table__  # type: ignore[attr-defined]
-    where = [rows.c.tz == tz, rows.c.day >= min(days), rows.c.day <= max(days)]
-    if skip:
-        where.append(rows.c.day.not_in(sorted(skip)))
+    where = _day_filter(rows, tz=tz, days=days, skip=skip)
     if agent_id is not None:
         where.append(rows.c.agent_id == agent_id)
     sums = [sa.func.sum(rows.c[name]) for name in _SCALARS]
@@ -481,9 +494,7 @@ def _sum_stored(
     for t in out.days.values():
         out.whole.add(t, mixes=False, latency=False)
     labels = RollupLabelCount.__table__  # type: ignore[attr-defined]
-    label_where = [labels.c.tz == tz, labels.c.day >= min(days), labels.c.day <= max(days)]
-    if skip:
-        label_where.append(labels.c.day.not_in(sorted(skip)))
+    label_where = _day_filter(labels, tz=tz, days=days, skip=skip)
     if agent_id is not None:
         label_where += [labels.c.all_agents.is_(False), labels.c.agent_id == agent_id]
     else:
@@ -495,19 +506,15 @@ def _sum_stored(
     ):
         if kind in ("sentiments", "outcomes"):
             getattr(out.whole, kind)[str(label)] += int(n)
-    spans: dict[uuid.UUID | None, list[tuple[int, np.ndarray]]] = {}
+    days_of: dict[uuid.UUID | None, list[Hist]] = {}
     for agent, offset, counts in conn.execute(
         sa.select(rows.c.agent_id, rows.c.latency_offset, rows.c.latency_counts).where(
             *where, sa.func.length(rows.c.latency_counts) > 0
         )
     ):
-        spans.setdefault(agent, []).append((offset, np.frombuffer(counts, dtype="<u4")))
-    for agent, parts in spans.items():  # one array per agent, each day added in place
-        lo = min(o for o, _ in parts)
-        merged = np.zeros(max(o + c.size for o, c in parts) - lo, dtype=np.int64)
-        for o, c in parts:
-            merged[o - lo : o - lo + c.size] += c
-        out.agents.setdefault(agent, DayTotals()).latency.add(Hist(lo, merged))
+        days_of.setdefault(agent, []).append(Hist.from_bytes(offset, counts))
+    for agent, hists in days_of.items():  # one merge per agent, not one per day
+        out.agents.setdefault(agent, DayTotals()).latency.add(Hist.merged(hists))
 
 
 def _store(

@@ -182,3 +182,14 @@ def viewer_notice(what: str) -> rx.Component:
 def for_editors(content: rx.Component, what: str) -> rx.Component:
     """A whole page body a viewer cannot use: a short notice instead."""
     return rx.cond(is_viewer(), viewer_notice(what), content)
+
+
+def agent_description(agent: rx.Var) -> rx.Component:
+    """An agent's description on its card: two lines, the same height when empty."""
+    return rx.text(
+        rx.cond(agent["description"] != "", agent["description"], "No description."),
+        size="2",
+        color=rx.color("gray", 11),
+        class_name="voxie-clamp-2",
+        min_height="2.6em",
+    )

@@ -54,13 +54,7 @@ def _agent_card(agent: rx.Var) -> rx.Component:
                 align="start",
                 width="100%",
             ),
-            rx.text(
-                rx.cond(agent["description"] != "", agent["description"], "No description."),
-                size="2",
-                color=rx.color("gray", 11),
-                class_name="voxie-clamp-2",
-                min_height="2.6em",
-            ),
+            ui.agent_description(agent),
             rx.cond(
                 agent["error"] != "",
                 rx.text(

@@ -394,13 +394,7 @@ def _choice(agent: rx.Var) -> rx.Component:
                 align="center",
                 width="100%",
             ),
-            rx.text(
-                rx.cond(agent["description"] != "", agent["description"], "No description."),
-                size="2",
-                color=rx.color("gray", 11),
-                class_name="voxie-clamp-2",
-                min_height="2.6em",
-            ),
+            ui.agent_description(agent),
             rx.hstack(
                 rx.icon("phone", size=14),
                 rx.text(agent["calls"], " calls · last ", agent["last_call"], size="2"),

@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 export REFLEX_USE_NPM := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test install install-dev migrate lint format bench-clean
+.PHONY: run test clock-check install install-dev migrate lint format bench-clean
 
 run: install ## install what is missing, migrate, serve on http://localhost:$(PORT)
 	PORT=$(PORT) bash scripts/run.sh
@@ -17,6 +17,11 @@ test: install-dev ## lint and run the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
+	bash scripts/clock_check.sh
+
+clock-check: install-dev ## the time-sensitive tests at fixed instants (libfaketime)
+	bash scripts/system_packages.sh
+	bash scripts/clock_check.sh
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,23 @@ def db(request: pytest.FixtureRequest, configure: Callable[..., Settings]) -> It
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name != "rollup_state":  # its one row is part of the schema
                 conn.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> Iterator[Callable[[datetime], datetime]]:
+    """Start the product's clock (`voxie_app.clock`) at a fixed instant: `clock(at)`.
+
+    It runs on from `at` at the real rate and is restored after the test, so a
+    test that depends on where "today" begins gives one answer at any hour.
+    """
+    from voxie_app import clock as product_clock
+
+    def _set(at: datetime) -> datetime:
+        product_clock.set_offset(at - datetime.now(UTC))
+        return at
+
+    yield _set
+    product_clock.set_offset(timedelta(0))
 
 
 def admin_headers(role: str = "admin") -> dict[str, str]:

@@ -19,8 +19,11 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from voxie_app.db import session_scope
+from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession, CallSummary, ConversationTurn, TokenUsage, TurnMetric
 from voxie_app.services import agents as agents_svc
+from voxie_app.services.rollups import local_day, local_day_start
+from voxie_app.settings import get_settings
 
 AGENT_SPECS: list[dict] = [
     {
@@ -270,25 +273,34 @@ def seed_demo(
     *,
     url: str | None = None,
     now: datetime | None = None,
+    tz: str | None = None,
     days: int = 14,
     calls_per_day: tuple[int, int] = (1, 5),
     seed: int = 7,
 ) -> Seeded:
-    """Three agents and a fortnight of calls ending `now` (some of them today)."""
-    now = now or datetime.now(UTC)
+    """Three agents and a fortnight of calls ending `now` (some of them today).
+
+    Day N's calls fall inside local day `today - N` of `tz` (default: the
+    configured `VOXIE_TIMEZONE`), placed by fractions of that day, so a range
+    of `days` local days ending today holds every one of them at any hour, on
+    DST change days too. Today's calls start between local midnight and `now`.
+    """
+    now = now or utcnow()
+    zone = tz or get_settings().timezone
+    today = local_day(now, zone)
     rng = random.Random(seed)
     out = Seeded()
     with session_scope(url) as session:
         out.agent_ids = create_agents(session)
         names = list(out.agent_ids)
         for day in range(days - 1, -1, -1):
+            # In UTC, so the arithmetic is in real time (a DST day is 23 or 25 hours).
+            start = local_day_start(today - timedelta(days=day), zone).astimezone(UTC)
+            end = now if day == 0 else local_day_start(today - timedelta(days=day - 1), zone)
+            end = end.astimezone(UTC)
             for _ in range(rng.randint(*calls_per_day)):
                 name = rng.choice(names)
-                if day == 0:
-                    started = now - timedelta(minutes=rng.randint(5, 240))
-                    started = max(started, now.replace(hour=0, minute=0, second=1))
-                else:
-                    started = now - timedelta(days=day, minutes=rng.randint(0, 600))
+                started = start + (end - start) * rng.uniform(0.001, 0.999)
                 status = rng.choices(["completed", "failed"], weights=[9, 1])[0]
                 call = add_call(
                     session,
@@ -311,7 +323,7 @@ def add_active_call(*, agent_id: uuid.UUID, agent_name: str, url: str | None = N
             session,
             agent_id=agent_id,
             agent_name=agent_name,
-            started_at=datetime.now(UTC) - timedelta(seconds=30),
+            started_at=utcnow() - timedelta(seconds=30),
             rng=random.Random(1),
             status="active",
             with_summary=False,

@@ -331,7 +331,7 @@ def test_filter_options(db: str) -> None:
 
 
 def test_demo_seed_runs_every_report(db: str) -> None:
-    seeded = seed_demo(now=NOW)
+    seeded = seed_demo(now=NOW, tz="UTC")
     f = CallFilter(start=DAY - timedelta(days=13), end=DAY)
     with session_scope() as s:
         stats = reports.call_stats(session=s, filters=f)

@@ -37,8 +37,19 @@ from voxie_app.services import agents as agents_svc
 from voxie_app.services import call_analysis, recording, reports, rollups
 from voxie_app.services.calls import end_call_record
 from voxie_app.services.reports import CallFilter
+from voxie_app.settings import get_settings
 
 SENTIMENTS = ("positive", "neutral", "negative")
+# Every test here runs with the product's clock at this instant: early in the
+# UTC day, as CI may be, where "yesterday" has long been settled.
+NOW = datetime(2026, 6, 10, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(clock: Any) -> None:
+    clock(NOW)
+
+
 OUTCOMES = ("appointment_booked", "order_placed", "escalated")
 
 
@@ -408,13 +419,40 @@ def test_fill_stores_the_missing_settled_days_once(
     _seed(days=5)
     from voxie_app import manage
 
-    assert manage.main(["rollups"]) == 0
+    assert manage.main(["rollups"]) == 0  # in the configured zone
     first = capsys.readouterr().out
     # 89 settled days of the 90 (today is not); the live call's day is not settled.
     assert "88 new day(s) summarised" in first
+    tz = get_settings().timezone
     with session_scope() as s:
-        assert rollups.fill(s, tz="UTC") == 0
-    assert len(_stored_days()) == 88
+        assert rollups.fill(s, tz=tz) == 0
+    assert len(_stored_days(tz)) == 88
+
+
+def test_a_day_settles_ten_minutes_after_it_ends(db: str, clock: Any) -> None:
+    """Just after midnight yesterday is not stored yet: the worker's clock may lag
+    the app's (`SETTLE_MARGIN`), so a call it still records could land in it."""
+    yesterday = NOW.date() - timedelta(days=1)
+    with session_scope() as s:
+        s.add(
+            CallSession(
+                session_id="late",
+                room_name="room-late",
+                started_at=datetime.combine(yesterday, datetime.min.time(), UTC)
+                + timedelta(hours=23, minutes=35),
+                ended_at=datetime.combine(yesterday, datetime.min.time(), UTC)
+                + timedelta(hours=23, minutes=50),
+                call_status="completed",
+            )
+        )
+    f = CallFilter(start=yesterday, end=yesterday)
+    midnight = datetime.combine(NOW.date(), datetime.min.time(), UTC)
+    clock(midnight + timedelta(minutes=5))
+    assert _all(f)["call_stats"].calls == 1
+    assert yesterday not in _stored_days()
+    clock(midnight + rollups.SETTLE_MARGIN + timedelta(seconds=1))
+    assert _all(f)["call_stats"].calls == 1
+    assert yesterday in _stored_days()
 
 
 def test_sqlite_without_math_functions_gets_them() -> None:

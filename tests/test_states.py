@@ -150,11 +150,13 @@ def test_build_filter_ignores_all_and_bad_values() -> None:
 
 # ----------------------------------------------------------- page data (both DBs)
 
-NOW = datetime.now(UTC)
+# Early in the UTC day: a fortnight of calls must still fall in the 14 days.
+NOW = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
 
 
-def test_dashboard_data(db: str) -> None:
-    seeded = seed_demo(now=NOW)
+def test_dashboard_data(db: str, clock) -> None:
+    clock(NOW)
+    seeded = seed_demo(now=NOW, tz="UTC")
     data = fetch_dashboard("UTC")
     assert data["stats"]["calls"] == str(len(seeded.today_call_ids))
     assert len(data["series"]) == 14
@@ -164,8 +166,9 @@ def test_dashboard_data(db: str) -> None:
     assert data["agents"] == 3
 
 
-def test_analytics_data(db: str) -> None:
-    seeded = seed_demo(now=NOW)
+def test_analytics_data(db: str, clock) -> None:
+    clock(NOW)
+    seeded = seed_demo(now=NOW, tz="UTC")
     today = reports.today("UTC")
     data = fetch_analytics(today - timedelta(days=13), today, "UTC")
     assert data["total_calls"] == len(seeded.call_ids)
@@ -177,7 +180,7 @@ def test_analytics_data(db: str) -> None:
 
 
 def test_call_detail_view(db: str) -> None:
-    seeded = seed_demo(now=NOW)
+    seeded = seed_demo(now=NOW, tz="UTC")
     with session_scope() as session:
         details = [reports.call_detail(session=session, call_id=i) for i in seeded.call_ids]
     detail = next(d for d in details if d and d.summary)

@@ -291,3 +291,37 @@ def test_the_room_delivers_the_callers_audio_at_16_khz() -> None:
     audio = room_options().get_audio_input_options()
     assert audio is not None
     assert (audio.sample_rate, audio.num_channels, audio.frame_size_ms) == (16000, 1, 50)
+
+
+# ----------------------------------------------------------------- our CLI
+
+
+@pytest.mark.parametrize("command", ["analyze", "reconcile"])
+def test_cli_commands_have_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from voice_worker.__main__ import main
+
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert f"Usage: python -m voice_worker {command}" in out
+    assert ("--pending" in out) == (command == "analyze")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze"], "give either CALL_ID or --pending"),
+        (["analyze", "--pending", str(uuid.uuid4())], "give either CALL_ID or --pending"),
+        (["analyze", "not-a-call"], "Invalid value for 'call_id'"),
+        (["analyze", "--everything"], "No such option"),
+        (["reconcile", "extra"], "Got unexpected extra argument"),
+    ],
+)
+def test_cli_usage_errors_exit_2_with_a_message(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voice_worker.__main__ import main
+
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Usage: python -m voice_worker" in err
+    assert message in err

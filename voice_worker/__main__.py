@@ -14,6 +14,9 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from typing import Annotated
+
+import typer
 
 from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
@@ -67,35 +70,53 @@ def start_reconciler() -> threading.Thread:
     return thread
 
 
-def _analyze(args: list[str]) -> int:
+commands = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Voxie's own worker commands (dev, start and the rest are livekit-agents').",
+)
+
+
+@commands.command()
+def analyze(
+    call_id: Annotated[
+        uuid.UUID | None, typer.Argument(help="Analyse this one call (idempotent).")
+    ] = None,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Analyse every ended call that has no summary.")
+    ] = False,
+) -> None:
+    """Write the post-call analysis (summary, outcome, sentiment, cost) of ended calls."""
     from voice_worker.analysis import analyze_call, analyze_pending
 
+    if pending == (call_id is not None):
+        raise typer.BadParameter("give either CALL_ID or --pending", param_hint="CALL_ID")
     settings = get_settings()
-    if args == ["--pending"]:
-        results = asyncio.run(analyze_pending(settings=settings))
-        for line in results:
-            print(line)
-        failed = sum(1 for line in results if ": failed" in line)
-        print(f"{len(results)} pending call(s): {len(results) - failed} done, {failed} failed")
-        return 1 if failed else 0
-    if len(args) == 1:
-        try:
-            call_id = uuid.UUID(args[0])
-        except ValueError:
-            print(f"not a call id: {args[0]}", file=sys.stderr)
-            return 2
+    if call_id is not None:
         print(asyncio.run(analyze_call(call_session_id=call_id, settings=settings)))
-        return 0
-    print("usage: python -m voice_worker analyze --pending | CALL_ID", file=sys.stderr)
-    return 2
+        return
+    results = asyncio.run(analyze_pending(settings=settings))
+    for line in results:
+        print(line)
+    failed = sum(1 for line in results if ": failed" in line)
+    print(f"{len(results)} pending call(s): {len(results) - failed} done, {failed} failed")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@commands.command("reconcile")
+def reconcile_command() -> None:
+    """Mark calls failed whose worker went silent (abandoned), once."""
+    print(f"marked failed: {reconcile_once()}")
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if argv[:1] == ["analyze"]:
-        return _analyze(argv[1:])
-    if argv[:1] == ["reconcile"]:
-        print(f"marked failed: {reconcile_once()}")
+    if argv[:1] in (["analyze"], ["reconcile"]):
+        try:
+            commands(args=argv, prog_name="python -m voice_worker", standalone_mode=True)
+        except SystemExit as done:
+            return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         return 0
     from livekit.agents import cli
 

@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from voxie_app import clock
+
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """A `TIMESTAMPTZ` on PostgreSQL; on SQLite a UTC text value read back tz-aware."""
@@ -41,5 +43,8 @@ JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    """The current time, tz-aware in UTC (the only kind of time we store)."""
-    return datetime.now(UTC)
+    """The current time, tz-aware in UTC (the only kind of time we store).
+
+    Read from `voxie_app.clock`, which tests can set to a fixed instant.
+    """
+    return clock.now()

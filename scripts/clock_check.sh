@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The clock check: runs the date- and time-sensitive test modules with the
+# process clock moved (libfaketime) to instants where day boundaries bite:
+# just after and before midnight UTC, before 10:00 UTC, a European DST change
+# day, and a US one with VOXIE_TIMEZONE=America/New_York. A test that passes
+# only at some hours of the day fails here.
+#   bash scripts/clock_check.sh              # every instant
+#   bash scripts/clock_check.sh '2026-12-02 00:05:00'   # one instant (UTC)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTEST="${PYTEST:-.venv/bin/pytest}"
+MARKS="not slow and not browser"
+MODULES=(
+  tests/test_reports.py
+  tests/test_rollups.py
+  tests/test_states.py
+  tests/test_analytics.py
+  tests/test_calls.py
+  tests/test_worker.py
+  tests/test_call_analysis.py
+  tests/test_recorder.py
+  tests/test_state_auth.py
+  tests/test_webhooks.py
+  tests/test_livekit_webhook.py
+  tests/test_api_auth.py
+  tests/test_clock.py
+)
+if ! command -v faketime >/dev/null 2>&1; then
+  echo "clock check: faketime is not installed (apt-get install faketime)" >&2
+  exit 1
+fi
+# instant (UTC) and the VOXIE_TIMEZONE to run it with
+INSTANTS=(
+  "2026-12-02 00:05:00|UTC"
+  "2026-12-02 09:59:00|UTC"
+  "2026-12-02 23:55:00|UTC"
+  "2026-03-29 01:30:00|Europe/Berlin"
+  "2026-11-01 06:30:00|America/New_York"
+)
+if [ $# -gt 0 ]; then
+  INSTANTS=()
+  for at in "$@"; do INSTANTS+=("$at|${VOXIE_TIMEZONE:-UTC}"); done
+fi
+failed=0
+for item in "${INSTANTS[@]}"; do
+  at="${item%|*}"
+  zone="${item#*|}"
+  echo "clock check: $at UTC, VOXIE_TIMEZONE=$zone"
+  # "@" starts the clock at that instant and lets it run. (Monotonic clocks are
+  # shifted too; FAKETIME_DONT_FAKE_MONOTONIC=1 would break time.sleep here.)
+  if ! TZ=UTC VOXIE_TIMEZONE="$zone" \
+      faketime -f "@$at" "$PYTEST" -q -p no:cacheprovider -m "$MARKS" "${MODULES[@]}"; then
+    echo "clock check FAILED at $at UTC (VOXIE_TIMEZONE=$zone)"
+    failed=1
+  fi
+done
+exit "$failed"

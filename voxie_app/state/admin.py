@@ -65,7 +65,7 @@ class AdminState(AppState):
     @guard.viewer
     async def load(self):
         """Viewers see no admin panels: their data is never loaded into the page."""
-        principal = await guard.current(self)
+        principal = guard.current()
         self.is_admin = principal is not None and principal.can("admin")
         self.me = principal.id if principal else ""
         self.new_secret = self.new_secret_label = ""
@@ -125,7 +125,7 @@ class AdminState(AppState):
 
     @rx.event
     async def create_key(self, form: dict):
-        principal = await guard.current(self)
+        principal = guard.current()
         creator = uuid.UUID(principal.id) if principal and principal.kind == "user" else None
         toast, made = self._run(
             lambda s: auth.create_api_key(

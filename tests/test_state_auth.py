@@ -6,7 +6,8 @@ when denied); a few handlers are also run end to end in the browser tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import reflex as rx
@@ -118,3 +119,171 @@ def test_expired_sessions_are_refused(db: str) -> None:
         assert auth.session_principal(session=s, token=token) is not None
         later = utcnow() + timedelta(hours=2)
         assert auth.session_principal(session=s, token=token, now=later) is None
+
+
+# ------------------------------------------- H1: the request's cookie, not the tab's state
+
+
+def _ctx(tab: str, router_data: dict) -> Any:
+    from reflex.istate.manager.memory import StateManagerMemory
+    from reflex_base.event.context import EventContext
+
+    async def nothing(*_a: object, **_k: object) -> None:
+        return None
+
+    return EventContext(
+        token=tab, state_manager=StateManagerMemory(), enqueue_impl=nothing, router_data=router_data
+    )
+
+
+def _socket(cookie: str | None) -> dict:
+    """Router data of a socket event: Reflex puts the handshake's headers in it."""
+    headers = {"host": "voxie.test"} | ({"cookie": cookie} if cookie is not None else {})
+    return {"pathname": "/settings", "headers": headers}
+
+
+async def _run_guard(ctx: Any, handler: str, prepare: Callable[[Any], Any] | None = None):
+    """The middleware's answer for `AdminState.<handler>` in tab `ctx.token`, and its state."""
+    from reflex.istate.manager.token import BaseStateToken
+    from reflex.state import State
+    from reflex_base.event import Event
+
+    from voxie_app.state.admin import AdminState
+
+    with ctx:
+        async with ctx.state_manager.modify_state(
+            BaseStateToken(ident=ctx.token, cls=State)
+        ) as root:
+            if prepare is not None:
+                await prepare(root)
+            event = Event(name=f"{AdminState.get_full_name()}.{handler}", payload={})
+            answer = await guard.AuthMiddleware().preprocess(None, root, event)
+            admin = await root.get_state(AdminState)
+            return answer, admin
+
+
+async def test_a_client_token_alone_does_not_act_as_its_user(tokens: dict[str, str]) -> None:
+    """The tab's state holds an admin's session (and data loaded for them); a socket
+    reconnecting with that tab's client token but without the cookie gets neither."""
+    from voxie_app.state.admin import AdminState
+    from voxie_app.state.session import SessionState
+
+    with session_scope() as s:
+        admin_id = str(auth.session_principal(session=s, token=tokens["admin"]).id)
+
+    async def signed_in_tab(root: Any) -> None:
+        session_state = await root.get_state(SessionState)
+        admin = await root.get_state(AdminState)
+        await guard.bind_state_to(root, admin_id)  # the admin's own earlier events
+        session_state.token = tokens["admin"]  # what the tab's state kept after sign-in
+        admin.users = [{"email": "admin@example.com"}]  # loaded for the admin
+
+    ctx = _ctx("tab-1", _socket(cookie=None))
+    answer, admin = await _run_guard(ctx, "load", signed_in_tab)
+    assert answer is not None and "login" in str(answer.events[0])  # not run
+    assert admin.users == []  # and nothing loaded for the admin is left to hydrate
+
+    ctx = _ctx("tab-1", _socket(cookie="other=1; voxie_session=forged"))
+    answer, _ = await _run_guard(ctx, "load", signed_in_tab)
+    assert answer is not None
+
+    ctx = _ctx("tab-1", _socket(cookie=f"a=b; voxie_session={tokens['admin']}"))
+    answer, admin = await _run_guard(ctx, "load", signed_in_tab)
+    assert answer is None and admin.users == [{"email": "admin@example.com"}]
+
+    ctx = _ctx("tab-1", _socket(cookie=f"voxie_session={tokens['viewer']}"))
+    answer, admin = await _run_guard(ctx, "add_user", signed_in_tab)
+    assert answer is not None and "cannot" in str(answer.events[0])
+    assert admin.users == []  # filled for the admin, not for this viewer
+
+
+async def test_an_event_without_headers_is_anonymous_unless_its_upload_was_checked(
+    tokens: dict[str, str],
+) -> None:
+    ctx = _ctx("tab-2", {})
+    answer, _ = await _run_guard(ctx, "load")
+    assert answer is not None
+    with guard.upload_grant("tab-2", tokens["admin"]):
+        answer, _ = await _run_guard(_ctx("tab-2", {}), "load")
+        assert answer is None
+        other_tab, _ = await _run_guard(_ctx("tab-3", {}), "load")
+        assert other_tab is not None
+    assert guard._upload_grants == {}
+
+
+def test_role_changes_deletion_and_disabling_count_from_the_next_event(
+    tokens: dict[str, str],
+) -> None:
+    from voxie_app.state.admin import AdminState
+
+    with session_scope() as s:
+        auth.create_user(session=s, email="b@example.com", password="p" * 12, role="admin")
+        token, user = auth.login(session=s, email="b@example.com", password="p" * 12, hours=1)
+        user_id = user.id
+    assert guard.decide(AdminState, "add_user", token) is None
+    with session_scope() as s:
+        auth.set_role(session=s, user_id=user_id, role="viewer")
+    assert "cannot" in str(guard.decide(AdminState, "add_user", token))
+    assert guard.decide(AdminState, "load", token) is None  # still a viewer
+    with session_scope() as s:
+        auth.set_disabled(session=s, user_id=user_id, disabled=True)
+    assert "login" in str(guard.decide(AdminState, "load", token))
+    with session_scope() as s:
+        auth.set_disabled(session=s, user_id=user_id, disabled=False)
+        token, _ = auth.login(session=s, email="b@example.com", password="p" * 12, hours=1)
+    assert guard.decide(AdminState, "load", token) is None
+    with session_scope() as s:
+        auth.delete_user(session=s, user_id=user_id)
+    assert "login" in str(guard.decide(AdminState, "load", token))
+
+
+def _upload_app(seen: list[str]) -> Any:
+    from voxie_app.state.upload_guard import UploadGuard
+
+    async def reflex_upload(scope: Any, receive: Any, send: Any) -> None:
+        from reflex_base.event.context import EventContext
+
+        # What an upload event sees: no headers, the tab from `reflex-client-token`.
+        if scope["method"] == "POST":
+            with _ctx("tab-9", {}):
+                seen.append(guard.request_token() or "anonymous")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+        assert EventContext  # imported where an upload handler would use it
+
+    return UploadGuard(reflex_upload)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "forged", "viewer", "admin"])
+async def test_upload_answers_to_the_cookie_of_the_request(
+    tokens: dict[str, str], who: str
+) -> None:
+    import httpx
+
+    from voxie_app.state.knowledge import KnowledgeState
+
+    seen: list[str] = []
+    cookie = {"anonymous": "", "forged": "voxie_session=forged"}.get(who)
+    headers = {
+        "reflex-client-token": "tab-9",
+        "reflex-event-handler": f"{KnowledgeState.get_full_name()}.upload",
+        "cookie": cookie if cookie is not None else f"voxie_session={tokens[who]}",
+    }
+    transport = httpx.ASGITransport(app=_upload_app(seen))
+    async with httpx.AsyncClient(transport=transport, base_url="http://voxie.test") as client:
+        r = await client.post("/_upload", headers=headers, files={"files": ("a.txt", b"hi")})
+        listing = await client.get("/_upload/a.txt", headers={"cookie": headers["cookie"]})
+    want = {"anonymous": 401, "forged": 401, "viewer": 403, "admin": 200}[who]
+    assert r.status_code == want, r.text
+    assert seen == ([tokens["admin"]] if who == "admin" else [])
+    assert listing.status_code == (401 if who in ("anonymous", "forged") else 200)
+    assert guard._upload_grants == {}
+
+
+def test_the_app_guards_uploads_and_logs() -> None:
+    import voxie_app.voxie_app as main
+    from voxie_app.applog import frontend_exception_handler
+    from voxie_app.state.upload_guard import UploadGuard
+
+    assert UploadGuard in main.app.api_transformer
+    assert main.app.frontend_exception_handler is frontend_exception_handler

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 MAX_REPORT_CHARS = 2000
 REDACTED = "<client-token>"
-# Loggers that may print client tokens: Reflex and the servers under it.
+# Loggers that may print client tokens: Reflex (reflex, reflex_base, ...) and its servers.
 _TOKEN_LOGGERS = ("reflex", "uvicorn", "granian", "engineio", "socketio", "starlette")
 _UUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
@@ -53,7 +53,7 @@ def redact_client_tokens() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if record.name.split(".", 1)[0] in _TOKEN_LOGGERS:
+        if record.name.startswith(_TOKEN_LOGGERS):
             try:
                 message = record.getMessage()
             except (TypeError, ValueError):  # a malformed record stays as it was

@@ -287,3 +287,93 @@ def test_the_app_guards_uploads_and_logs() -> None:
 
     assert UploadGuard in main.app.api_transformer
     assert main.app.frontend_exception_handler is frontend_exception_handler
+
+
+# ----------------------------------------------------------- H14: account handlers
+
+
+def test_account_handlers_are_open_to_viewers_and_admin_handlers_are_not() -> None:
+    from voxie_app.state.account import AccountState
+    from voxie_app.state.admin import AdminState
+
+    for name in ("change_password", "sign_out_others"):
+        assert guard.access_of(AccountState.event_handlers[name].fn) == "viewer"
+    for name in ("reset_password", "confirm_reset", "set_disabled"):
+        assert guard.access_of(AdminState.event_handlers[name].fn) == "admin"
+
+
+async def _handler(ctx: Any, state_cls: type, name: str, *args: Any) -> tuple[Any, Any]:
+    """Run one handler of `state_cls` as the middleware lets it: in `ctx`, on the tab's state."""
+    from reflex.istate.manager.token import BaseStateToken
+    from reflex.state import State
+
+    with ctx:
+        async with ctx.state_manager.modify_state(
+            BaseStateToken(ident=ctx.token, cls=State)
+        ) as root:
+            state = await root.get_state(state_cls)
+            result = state_cls.event_handlers[name].fn(state, *args)
+            if hasattr(result, "__await__"):
+                result = await result
+            return result, state
+
+
+def _valid(token: str) -> bool:
+    with session_scope() as s:
+        return auth.session_principal(session=s, token=token) is not None
+
+
+async def test_change_password_acts_on_the_cookie_user_and_keeps_this_session(
+    tokens: dict[str, str],
+) -> None:
+    from voxie_app.state.account import AccountState
+
+    with session_scope() as s:
+        elsewhere, _ = auth.login(session=s, email="viewer@example.com", password="p" * 12, hours=1)
+    here = _ctx("tab-5", _socket(cookie=f"voxie_session={tokens['viewer']}"))
+    form = {"current": "wrong" * 3, "password": "n" * 12, "confirm": "n" * 12}
+    _, state = await _handler(here, AccountState, "change_password", form)
+    assert state.error_field == "current" and _valid(elsewhere)
+
+    form = {"current": "p" * 12, "password": "n" * 12, "confirm": "m" * 12}
+    _, state = await _handler(here, AccountState, "change_password", form)
+    assert state.error_field == "confirm"
+
+    form["confirm"] = "n" * 12
+    result, state = await _handler(here, AccountState, "change_password", form)
+    assert state.error == "" and "1 other session" in str(result)
+    assert _valid(tokens["viewer"]) and not _valid(elsewhere) and _valid(tokens["admin"])
+
+    with session_scope() as s:
+        elsewhere, _ = auth.login(session=s, email="viewer@example.com", password="n" * 12, hours=1)
+    await _handler(here, AccountState, "sign_out_others")
+    assert _valid(tokens["viewer"]) and not _valid(elsewhere)
+
+
+async def test_admin_reset_shows_the_password_once_and_refuses_own_account(
+    tokens: dict[str, str],
+) -> None:
+    from voxie_app.state.admin import AdminState
+
+    with session_scope() as s:
+        users = {u.email: str(u.id) for u in auth.list_users(session=s)}
+    admin = _ctx("tab-6", _socket(cookie=f"voxie_session={tokens['admin']}"))
+    await _handler(admin, AdminState, "load")
+    _, state = await _handler(admin, AdminState, "reset_password", users["viewer@example.com"])
+    assert state.reset_user_id == users["viewer@example.com"] and len(state.reset_secret) >= 10
+    assert not _valid(tokens["viewer"])
+    with session_scope() as s:
+        auth.login(session=s, email="viewer@example.com", password=state.reset_secret, hours=1)
+    _, state = await _handler(admin, AdminState, "confirm_reset")
+    assert state.reset_secret == "" and state.reset_user_id == ""
+
+    for name, args in (
+        ("reset_password", (users["admin@example.com"],)),
+        ("set_disabled", (users["admin@example.com"], True)),
+    ):
+        result, state = await _handler(admin, AdminState, name, *args)
+        assert "own" in str(result) or "Your account" in str(result)
+    assert _valid(tokens["admin"])
+
+    _, state = await _handler(admin, AdminState, "set_disabled", users["viewer@example.com"], True)
+    assert [u["disabled"] for u in state.users if u["email"] == "viewer@example.com"] == ["yes"]

@@ -182,14 +182,21 @@ def _as_stranger(base: str, tab: str, event_names: list[str]) -> list[str]:
 
     import socketio
 
+    NS = "/_event"  # Reflex's namespace and socket path
+
     async def run() -> list[str]:
         got: list[str] = []
         sio = socketio.AsyncClient()
-        sio.on("*", lambda event, data=None: got.append(f"{event} {json.dumps(data)}"))
-        await sio.connect(f"{base}?token={tab}", socketio_path="/_event", transports=["websocket"])
+        sio.on(
+            "*", lambda event, data=None: got.append(f"{event} {json.dumps(data)}"), namespace=NS
+        )
+        await sio.connect(
+            f"{base}?token={tab}", namespaces=[NS], socketio_path=NS, transports=["websocket"]
+        )
         router = {"pathname": "/settings", "query": {}, "asPath": "/settings"}
         for name in event_names:
-            await sio.emit("event", {"name": name, "payload": {}, "router_data": router})
+            event = {"name": name, "payload": {}, "router_data": router}
+            await sio.emit("event", event, namespace=NS)
             await asyncio.sleep(2)
         await sio.disconnect()
         return got

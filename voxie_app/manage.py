@@ -64,7 +64,25 @@ def fill_rollups() -> int:
     return 0
 
 
-COMMANDS = {"migrate": migrate, "worker-status": worker_status, "rollups": fill_rollups}
+def purge_sessions() -> int:
+    """Delete expired sign-in sessions now (the web app also does it on a schedule)."""
+    from voxie_app.services.session_purge import purge_now
+
+    try:
+        purged = purge_now()
+    except sa.exc.SQLAlchemyError as exc:
+        print(f"sessions: not purged ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    print(f"sessions: {purged} expired session(s) deleted")
+    return 0
+
+
+COMMANDS = {
+    "migrate": migrate,
+    "worker-status": worker_status,
+    "rollups": fill_rollups,
+    "purge-sessions": purge_sessions,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
 
     # Accounts and limits
     session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
+    # How often the web app deletes expired sign-in sessions (0: never; use
+    # `python -m voxie_app.manage purge-sessions` from cron instead).
+    session_purge_minutes: float = Field(
+        default=60.0, ge=0, validation_alias="VOXIE_SESSION_PURGE_MINUTES"
+    )
     login_rate_limit: str = Field(default="5/60", validation_alias="VOXIE_LOGIN_RATE_LIMIT")
     call_start_rate_limit: str = Field(
         default="10/60", validation_alias="VOXIE_CALL_START_RATE_LIMIT"

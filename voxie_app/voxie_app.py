@@ -3,6 +3,7 @@
 import reflex as rx
 
 from voxie_app.api.app import create_api
+from voxie_app.applog import frontend_exception_handler, redact_client_tokens
 from voxie_app.pages import (  # noqa: F401  (importing a page module registers its pages)
     agent_chat,
     agent_detail,
@@ -16,11 +17,22 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     login,
     settings,
 )
+from voxie_app.services.session_purge import purger_lifespan
 from voxie_app.services.webhooks import deliverer_lifespan
 from voxie_app.state.guard import AuthMiddleware
+from voxie_app.state.upload_guard import UploadGuard
 
-app = rx.App(api_transformer=create_api(), stylesheets=["/voxie.css"])
+# UploadGuard wraps everything: `/_upload` answers only to the request's own session cookie.
+app = rx.App(
+    api_transformer=[create_api(), UploadGuard],
+    stylesheets=["/voxie.css"],
+    frontend_exception_handler=frontend_exception_handler,
+)
 # Every event of our states is checked on the server (session and role) before it runs.
 app.add_middleware(AuthMiddleware())
 # Sends queued outbound webhooks while the web app runs (safe with several processes).
 app.register_lifespan_task(deliverer_lifespan)
+# Deletes expired sign-in sessions every VOXIE_SESSION_PURGE_MINUTES.
+app.register_lifespan_task(purger_lifespan)
+# Reflex's own log lines name client tokens (tab ids that reach a tab's state): redacted.
+redact_client_tokens()

@@ -128,3 +128,111 @@ def test_admin_creates_an_api_key_shown_once_and_viewer_sees_no_admin_panels(
     expect(page.get_by_test_id("page-title")).to_contain_text("Calls", timeout=20_000)
     _shot(page, "viewer-calls")
     ctx.close()
+
+
+CHANGER = ("changer@voxie.test", "the first long password")
+
+
+def _signed_in_page(browser, app: RunningApp, email: str, password: str, path: str = "/settings"):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    page.goto(f"{app.base}/login?next={path}")
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(password)
+    page.get_by_test_id("sign-in").click()
+    expect(page).to_have_url(re.compile(f"{re.escape(path)}$"), timeout=20_000)
+    return ctx, page
+
+
+def test_change_own_password_signs_out_the_other_sessions(fresh, browser) -> None:
+    app, url = fresh
+    with session_scope(url) as s:
+        auth.create_user(session=s, email=CHANGER[0], password=CHANGER[1], role="viewer")
+    other_ctx, other = _signed_in_page(browser, app, *CHANGER, path="/calls")
+    ctx, page = _signed_in_page(browser, app, *CHANGER)
+
+    page.get_by_test_id("account-current").fill("not my password")
+    page.get_by_test_id("account-password").fill("the second long password")
+    page.get_by_test_id("account-confirm").fill("the second long password")
+    page.get_by_test_id("change-password").click()
+    expect(page.get_by_test_id("account-error")).to_contain_text("current password is wrong")
+
+    page.get_by_test_id("account-current").fill(CHANGER[1])
+    page.get_by_test_id("change-password").click()
+    expect(page.get_by_text("Password changed. 1 other session(s) signed out.")).to_be_visible(
+        timeout=20_000
+    )
+    _shot(page, "password-changed")
+    other.goto(app.base + "/analytics")  # the other browser's session has ended
+    expect(other).to_have_url(re.compile(r"/login"), timeout=20_000)
+    page.goto(app.base + "/calls")  # this one stays signed in
+    expect(page.get_by_test_id("page-title")).to_contain_text("Calls", timeout=20_000)
+    ctx.close()
+    other_ctx.close()
+    ctx, _ = _signed_in_page(browser, app, CHANGER[0], "the second long password")
+    ctx.close()
+
+
+def _as_stranger(base: str, tab: str, event_names: list[str]) -> list[str]:
+    """Connect to the app's websocket with a tab's client token and no cookie, send
+    `event_names`, and return every message the server sent back."""
+    import asyncio
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    import socketio
+
+    NS = "/_event"  # Reflex's namespace and socket path
+
+    async def run() -> list[str]:
+        got: list[str] = []
+        sio = socketio.AsyncClient()
+        sio.on(
+            "*", lambda event, data=None: got.append(f"{event} {json.dumps(data)}"), namespace=NS
+        )
+        await sio.connect(
+            f"{base}?token={tab}", namespaces=[NS], socketio_path=NS, transports=["websocket"]
+        )
+        router = {"pathname": "/settings", "query": {}, "asPath": "/settings"}
+        for name in event_names:
+            event = {"name": name, "payload": {}, "router_data": router}
+            await sio.emit("event", event, namespace=NS)
+            await asyncio.sleep(2)
+        await sio.disconnect()
+        return got
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result(60)
+
+
+def test_a_client_token_is_not_a_sign_in(fresh, browser) -> None:
+    from reflex.state import State
+
+    from voxie_app.state.admin import AdminState
+    from voxie_app.state.knowledge import KnowledgeState
+
+    app, _ = fresh
+    ctx, page = _signed_in_page(browser, app, *ADMIN)
+    expect(page.get_by_test_id("user-row").first).to_be_visible(timeout=20_000)
+    tab = page.evaluate("window.sessionStorage.getItem('token')")
+    assert tab
+    ctx.close()  # the tab closes; its client token is all a stranger has
+
+    got = _as_stranger(
+        app.base, tab, [f"{AdminState.get_full_name()}.load", f"{State.get_full_name()}.hydrate"]
+    )
+    text = "\n".join(got)
+    assert got and "/login" in text  # sent to sign in
+    assert ADMIN[0] not in text and "Olive Owner" not in text  # no user list, no name
+
+    upload = httpx.post(
+        app.base + "/_upload",
+        headers={
+            "reflex-client-token": tab,
+            "reflex-event-handler": f"{KnowledgeState.get_full_name()}.upload",
+        },
+        files={"files": ("notes.txt", b"planted")},
+        timeout=10,
+    )
+    assert upload.status_code == 401
+    assert tab not in app.log()

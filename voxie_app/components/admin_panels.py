@@ -37,11 +37,89 @@ def _secret_banner() -> rx.Component:
     )
 
 
+def _reset_shown(u: rx.Var) -> rx.Component:
+    """The password just reset for this user, in its row, until the admin confirms."""
+    return rx.vstack(
+        rx.text("New password (shown once):", size="1", weight="bold"),
+        rx.hstack(
+            rx.code(S.reset_secret, data_testid="reset-secret", word_break="break-all"),
+            rx.icon_button(
+                rx.icon("copy", size=14),
+                size="1",
+                variant="soft",
+                on_click=rx.set_clipboard(S.reset_secret),
+                aria_label="Copy password",
+                data_testid="copy-reset",
+            ),
+            align="center",
+        ),
+        rx.button(
+            "I have given it to them",
+            size="1",
+            variant="soft",
+            on_click=S.confirm_reset,
+            data_testid="confirm-reset",
+        ),
+        spacing="1",
+    )
+
+
+def _user_actions(u: rx.Var) -> rx.Component:
+    return rx.cond(
+        S.reset_user_id == u["id"],
+        _reset_shown(u),
+        rx.hstack(
+            rx.cond(u["disabled"] != "", rx.badge("disabled", color_scheme="gray")),
+            rx.cond(
+                u["id"] != S.me,
+                rx.hstack(
+                    rx.button(
+                        "Reset password",
+                        size="1",
+                        variant="soft",
+                        on_click=S.reset_password(u["id"]),
+                        data_testid="reset-password",
+                    ),
+                    rx.cond(
+                        u["disabled"] != "",
+                        rx.button(
+                            "Enable",
+                            size="1",
+                            variant="soft",
+                            on_click=S.set_disabled(u["id"], False),
+                        ),
+                        rx.button(
+                            "Disable",
+                            size="1",
+                            variant="soft",
+                            color_scheme="orange",
+                            on_click=S.set_disabled(u["id"], True),
+                            data_testid="disable-user",
+                        ),
+                    ),
+                    rx.icon_button(
+                        rx.icon("trash-2", size=14),
+                        size="1",
+                        variant="ghost",
+                        color_scheme="red",
+                        on_click=S.delete_user(u["id"]),
+                        aria_label="Delete user",
+                    ),
+                    spacing="2",
+                    align="center",
+                ),
+            ),
+            spacing="2",
+            align="center",
+        ),
+    )
+
+
 def _users() -> rx.Component:
     return ui.section(
         "Users",
         rx.table.root(
-            _head("Email", "Name", "Role", "Last sign-in", ""),
+            _head("Email", "Name", "Role", "Last sign-in", "Account"),
             rx.table.body(
                 rx.foreach(
                     S.users,
@@ -55,14 +133,7 @@ def _users() -> rx.Component:
                             size="1",
                         ),
                         rx.text(u["last_login"], size="1"),
-                        rx.icon_button(
-                            rx.icon("trash-2", size=14),
-                            size="1",
-                            variant="ghost",
-                            color_scheme="red",
-                            on_click=S.delete_user(u["id"]),
-                            aria_label="Delete user",
-                        ),
+                        _user_actions(u),
                         data_testid="user-row",
                     ),
                 )

@@ -6,6 +6,7 @@ import reflex as rx
 
 from voxie_app import routes
 from voxie_app.components import ui
+from voxie_app.components.account_panel import account_panel
 from voxie_app.components.admin_panels import admin_panels
 from voxie_app.components.layout import layout
 from voxie_app.state.settings import SettingsState as S
@@ -166,6 +167,7 @@ def settings() -> rx.Component:
             width="100%",
         ),
         _pricing(),
+        account_panel(),
         admin_panels(),
         rx.link("REST API documentation →", href=routes.API_DOCS, size="2", is_external=True),
         title="Settings",

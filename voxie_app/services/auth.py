@@ -28,6 +28,7 @@ RANK = {"viewer": 1, "admin": 2}
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 KEY_PREFIX = "vx_"
+RESET_PASSWORD_BYTES = 12  # 16 URL-safe characters
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email costs as much as a wrong password.
@@ -110,12 +111,22 @@ def _admins(session: Session) -> int:
     ).one()
 
 
-def set_role(*, session: Session, user_id: uuid.UUID, role: str) -> User:
+def _is_last_admin(session: Session, user: User) -> bool:
+    """True when `user` is the only enabled admin: they must stay one."""
+    return user.role == "admin" and not user.disabled and _admins(session) <= 1
+
+
+def _user(session: Session, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("user not found")
+    return user
+
+
+def set_role(*, session: Session, user_id: uuid.UUID, role: str) -> User:
+    user = _user(session, user_id)
     _check_role(role)
-    if user.role == "admin" and role != "admin" and _admins(session) <= 1:
+    if role != "admin" and _is_last_admin(session, user):
         raise Conflict("the last admin cannot be demoted")
     user.role = role
     session.add(user)
@@ -124,13 +135,60 @@ def set_role(*, session: Session, user_id: uuid.UUID, role: str) -> User:
 
 
 def delete_user(*, session: Session, user_id: uuid.UUID) -> None:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("user not found")
-    if user.role == "admin" and _admins(session) <= 1:
+    user = _user(session, user_id)
+    if _is_last_admin(session, user):
         raise Conflict("the last admin cannot be deleted")
     session.delete(user)
     session.flush()
+
+
+def set_disabled(*, session: Session, user_id: uuid.UUID, disabled: bool) -> User:
+    """Disable (or enable again) an account: a disabled user cannot sign in, and
+    their open sessions are ended, so nothing they had open keeps working."""
+    user = _user(session, user_id)
+    if disabled and _is_last_admin(session, user):
+        raise Conflict("the last admin cannot be disabled")
+    user.disabled = disabled
+    session.add(user)
+    if disabled:
+        end_sessions(session=session, user_id=user.id)
+    session.flush()
+    return user
+
+
+def change_password(
+    *, session: Session, user_id: uuid.UUID, current: str, new: str, keep_token: str = ""
+) -> int:
+    """Change one's own password after re-entering the current one.
+
+    Every other session of the user ends (whoever knew the old password is
+    signed out); the one given as `keep_token` (the caller's) stays. Returns
+    how many sessions ended.
+    """
+    user = _user(session, user_id)
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("the current password is wrong", field="current") from None
+    _check_password(new)
+    if new == current:
+        raise InvalidInput("choose a password different from the current one", field="password")
+    user.password_hash = _hasher.hash(new)
+    session.add(user)
+    session.flush()
+    return end_sessions(session=session, user_id=user.id, keep_token=keep_token)
+
+
+def reset_password(*, session: Session, user_id: uuid.UUID) -> str:
+    """An admin's reset: a new random password (returned once, never stored in
+    clear) replaces the old one, and every session of that user ends."""
+    user = _user(session, user_id)
+    password = secrets.token_urlsafe(RESET_PASSWORD_BYTES)
+    user.password_hash = _hasher.hash(password)
+    session.add(user)
+    session.flush()
+    end_sessions(session=session, user_id=user.id)
+    return password
 
 
 # ------------------------------------------------------------------ sessions
@@ -184,8 +242,20 @@ def logout(*, session: Session, token: str) -> None:
     session.execute(sa.delete(UserSession).where(col(UserSession.token_hash) == _sha(token)))
 
 
-def purge_expired_sessions(*, session: Session) -> int:
-    result = session.execute(sa.delete(UserSession).where(col(UserSession.expires_at) <= utcnow()))
+def end_sessions(*, session: Session, user_id: uuid.UUID, keep_token: str = "") -> int:
+    """End the user's sessions, except the one `keep_token` opened ("sign out
+    other sessions"); returns how many ended."""
+    query = sa.delete(UserSession).where(col(UserSession.user_id) == user_id)
+    if keep_token:
+        query = query.where(col(UserSession.token_hash) != _sha(keep_token))
+    return session.execute(query).rowcount or 0
+
+
+def purge_expired_sessions(*, session: Session, now: datetime | None = None) -> int:
+    """Delete expired sessions (they already fail to authenticate); returns how many."""
+    result = session.execute(
+        sa.delete(UserSession).where(col(UserSession.expires_at) <= (now or utcnow()))
+    )
     return result.rowcount or 0
 
 

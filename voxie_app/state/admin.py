@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import reflex as rx
@@ -26,6 +27,9 @@ class AdminState(AppState):
     hooks: list[dict[str, str]] = []
     new_secret: str = ""  # a just-created API key or webhook secret, shown once
     new_secret_label: str = ""
+    # A password an admin just reset: shown once in that user's row until confirmed.
+    reset_user_id: str = ""
+    reset_secret: str = ""
 
     def _refresh(self) -> None:
         with session_scope() as session:
@@ -36,6 +40,7 @@ class AdminState(AppState):
                     "name": u.name,
                     "role": u.role,
                     "last_login": _when(u.last_login_at),
+                    "disabled": "yes" if u.disabled else "",
                 }
                 for u in auth.list_users(session=session)
             ]
@@ -65,10 +70,11 @@ class AdminState(AppState):
     @guard.viewer
     async def load(self):
         """Viewers see no admin panels: their data is never loaded into the page."""
-        principal = await guard.current(self)
+        principal = guard.current()
         self.is_admin = principal is not None and principal.can("admin")
         self.me = principal.id if principal else ""
         self.new_secret = self.new_secret_label = ""
+        self.reset_user_id = self.reset_secret = ""
         if not self.is_admin:
             self.users, self.keys, self.hooks = [], [], []
             return None
@@ -124,8 +130,46 @@ class AdminState(AppState):
         return toast
 
     @rx.event
+    def set_disabled(self, user_id: str, disabled: bool):
+        if user_id == self.me:
+            return self._toast_error("You cannot disable your own account.")
+        toast, _ = self._run(
+            lambda s: auth.set_disabled(
+                session=s, user_id=uuid.UUID(user_id), disabled=bool(disabled)
+            ),
+            "User disabled: their sessions ended." if disabled else "User enabled.",
+        )
+        return toast
+
+    @rx.event
+    async def reset_password(self, user_id: str):
+        """A new random password for another user, shown once; their sessions end."""
+        if user_id == self.me:
+            return self._toast_error("Change your own password under Your account.")
+        self.reset_user_id = self.reset_secret = ""
+
+        def reset() -> str:  # argon2 runs in a thread, not on the event loop
+            with session_scope() as session:
+                return auth.reset_password(session=session, user_id=uuid.UUID(user_id))
+
+        try:
+            password = await asyncio.to_thread(reset)
+        except ServiceError as exc:
+            return self._toast_error(exc.message)
+        except ValueError:
+            return self._toast_error("That item does not exist.")
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        self.reset_user_id, self.reset_secret = user_id, password
+        return self._toast_ok("Password reset: give it to the user, it is shown once.")
+
+    @rx.event
+    def confirm_reset(self) -> None:
+        self.reset_user_id = self.reset_secret = ""
+
+    @rx.event
     async def create_key(self, form: dict):
-        principal = await guard.current(self)
+        principal = guard.current()
         creator = uuid.UUID(principal.id) if principal and principal.kind == "user" else None
         toast, made = self._run(
             lambda s: auth.create_api_key(

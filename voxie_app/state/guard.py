@@ -1,9 +1,18 @@
 """Who may run which Reflex event: checked on the server for every event.
 
-`AuthMiddleware` runs before any event handler of our states. It reads the
-session cookie, resolves it to a user (cached for a few seconds), and lets the
-event through only if the handler's access level allows it:
+`AuthMiddleware` runs before every event. Its principal comes from what the
+request itself carries, never from server-side state: the `voxie_session`
+cookie of the websocket that sent the event (the handshake's `Cookie` header,
+which Reflex puts into each event's router data), or, for a file upload, the
+cookie of that `/_upload` request (checked at the door by `upload_guard`). The
+cookie is looked up in the sessions table on every event, so signing out, a
+role change, disabling or deleting a user counts from the next event on.
 
+A Reflex client token (the tab id in the websocket URL) therefore proves
+nothing: whoever reconnects with it without the cookie is anonymous, and the
+state of that tab, loaded for its owner, is wiped before anyone else sees it.
+
+Access levels:
 - `@public`: anyone (sign-in, first-run setup);
 - `@viewer`: any signed-in user (pages that read calls and analytics);
 - anything else: admins only (the safe default: a new handler is admin-only
@@ -24,6 +33,8 @@ import reflex as rx
 import sqlalchemy as sa
 from reflex.middleware import Middleware
 from reflex_base.event import Event
+from reflex_base.event.context import EventContext
+from starlette.requests import cookie_parser
 
 from voxie_app import routes
 from voxie_app.db import session_scope
@@ -34,8 +45,8 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACCESS_ATTR = "_voxie_access"
-CACHE_SECONDS = 10.0
 OUR_STATES = "voxie_app.state"
+SESSION_COOKIE = "voxie_session"
 
 
 def public(fn: F) -> F:
@@ -52,31 +63,64 @@ def access_of(fn: Callable[..., Any]) -> str:
     return getattr(fn, ACCESS_ATTR, "admin")
 
 
-# token -> (principal or None, expires at); short-lived so a logout or a role
-# change elsewhere takes effect within seconds.
-_cache: dict[str, tuple[Principal | None, float]] = {}
 _setup_needed: list[float] = []  # time the database last said "no users yet"
+# Client token -> session tokens of `/_upload` requests in flight whose cookie
+# `upload_guard` checked; an upload event carries no headers of its own.
+_upload_grants: dict[str, list[str]] = {}
 
 
-def forget(token: str) -> None:
-    _cache.pop(token, None)
+def session_cookie(cookie_header: str) -> str:
+    """The `voxie_session` value in a `Cookie` header ("" if absent or malformed)."""
+    return cookie_parser(cookie_header or "").get(SESSION_COOKIE, "")[:200]
+
+
+def request_token() -> str:
+    """The session cookie of the request behind the event being processed.
+
+    Socket events (and the events they chain) carry the websocket handshake's
+    headers in their router data; Reflex sets those on the server, an event
+    payload cannot replace them. An event with no headers can only come from an
+    `/_upload` request, whose cookie was checked when it arrived.
+    """
+    try:
+        ctx = EventContext.get()
+    except LookupError:
+        return ""
+    headers = ctx.router_data.get("headers")
+    if isinstance(headers, dict):
+        return session_cookie(str(headers.get("cookie", "")))
+    grants = _upload_grants.get(ctx.token)
+    return grants[-1] if grants else ""
+
+
+class upload_grant:
+    """While an `/_upload` request runs, its checked cookie stands for its events."""
+
+    def __init__(self, client_token: str, session_token: str) -> None:
+        self.client_token, self.session_token = client_token, session_token
+
+    def __enter__(self) -> None:
+        _upload_grants.setdefault(self.client_token, []).append(self.session_token)
+
+    def __exit__(self, *_exc: object) -> None:
+        grants = _upload_grants.get(self.client_token, [])
+        if self.session_token in grants:
+            grants.remove(self.session_token)
+        if not grants:
+            _upload_grants.pop(self.client_token, None)
 
 
 def principal_for(token: str) -> Principal | None:
-    now = time.monotonic()
-    hit = _cache.get(token)
-    if hit is not None and hit[1] > now:
-        return hit[0]
+    """The user of a session token, read from the database now (no cache: a role
+    change, a disabled or deleted user counts from the next event)."""
+    if not token:
+        return None
     try:
         with session_scope() as session:
-            principal = auth.session_principal(session=session, token=token)
+            return auth.session_principal(session=session, token=token)
     except sa.exc.SQLAlchemyError as exc:
         log.warning("session lookup failed: %s", exc)
         return None
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[token] = (principal, now + CACHE_SECONDS)
-    return principal
 
 
 def setup_needed() -> bool:
@@ -92,20 +136,24 @@ def setup_needed() -> bool:
     return needed
 
 
-async def current(state: Any) -> Principal | None:
-    """The signed-in principal of the tab running `state` (inside a handler)."""
-    from voxie_app.state.session import SessionState
-
-    return principal_for((await state.get_state(SessionState)).token)
+def current() -> Principal | None:
+    """The signed-in principal of the request running the current handler."""
+    return principal_for(request_token())
 
 
 def reset_caches() -> None:
-    _cache.clear()
     _setup_needed.clear()
 
 
 def decide(state_cls: type, handler_name: str, token: str, path: str = "") -> list | None:
     """None to let the event run, else the events to send instead (redirect or toast)."""
+    return decide_for(state_cls, handler_name, lambda: principal_for(token), path)
+
+
+def decide_for(
+    state_cls: type, handler_name: str, who: Callable[[], Principal | None], path: str = ""
+) -> list | None:
+    """`decide` with the principal looked up only when the handler is not public."""
     if not state_cls.__module__.startswith(OUR_STATES):
         return None  # Reflex's own events (hydrate, client storage, ...)
     handler = state_cls.event_handlers.get(handler_name)
@@ -114,7 +162,7 @@ def decide(state_cls: type, handler_name: str, token: str, path: str = "") -> li
         return None
     if setup_needed():
         return [rx.redirect(routes.SETUP)]
-    principal = principal_for(token)
+    principal = who()
     if principal is None:
         safe = path.startswith("/") and not path.startswith("//")
         return [rx.redirect(routes.LOGIN + (f"?next={path}" if safe else ""))]
@@ -124,21 +172,60 @@ def decide(state_cls: type, handler_name: str, token: str, path: str = "") -> li
     return None
 
 
+async def bind_state_to(root: Any, owner: str) -> None:
+    """Wipe what this tab's state holds for anyone but `owner` (a user id, "" if none).
+
+    A tab's state lives on the server under its client token, so whoever
+    reconnects with that token would otherwise be sent what was loaded for its
+    previous user (the user list, calls) by Reflex's own hydrate. Each of our
+    states remembers whom it was filled for; a different principal gets defaults.
+    """
+    from voxie_app.state.session import SessionState
+
+    session_state = await root.get_state(SessionState)
+    owners = dict(session_state._owners)
+
+    def mark(state: Any) -> None:
+        owners[state.get_full_name()] = owner
+        for sub in state.substates.values():
+            mark(sub)
+
+    def visit(state: Any) -> None:
+        for sub in list(state.substates.values()):
+            ours = type(sub).__module__.startswith(OUR_STATES)
+            if ours and owners.get(sub.get_full_name(), "") != owner:
+                if sub is session_state:  # keep its cookie var: that is the browser's
+                    sub.user_name = sub.user_role = sub.error = ""
+                    owners[sub.get_full_name()] = owner
+                else:
+                    sub.reset()  # this state and its substates
+                    mark(sub)
+                    continue
+            visit(sub)
+
+    before = dict(owners)
+    visit(root)
+    if owners != before:
+        session_state._owners = owners
+
+
 class AuthMiddleware(Middleware):
     async def preprocess(self, app: Any, state: Any, event: Event) -> Any:
         from reflex.state import StateUpdate
 
-        from voxie_app.state.session import SessionState
-
+        try:
+            router_data = EventContext.get().router_data
+        except LookupError:
+            router_data = {}
+        token = request_token()
+        principal = principal_for(token)
+        await bind_state_to(state, principal.id if principal else "")
         try:
             state_cls = event.state_cls
         except (KeyError, LookupError):
             return None
-        if not state_cls.__module__.startswith(OUR_STATES):
-            return None
-        token = (await state.get_state(SessionState)).token
-        path = str((event.router_data or {}).get("pathname", "") or "")
-        denied = decide(state_cls, event.name.rpartition(".")[2], token, path)
+        path = str((router_data or {}).get("pathname", "") or "")
+        denied = decide_for(state_cls, event.name.rpartition(".")[2], lambda: principal, path)
         if denied is None:
             return None
         return StateUpdate(events=Event.from_event_type(denied))

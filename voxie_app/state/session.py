@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import reflex as rx
@@ -22,6 +23,15 @@ def _safe_next(raw: str) -> str:
     return routes.HOME
 
 
+def _load_page(path: str) -> rx.event.EventSpec:
+    """Open `path` as a new page load, not a client-side route change.
+
+    Events are authorised by the cookie of the websocket that sends them (see
+    `guard`), so after the cookie changes the page must connect again to use it.
+    """
+    return rx.call_script(f"window.location.replace({json.dumps(path)})")
+
+
 class SessionState(rx.State):
     """The browser's session cookie and who it belongs to (for showing, not for checks)."""
 
@@ -32,6 +42,8 @@ class SessionState(rx.State):
     user_role: str = ""
     error: str = ""
     working: bool = False
+    # Whom each of the tab's states was last filled for (see guard.bind_state_to).
+    _owners: dict[str, str] = {}
 
     def _signed_in(self, token: str, user_name: str, role: str) -> None:
         self.token, self.user_name, self.user_role, self.error = token, user_name, role, ""
@@ -43,7 +55,7 @@ class SessionState(rx.State):
         self.error = ""
         if guard.setup_needed():
             return rx.redirect(routes.SETUP)
-        principal = guard.principal_for(self.token)
+        principal = guard.current()
         if principal is not None:
             self.user_name, self.user_role = principal.name, principal.role
             return rx.redirect(_safe_next(self._query_next()))
@@ -83,7 +95,7 @@ class SessionState(rx.State):
             self.error = "The database is not reachable; try again."
             return None
         self._signed_in(token, name, role)
-        return rx.redirect(_safe_next(self._query_next()))
+        return _load_page(_safe_next(self._query_next()))
 
     @rx.event
     @guard.public
@@ -111,25 +123,25 @@ class SessionState(rx.State):
             return None
         guard.reset_caches()
         self._signed_in(token, name, "admin")
-        return [rx.redirect(routes.HOME), rx.toast.success("Welcome! Your admin account is ready.")]
+        return _load_page(routes.HOME)
 
     @rx.event
     @guard.public
     def logout(self):
-        if self.token:
+        token = guard.request_token()  # the cookie this tab sent, not the stored copy
+        if token:
             try:
                 with session_scope() as session:
-                    auth.logout(session=session, token=self.token)
+                    auth.logout(session=session, token=token)
             except sa.exc.SQLAlchemyError:
                 pass
-            guard.forget(self.token)
         self.token, self.user_name, self.user_role = "", "", ""
-        return rx.redirect(routes.LOGIN)
+        return _load_page(routes.LOGIN)
 
     @rx.event
     @guard.viewer
     def load_user(self) -> None:
         """Fill in who is signed in (for the sidebar); the middleware already checked it."""
-        principal = guard.principal_for(self.token)
+        principal = guard.current()
         if principal is not None:
             self.user_name, self.user_role = principal.name, principal.role

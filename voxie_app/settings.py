@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         default=5.0, gt=0, validation_alias="VOXIE_WEBHOOK_POLL_SECONDS"
     )
+    # Outbound requests to user-given URLs (webhooks, later HTTP tools): hosts and
+    # IPs/CIDRs the admin permits although they are private, loopback or link-local.
+    url_allowlist: str = Field(default="", validation_alias="VOXIE_URL_ALLOWLIST")
 
     @field_validator("job_executor", "turn_detection", mode="before")
     @classmethod

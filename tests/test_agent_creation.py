@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -403,6 +404,52 @@ def test_stream_replays_the_steps_in_order(
     replay = read_sse(client, session_id, last_event_id=events[1]["id"])
     assert kinds(replay) == ["spec_validated", "agent_saved"]
     assert [e["id"] for e in replay] == [e["id"] for e in events[2:]]
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "\N{SUPERSCRIPT TWO}",  # passes str.isdigit(), int() refuses it
+        "9" * 5000,  # over Python's int-parsing digit limit
+        "9" * 20,  # over BIGINT: PostgreSQL would refuse the query
+        "-1",
+        "1e3",
+        "abc",
+        "",
+    ],
+    ids=["superscript-two", "5000-digits", "over-bigint", "negative", "float", "letters", "empty"],
+)
+async def test_a_bad_last_event_id_replays_the_whole_stream(
+    client: TestClient, bad_id: str
+) -> None:
+    created = create(client, expected=201, processed_spec=COMPLETE_SPEC)
+    # httpx's ASGI transport hands the app the raw header bytes, as a server does
+    # (TestClient re-encodes a latin-1 byte as UTF-8, so `²` would not arrive as `²`).
+    headers = {**client.headers, "Last-Event-ID": bad_id.encode("latin-1")}
+    transport = httpx.ASGITransport(app=client.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        with deadline(20):
+            r = await http.get(
+                f"/api/agents/create-stream/{created['session_id']}", headers=headers
+            )
+    assert r.status_code == 200, r.text
+    assert "event: requirements_captured" in r.text and "event: agent_saved" in r.text
+
+
+def test_parse_event_id_accepts_only_plain_bigint_ids() -> None:
+    assert events_svc.parse_event_id("42") == 42
+    assert events_svc.parse_event_id(" 7 ") == 7
+    assert events_svc.parse_event_id(str(2**63 - 1)) == 2**63 - 1
+    for bad in (None, "", "²", "٣", "9" * 5000, str(2**63), "-3", "+3", "0x10", "1_000"):
+        assert events_svc.parse_event_id(bad) == 0, bad
+
+
+def test_the_event_service_bounds_any_after_id(db: str) -> None:
+    events_svc.publish("bounds-test", "note", "one")
+    with session_scope() as session:
+        assert events_svc.list_events(session=session, stream="bounds-test", after_id=10**30) == []
+        everything = events_svc.list_events(session=session, stream="bounds-test", after_id=-5)
+    assert [e.message for e in everything] == ["one"]
 
 
 def test_stream_of_a_complete_spec(client: TestClient) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,26 @@ from voxie_app.settings import get_settings
 CHANNEL = "voxie_events"
 MAX_MESSAGE = 2000
 LEVELS = ("info", "warning", "error")
+# Event ids are BIGINT on PostgreSQL; a larger `after` would fail in the query.
+MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+
+
+def parse_event_id(value: str | None) -> int:
+    """A client's event id (SSE `Last-Event-ID`) as an int; 0 (replay all) if it is not one.
+
+    Only ASCII digits within BIGINT are ids: `str.isdigit()` also accepts `²` and
+    other digits `int()` refuses, and a 5,000-digit string exceeds Python's
+    int-parsing limit, so neither may reach `int()`.
+    """
+    if value is None or not _EVENT_ID.fullmatch(value.strip()):
+        return 0
+    parsed = int(value.strip())
+    return parsed if parsed <= MAX_EVENT_ID else 0
+
+
+def _bounded(after_id: int) -> int:
+    return min(max(after_id, 0), MAX_EVENT_ID)
 
 
 class EventOut(BaseModel):
@@ -84,6 +105,7 @@ def list_events(
     *, session: Session, stream: str, after_id: int = 0, limit: int = 500
 ) -> list[EventOut]:
     """Events of `stream` with id greater than `after_id`, oldest first."""
+    after_id = _bounded(after_id)
     rows = session.exec(
         select(Event)
         .where(Event.stream == stream, Event.id > after_id)  # type: ignore[operator]
@@ -114,7 +136,7 @@ async def subscribe(
     truth, so no event is lost or repeated.
     """
     url = normalize_url(url or get_settings().database_url)
-    last = after_id
+    last = _bounded(after_id)
     if sa.engine.make_url(url).get_backend_name() != "postgresql":
         while True:
             for event in await asyncio.to_thread(_fetch, url, stream, last):

@@ -93,7 +93,7 @@ async def create_stream(
         found = session.exec(select(Agent.id).where(Agent.session_id == session_id)).first()
     if found is None:
         raise NotFound(f"no agent creation with session id {session_id}")
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = events.parse_event_id(last_event_id)  # a bad id replays from the start
     stream = agent_creation.stream_name(session_id)
     return StreamingResponse(
         _sse(stream, after),

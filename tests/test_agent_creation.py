@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,7 +30,9 @@ from tests.doubles.openai_server import OpenAIServerDouble, Reply
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, AgentSpec
+from voxie_app.services import agent_creation
 from voxie_app.services import events as events_svc
+from voxie_app.services.errors import Conflict
 from voxie_app.services.spec_builder import SYSTEM_PROMPT
 from voxie_app.settings import Settings
 
@@ -500,6 +503,81 @@ def test_client_chosen_session_id_is_kept(
     events = read_sse(client, "builder-42.a:b")
     assert kinds(events)[-1] == "agent_saved"
     assert events[-1]["data"]["data"] == {"agent_id": created["agent_id"]}
+
+
+def test_a_reused_client_session_id_is_409_and_the_first_stream_stays_its_own(
+    client: TestClient, openai_double: OpenAIServerDouble
+) -> None:
+    openai_double.script(Reply(json=DRAFT), Reply(json={**DRAFT, "name": "Second"}))
+    first = create(client, session_id="mine-1")
+    again = client.post(CREATE, json={"user_requirements": REQUIREMENTS, "session_id": "mine-1"})
+    assert again.status_code == 409, again.text
+    assert "mine-1" in again.json()["detail"]
+    assert [a["id"] for a in client.get("/api/agents").json()] == [first["agent_id"]]
+    # A complete spec (stored at once, 201) is refused the same way.
+    spec_again = client.post(
+        CREATE,
+        json={"user_requirements": {}, "processed_spec": COMPLETE_SPEC, "session_id": "mine-1"},
+    )
+    assert spec_again.status_code == 409
+    events = read_sse(client, "mine-1")
+    assert kinds(events) == [
+        "requirements_captured",
+        "spec_generation_started",
+        "spec_validated",
+        "agent_saved",
+    ]
+    assert {e["data"]["data"].get("agent_id") for e in events} - {None} == {first["agent_id"]}
+    # A fresh id still works.
+    assert create(client, session_id="mine-2")["session_id"] == "mine-2"
+
+
+def test_a_session_id_of_a_deleted_creation_is_not_reused(client: TestClient) -> None:
+    created = create(client, expected=201, processed_spec=COMPLETE_SPEC, session_id="gone-1")
+    assert client.delete(f"/api/agents/{created['agent_id']}").status_code == 204
+    body = {"user_requirements": {}, "processed_spec": COMPLETE_SPEC, "session_id": "gone-1"}
+    assert client.post(CREATE, json=body).status_code == 409  # its old events would replay
+
+
+def test_concurrent_creations_with_one_session_id_store_one(db: str) -> None:
+    """Of eight simultaneous claims of one client id, one is stored and seven get Conflict."""
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            agent_creation.submit(
+                user_requirements={"n": 1},
+                processed_spec=COMPLETE_SPEC,
+                session_id="race-1",
+                exclusive_session=True,
+            )
+            outcomes.append("stored")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["conflict"] * 7 + ["stored"]
+    with session_scope() as session:
+        assert len(session.exec(select(Agent).where(Agent.session_id == "race-1")).all()) == 1
+        logged = events_svc.list_events(session=session, stream="agent-create:race-1")
+    assert [e.kind for e in logged] == ["requirements_captured", "agent_saved"]
+
+
+def test_the_builder_conversation_keeps_one_stream_for_its_creations(db: str) -> None:
+    """Without `exclusive_session` (the builder's own, server-made conversation id)."""
+    for _ in range(2):
+        agent_creation.submit(
+            user_requirements={"n": 1}, processed_spec=COMPLETE_SPEC, session_id="conv-1"
+        )
+    with session_scope() as session:
+        logged = events_svc.list_events(session=session, stream="agent-create:conv-1")
+    assert [e.kind for e in logged].count("agent_saved") == 2
 
 
 @pytest.mark.parametrize("session_id", ["has space", "x" * 101, "a/b"])

@@ -74,6 +74,20 @@ def _out(row: Event) -> EventOut:
     )
 
 
+def lock_stream(session: Session, stream: str) -> None:
+    """Serialise writers of `stream` until `session` commits (PostgreSQL; SQLite has one writer).
+
+    `publish` takes it so ids commit in order; a caller that must check the stream
+    before writing to it (a creation claiming a client's session id) takes it first.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": stream})
+
+
+def has_events(*, session: Session, stream: str) -> bool:
+    return session.exec(select(Event.id).where(Event.stream == stream).limit(1)).first() is not None
+
+
 def publish(
     stream: str,
     kind: str,
@@ -89,8 +103,7 @@ def publish(
     if session is None:
         with session_scope() as own:
             return publish(stream, kind, message, data, level=level, session=own)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": stream})
+    lock_stream(session, stream)
     row = Event(
         stream=stream, kind=kind, level=level, message=message[:MAX_MESSAGE], data=data or {}
     )

@@ -47,7 +47,10 @@ def list_agents(
     "/create",
     response_model=AgentCreated,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={201: {"model": AgentCreated, "description": "complete spec stored"}},
+    responses={
+        201: {"model": AgentCreated, "description": "complete spec stored"},
+        409: {"description": "the client's session_id already names another creation"},
+    },
 )
 def create_agent(
     body: AgentCreate,
@@ -61,6 +64,7 @@ def create_agent(
         user_requirements=body.user_requirements,
         processed_spec=body.processed_spec,
         session_id=body.session_id,
+        exclusive_session=True,  # a client's id names one creation only (409 if reused)
     )
     if agent.status == "processing":
         background.add_task(agent_creation.process, agent_id=agent.id, settings=settings)

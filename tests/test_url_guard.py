@@ -6,6 +6,7 @@ tested against a real receiver in tests/test_webhooks.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -194,3 +195,20 @@ async def test_the_guarded_client_refuses_before_connecting() -> None:
             await client.get("http://svc.example.com:1/x")
         assert isinstance(caught.value, httpx.ConnectError)
     assert asked == ["svc.example.com"]
+
+
+def test_a_slow_system_resolver_counts_as_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def stuck(*args: object, **kwargs: object) -> list[object]:
+        release.wait(5)
+        return []
+
+    monkeypatch.setattr(url_guard, "RESOLVE_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(url_guard.socket, "getaddrinfo", stuck)
+    try:
+        assert check_url("https://slow.example.com/x", allow=NOTHING)  # save time: accepted
+        with pytest.raises(URLRefused, match="does not resolve"):
+            url_guard.check_host("slow.example.com", allow=NOTHING, require_resolved=True)
+    finally:
+        release.set()

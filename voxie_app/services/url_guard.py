@@ -30,6 +30,7 @@ resolves to; a listed address or network allows the addresses in it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import re
 import socket
@@ -52,6 +53,10 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str], Sequence[str]]
 
 MAX_URL = 2000
+RESOLVE_TIMEOUT_S = 5.0
+_RESOLVER_POOL = concurrent.futures.ThreadPoolExecutor(
+    max_workers=4, thread_name_prefix="url-guard"
+)
 SCHEMES = ("http", "https")
 
 # Names that reach instance metadata or the machine itself, whatever DNS says.
@@ -194,8 +199,16 @@ def literal_address(host: str) -> IPAddress | None:
 
 
 def system_resolver(host: str) -> list[str]:
-    """Every address `host` resolves to, by the system resolver (blocking)."""
-    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    """Every address `host` resolves to, by the system resolver, within RESOLVE_TIMEOUT_S.
+
+    getaddrinfo cannot be cancelled, so it runs on a small pool and a slow answer
+    counts as none (at save time the name is then accepted; at connect time refused).
+    """
+    future = _RESOLVER_POOL.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+    try:
+        infos = future.result(timeout=RESOLVE_TIMEOUT_S)
+    except concurrent.futures.TimeoutError:
+        raise OSError(f"resolving {host} timed out") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

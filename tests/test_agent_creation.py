@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -28,7 +30,9 @@ from tests.doubles.openai_server import OpenAIServerDouble, Reply
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, AgentSpec
+from voxie_app.services import agent_creation
 from voxie_app.services import events as events_svc
+from voxie_app.services.errors import Conflict
 from voxie_app.services.spec_builder import SYSTEM_PROMPT
 from voxie_app.settings import Settings
 
@@ -405,6 +409,52 @@ def test_stream_replays_the_steps_in_order(
     assert [e["id"] for e in replay] == [e["id"] for e in events[2:]]
 
 
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "\N{SUPERSCRIPT TWO}",  # passes str.isdigit(), int() refuses it
+        "9" * 5000,  # over Python's int-parsing digit limit
+        "9" * 20,  # over BIGINT: PostgreSQL would refuse the query
+        "-1",
+        "1e3",
+        "abc",
+        "",
+    ],
+    ids=["superscript-two", "5000-digits", "over-bigint", "negative", "float", "letters", "empty"],
+)
+async def test_a_bad_last_event_id_replays_the_whole_stream(
+    client: TestClient, bad_id: str
+) -> None:
+    created = create(client, expected=201, processed_spec=COMPLETE_SPEC)
+    # httpx's ASGI transport hands the app the raw header bytes, as a server does
+    # (TestClient re-encodes a latin-1 byte as UTF-8, so `²` would not arrive as `²`).
+    headers = {**client.headers, "Last-Event-ID": bad_id.encode("latin-1")}
+    transport = httpx.ASGITransport(app=client.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        with deadline(20):
+            r = await http.get(
+                f"/api/agents/create-stream/{created['session_id']}", headers=headers
+            )
+    assert r.status_code == 200, r.text
+    assert "event: requirements_captured" in r.text and "event: agent_saved" in r.text
+
+
+def test_parse_event_id_accepts_only_plain_bigint_ids() -> None:
+    assert events_svc.parse_event_id("42") == 42
+    assert events_svc.parse_event_id(" 7 ") == 7
+    assert events_svc.parse_event_id(str(2**63 - 1)) == 2**63 - 1
+    for bad in (None, "", "²", "٣", "9" * 5000, str(2**63), "-3", "+3", "0x10", "1_000"):
+        assert events_svc.parse_event_id(bad) == 0, bad
+
+
+def test_the_event_service_bounds_any_after_id(db: str) -> None:
+    events_svc.publish("bounds-test", "note", "one")
+    with session_scope() as session:
+        assert events_svc.list_events(session=session, stream="bounds-test", after_id=10**30) == []
+        everything = events_svc.list_events(session=session, stream="bounds-test", after_id=-5)
+    assert [e.message for e in everything] == ["one"]
+
+
 def test_stream_of_a_complete_spec(client: TestClient) -> None:
     created = create(client, expected=201, processed_spec=COMPLETE_SPEC)
     events = read_sse(client, created["session_id"])
@@ -453,6 +503,81 @@ def test_client_chosen_session_id_is_kept(
     events = read_sse(client, "builder-42.a:b")
     assert kinds(events)[-1] == "agent_saved"
     assert events[-1]["data"]["data"] == {"agent_id": created["agent_id"]}
+
+
+def test_a_reused_client_session_id_is_409_and_the_first_stream_stays_its_own(
+    client: TestClient, openai_double: OpenAIServerDouble
+) -> None:
+    openai_double.script(Reply(json=DRAFT), Reply(json={**DRAFT, "name": "Second"}))
+    first = create(client, session_id="mine-1")
+    again = client.post(CREATE, json={"user_requirements": REQUIREMENTS, "session_id": "mine-1"})
+    assert again.status_code == 409, again.text
+    assert "mine-1" in again.json()["detail"]
+    assert [a["id"] for a in client.get("/api/agents").json()] == [first["agent_id"]]
+    # A complete spec (stored at once, 201) is refused the same way.
+    spec_again = client.post(
+        CREATE,
+        json={"user_requirements": {}, "processed_spec": COMPLETE_SPEC, "session_id": "mine-1"},
+    )
+    assert spec_again.status_code == 409
+    events = read_sse(client, "mine-1")
+    assert kinds(events) == [
+        "requirements_captured",
+        "spec_generation_started",
+        "spec_validated",
+        "agent_saved",
+    ]
+    assert {e["data"]["data"].get("agent_id") for e in events} - {None} == {first["agent_id"]}
+    # A fresh id still works.
+    assert create(client, session_id="mine-2")["session_id"] == "mine-2"
+
+
+def test_a_session_id_of_a_deleted_creation_is_not_reused(client: TestClient) -> None:
+    created = create(client, expected=201, processed_spec=COMPLETE_SPEC, session_id="gone-1")
+    assert client.delete(f"/api/agents/{created['agent_id']}").status_code == 204
+    body = {"user_requirements": {}, "processed_spec": COMPLETE_SPEC, "session_id": "gone-1"}
+    assert client.post(CREATE, json=body).status_code == 409  # its old events would replay
+
+
+def test_concurrent_creations_with_one_session_id_store_one(db: str) -> None:
+    """Of eight simultaneous claims of one client id, one is stored and seven get Conflict."""
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            agent_creation.submit(
+                user_requirements={"n": 1},
+                processed_spec=COMPLETE_SPEC,
+                session_id="race-1",
+                exclusive_session=True,
+            )
+            outcomes.append("stored")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["conflict"] * 7 + ["stored"]
+    with session_scope() as session:
+        assert len(session.exec(select(Agent).where(Agent.session_id == "race-1")).all()) == 1
+        logged = events_svc.list_events(session=session, stream="agent-create:race-1")
+    assert [e.kind for e in logged] == ["requirements_captured", "agent_saved"]
+
+
+def test_the_builder_conversation_keeps_one_stream_for_its_creations(db: str) -> None:
+    """Without `exclusive_session` (the builder's own, server-made conversation id)."""
+    for _ in range(2):
+        agent_creation.submit(
+            user_requirements={"n": 1}, processed_spec=COMPLETE_SPEC, session_id="conv-1"
+        )
+    with session_scope() as session:
+        logged = events_svc.list_events(session=session, stream="agent-create:conv-1")
+    assert [e.kind for e in logged].count("agent_saved") == 2
 
 
 @pytest.mark.parametrize("session_id", ["has space", "x" * 101, "a/b"])

@@ -70,3 +70,20 @@ def test_uploads_have_their_own_size_limit(db: str, configure: Callable[..., Set
             f"/api/agents/{agent.id}/knowledge", files={"file": ("big.txt", b"a" * 400_000)}
         )
         assert too_big.status_code == 413
+
+
+@pytest.mark.parametrize("declared", ["9" * 5000, "9" * 19, "1000001"])
+async def test_a_huge_declared_content_length_is_413_not_500(db: str, declared: str) -> None:
+    """A Content-Length of thousands of digits is over any limit (int() of it would raise)."""
+    import httpx
+
+    from voxie_app.api.app import create_api
+
+    transport = httpx.ASGITransport(app=create_api(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.post(
+            "/api/agents/create",
+            content=b"{}",
+            headers={"content-length": declared, "content-type": "application/json"},
+        )
+    assert r.status_code == 413, r.text

@@ -275,3 +275,19 @@ async def test_check_livekit_twirp_error(configure, livekit_double) -> None:
     result = await check_livekit(settings)
     assert not result.ok
     assert result.message.startswith("LiveKit answered with an error")
+
+
+@pytest.mark.parametrize("days", ["\N{SUPERSCRIPT TWO}", "9" * 5000, "-7", " 7", "8", [], None, 7])
+async def test_analytics_preset_ignores_what_is_not_a_preset(days: object) -> None:
+    """A client's preset is matched as text; odd digits never reach int() (H9's defect)."""
+    from voxie_app.state.analytics import AnalyticsState, preset_days
+
+    assert preset_days(days) is None
+    # The handler refuses it before touching any state (so no state instance is needed).
+    assert await AnalyticsState.event_handlers["set_preset"].fn(None, days) is None
+
+
+def test_analytics_presets_are_found() -> None:
+    from voxie_app.state.analytics import preset_days
+
+    assert [preset_days(d) for d in ("7", ["30"], "90")] == [7, 30, 90]

@@ -2,7 +2,10 @@
 
 The receiver (aiohttp, 127.0.0.1, its own thread) checks each request's
 signature with the registered secret by its own HMAC code (not Voxie's), and
-can answer the next N requests with an error or hang past the timeout. Tests
+can answer the next N requests with an error or hang past the timeout. The URL
+guard refuses loopback, so the `receiver` fixture allow-lists 127.0.0.1, as an
+admin would (`VOXIE_URL_ALLOWLIST`); the guard tests below prove the refusal
+without it. Tests
 drive `deliver_due` with an explicit scheduling clock, so backoff is checked
 without sleeping; one test runs the real `run_deliverer` loop with tiny delays.
 """
@@ -37,7 +40,7 @@ from voxie_app.api.app import create_api
 from voxie_app.db import get_engine, session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, CallSession, Webhook, WebhookDelivery
-from voxie_app.services import agent_creation, webhooks
+from voxie_app.services import agent_creation, url_guard, webhooks
 from voxie_app.services.calls import end_call_record
 from voxie_app.services.errors import InvalidInput
 from voxie_app.settings import Settings
@@ -156,7 +159,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(configure: Callable[..., Settings]) -> Iterator[Receiver]:
+    """A running receiver on 127.0.0.1, which the admin allow-list permits."""
+    configure(VOXIE_URL_ALLOWLIST="127.0.0.1")
     with Receiver() as r:
         yield r
 
@@ -362,7 +367,7 @@ async def test_failures_are_retried_with_backoff_and_logged(
     first = only_delivery()
     assert first.status == "pending" and first.attempts == 1
     assert first.last_status_code == 500
-    assert first.last_error == "HTTP 500: receiver says boom"
+    assert first.last_error == "HTTP 500"  # the receiver's body is never logged
     wait = (first.next_attempt_at - now).total_seconds()
     assert 5 <= wait <= 11, wait  # base 10 s, jittered to [5, 10] (+ send time)
 
@@ -403,7 +408,7 @@ async def test_timeouts_and_network_errors_are_logged(
     assert (await webhooks.deliver_due(now=row.next_attempt_at))["pending"] == 1
     row = only_delivery()
     assert row.attempts == 2 and row.last_status_code is None
-    assert row.last_error is not None and "ConnectError" in row.last_error
+    assert row.last_error == "connection refused"
 
 
 async def test_gives_up_after_max_attempts(
@@ -434,7 +439,103 @@ async def test_redirects_are_not_followed(db: str, receiver: Receiver) -> None:
     receiver.fail_status = 307
     assert (await webhooks.deliver_due())["pending"] == 1
     assert only_delivery().last_status_code == 307
+    assert only_delivery().last_error == "HTTP 307 (redirects are not followed)"
     assert len(receiver.requests) == 1
+
+
+# --------------------------------------------------------------- URL guard
+
+INTERNAL_URLS = [
+    "http://127.0.0.1/hook",
+    "http://[::1]/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://0x7f000001/hook",
+    "http://2130706433/hook",
+    "http://0177.0.0.1/hook",
+    "http://127.1/hook",
+    "http://10.1.2.3/hook",
+    "http://192.168.0.10/hook",
+    "http://172.16.5.5/hook",
+    "http://100.64.0.1/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[fd00:ec2::254]/hook",
+    "http://localhost:8000/hook",
+]
+
+
+@pytest.mark.parametrize("url", INTERNAL_URLS)
+def test_register_refuses_internal_addresses(db: str, url: str) -> None:
+    with pytest.raises(InvalidInput) as caught, session_scope() as session:
+        webhooks.register(session=session, url=url, events=["call.ended"])
+    assert caught.value.field == "url"
+    assert "VOXIE_URL_ALLOWLIST" in caught.value.message
+    assert deliveries() == [] and webhooks_count() == 0
+
+
+def webhooks_count() -> int:
+    with session_scope() as session:
+        return len(webhooks.list_webhooks(session=session))
+
+
+def test_register_refuses_a_name_that_resolves_inside(db: str) -> None:
+    resolver = {"hooks.example.com": ["93.184.216.34", "10.0.0.7"]}.__getitem__
+    with pytest.raises(InvalidInput) as caught, session_scope() as session:
+        webhooks.register(
+            session=session,
+            url="https://hooks.example.com/x",
+            events=["call.ended"],
+            resolver=resolver,
+        )
+    assert "10.0.0.7" in caught.value.message and "private" in caught.value.message
+
+
+async def test_loopback_is_refused_at_delivery_without_the_allow_list(
+    db: str, receiver: Receiver, configure: Callable[..., Settings]
+) -> None:
+    # Registered while an admin allowed it (or before the guard existed), then not allowed.
+    queue_one(receiver)
+    configure(VOXIE_URL_ALLOWLIST=None)
+    assert (await webhooks.deliver_due())["pending"] == 1
+    row = only_delivery()
+    assert row.last_status_code is None
+    assert row.last_error is not None and row.last_error.startswith("refused")
+    assert receiver.requests == []  # nothing reached the internal service
+
+
+async def test_dns_rebinding_is_refused_at_connect_time(
+    db: str, receiver: Receiver, configure: Callable[..., Settings]
+) -> None:
+    """The name answers a public address when saved and 127.0.0.1 when connecting."""
+    configure(VOXIE_URL_ALLOWLIST=None)
+    answers = iter([["93.184.216.34"], ["127.0.0.1"], ["127.0.0.1"]])
+    asked: list[str] = []
+
+    def rebinding(host: str) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    url = f"http://rebind.example.com:{receiver.port}/hook"
+    with session_scope() as session:
+        hook = webhooks.register(
+            session=session, url=url, events=["agent.created"], resolver=rebinding
+        )
+    receiver.secret = hook.secret
+    ready_agent()
+    async with url_guard.guarded_client(resolver=rebinding) as client:
+        assert (await webhooks.deliver_due(client=client))["pending"] == 1
+    row = only_delivery()
+    assert row.last_error is not None and row.last_error.startswith("refused")
+    assert receiver.requests == [] and asked == ["rebind.example.com"] * 2
+
+    # The same name, allow-listed by the admin's CIDR, is delivered through the guard's
+    # own resolution (the system resolver does not know rebind.example.com).
+    configure(VOXIE_URL_ALLOWLIST="127.0.0.0/8")
+    async with url_guard.guarded_client(resolver=rebinding) as client:
+        assert (await webhooks.deliver_due(client=client, now=row.next_attempt_at))[
+            "delivered"
+        ] == 1
+    assert len(receiver.requests) == 1 and receiver.requests[0].signature_ok
 
 
 async def test_run_deliverer_retries_in_real_time(
@@ -696,6 +797,14 @@ def test_api_invalid_url_is_422_naming_url(client: TestClient, url: str) -> None
     assert any(e["loc"][-1] == "url" for e in r.json()["detail"]), r.json()
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://[::1]/x", "http://0x7f000001/"])
+def test_api_internal_url_is_422_naming_url(client: TestClient, url: str) -> None:
+    r = client.post("/api/webhooks", json={"url": url, "events": ["call.ended"]})
+    assert r.status_code == 422, r.text
+    assert any(e["loc"][-1] == "url" for e in r.json()["detail"]), r.json()
+    assert "VOXIE_URL_ALLOWLIST" in r.text
+
+
 @pytest.mark.parametrize("events", [["call.started"], [], ["agent.created", "x"]])
 def test_api_unknown_or_missing_event_type_is_422(client: TestClient, events: list[str]) -> None:
     r = client.post("/api/webhooks", json={"url": "https://example.com/x", "events": events})
@@ -744,7 +853,8 @@ def test_the_running_web_app_delivers_webhooks(
     """`make run`'s app: an agent created over the API reaches the receiver, signed."""
     url = f"sqlite:///{tmp_path / 'voxie.db'}"
     configure(DATABASE_URL=url)
-    with run_app(tmp_path, database_url=url, env={"VOXIE_WEBHOOK_POLL_SECONDS": "0.2"}) as app:
+    env = {"VOXIE_WEBHOOK_POLL_SECONDS": "0.2", "VOXIE_URL_ALLOWLIST": "127.0.0.1"}
+    with run_app(tmp_path, database_url=url, env=env) as app:
         headers = api_headers(url)
         r = httpx.post(
             f"{app.base}/api/webhooks",

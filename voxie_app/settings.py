@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         default="10/60", validation_alias="VOXIE_CALL_START_RATE_LIMIT"
     )
     allowed_origins: str = Field(default="", validation_alias="VOXIE_ALLOWED_ORIGINS")
+    # The address users open (e.g. https://voxie.example.com); https makes the session
+    # cookie Secure and adds HSTS. Empty: the first of VOXIE_ALLOWED_ORIGINS, if any.
+    public_url: str = Field(default="", validation_alias="VOXIE_PUBLIC_URL")
     webhook_max_age_seconds: int = Field(
         default=300, validation_alias="VOXIE_LIVEKIT_WEBHOOK_MAX_AGE_SECONDS"
     )
@@ -127,6 +130,9 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         default=5.0, gt=0, validation_alias="VOXIE_WEBHOOK_POLL_SECONDS"
     )
+    # Outbound requests to user-given URLs (webhooks, later HTTP tools): hosts and
+    # IPs/CIDRs the admin permits although they are private, loopback or link-local.
+    url_allowlist: str = Field(default="", validation_alias="VOXIE_URL_ALLOWLIST")
 
     @field_validator("job_executor", "turn_detection", mode="before")
     @classmethod
@@ -156,6 +162,23 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
         port = port or "3000"
         return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+
+    @property
+    def public_base_url(self) -> str:
+        """Where users reach the app: VOXIE_PUBLIC_URL, else the first allowed origin, else ""."""
+        if self.public_url.strip():
+            return self.public_url.strip().rstrip("/")
+        explicit = [o for o in self.allowed_origins.split(",") if o.strip()]
+        return explicit[0].strip().rstrip("/") if explicit else ""
+
+    @property
+    def public_url_is_https(self) -> bool:
+        return self.public_base_url.lower().startswith("https://")
+
+    @property
+    def session_seconds(self) -> int:
+        """How long a sign-in lasts (VOXIE_SESSION_HOURS), for the server row and the cookie."""
+        return max(1, round(self.session_hours * 3600))
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from voxie_app.api import errors
+from voxie_app.api import docs, errors
 from voxie_app.api.deps import require_access
 from voxie_app.api.limits import BodySizeLimit, reject_nul_characters
 from voxie_app.api.routes import (
@@ -20,6 +20,7 @@ from voxie_app.api.routes import (
     livekit_webhook,
     webhooks,
 )
+from voxie_app.api.security_headers import SecurityHeaders
 from voxie_app.settings import get_settings
 
 
@@ -54,7 +55,7 @@ def create_api() -> FastAPI:
         version="1.0.0",
         description="Create voice agents, start browser calls, read call analytics.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by `docs.install` from local assets
         redoc_url=None,
     )
     api = APIRouter(prefix="/api")
@@ -68,10 +69,13 @@ def create_api() -> FastAPI:
         protected.include_router(_document_body_errors(module.router))
     api.include_router(protected)
     app.include_router(api)
+    docs.install(app)
     errors.install(app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_upload_bytes,
     )
+    # Outermost: every response, the Reflex pages included (they are mounted inside).
+    app.add_middleware(SecurityHeaders, settings=settings)
     return app

@@ -52,7 +52,12 @@ class BodySizeLimit:
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        # More than 18 digits is over any limit; int() of thousands of digits would raise.
+        if (
+            declared is not None
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > limit)
+        ):
             await self._reject(send, limit)
             return
         seen = 0

@@ -3,6 +3,15 @@
 Requirements are stored first (nothing is lost if generation fails), every
 step is published to the stream `agent-create:<session_id>`, and the agent
 ends `ready` with a validated spec or `failed` with the reason.
+
+One stream, one creation: without a `session_id` the server makes a new one
+(uuid4) per creation. A client may choose its own (`POST /api/agents/create`,
+the seed's API), but only once: `exclusive_session=True` refuses an id that
+another creation, live or deleted, already wrote to (`Conflict`, 409), so a
+stream never replays someone else's events or ends at their `agent_saved`.
+The builder passes its conversation's id (server-made) without
+`exclusive_session`: its console stream is the log of one conversation, which
+may create several agents.
 """
 
 from __future__ import annotations
@@ -11,11 +20,13 @@ import logging
 import uuid
 from typing import Any
 
+from sqlmodel import Session, select
+
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import events, webhooks
-from voxie_app.services.errors import InvalidInput, ServiceError
+from voxie_app.services.errors import Conflict, InvalidInput, ServiceError
 from voxie_app.services.spec_builder import generate_spec, revise_spec
 from voxie_app.settings import Settings
 
@@ -33,13 +44,17 @@ def submit(
     user_requirements: dict[str, Any],
     processed_spec: dict[str, Any] | None,
     session_id: str | None = None,
+    exclusive_session: bool = False,
 ) -> Agent:
     """Store the requirements; store the spec too when it is complete and valid.
 
     A spec that is invalid (not merely incomplete) is rejected before anything
-    is written: `SpecInvalid` or `InvalidInput`. Returns the agent, `ready` or
-    `processing` (the caller then runs `process`).
+    is written: `SpecInvalid` or `InvalidInput`. With `exclusive_session`, a
+    `session_id` already used by another creation is refused (`Conflict`) before
+    anything is written. Returns the agent, `ready` or `processing` (the caller
+    then runs `process`).
     """
+    claim = session_id if exclusive_session else None
     spec = None
     if processed_spec:
         try:
@@ -48,6 +63,8 @@ def submit(
             if not agents_svc.is_only_missing(exc.errors):
                 raise
     with session_scope() as session:
+        if claim is not None:
+            events.lock_stream(session, stream_name(claim))
         if spec is None and processed_spec:
             # A partial spec's own fields (transfer targets) are checked now, not
             # after generation: the required text fields are filled with stand-ins.
@@ -60,6 +77,8 @@ def submit(
             partial_spec=None if spec else processed_spec,
             session_id=session_id,
         )
+        if claim is not None:
+            _refuse_reused_session(session=session, session_id=claim, agent_id=agent.id)
         stream = stream_name(agent.session_id or "")
         events.publish(
             stream,
@@ -78,6 +97,23 @@ def submit(
             )
             webhooks.enqueue_agent_created(session=session, agent=agent)
     return agent
+
+
+def _refuse_reused_session(*, session: Session, session_id: str, agent_id: uuid.UUID) -> None:
+    """Conflict if another creation already has `session_id` or wrote to its stream.
+
+    Checked after this creation's row is written: on SQLite the write lock is then
+    held (no other writer can commit in between), on PostgreSQL the stream's
+    advisory lock taken before it; so of two concurrent claims one wins.
+    """
+    other = session.exec(
+        select(Agent.id).where(Agent.session_id == session_id, Agent.id != agent_id).limit(1)
+    ).first()
+    if other is not None or events.has_events(session=session, stream=stream_name(session_id)):
+        raise Conflict(
+            f"session_id {session_id!r} already belongs to another agent creation; "
+            "choose a new one or leave it out to get one"
+        )
 
 
 async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:

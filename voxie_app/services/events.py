@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,26 @@ from voxie_app.settings import get_settings
 CHANNEL = "voxie_events"
 MAX_MESSAGE = 2000
 LEVELS = ("info", "warning", "error")
+# Event ids are BIGINT on PostgreSQL; a larger `after` would fail in the query.
+MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+
+
+def parse_event_id(value: str | None) -> int:
+    """A client's event id (SSE `Last-Event-ID`) as an int; 0 (replay all) if it is not one.
+
+    Only ASCII digits within BIGINT are ids: `str.isdigit()` also accepts `²` and
+    other digits `int()` refuses, and a 5,000-digit string exceeds Python's
+    int-parsing limit, so neither may reach `int()`.
+    """
+    if value is None or not _EVENT_ID.fullmatch(value.strip()):
+        return 0
+    parsed = int(value.strip())
+    return parsed if parsed <= MAX_EVENT_ID else 0
+
+
+def _bounded(after_id: int) -> int:
+    return min(max(after_id, 0), MAX_EVENT_ID)
 
 
 class EventOut(BaseModel):
@@ -53,6 +74,20 @@ def _out(row: Event) -> EventOut:
     )
 
 
+def lock_stream(session: Session, stream: str) -> None:
+    """Serialise writers of `stream` until `session` commits (PostgreSQL; SQLite has one writer).
+
+    `publish` takes it so ids commit in order; a caller that must check the stream
+    before writing to it (a creation claiming a client's session id) takes it first.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": stream})
+
+
+def has_events(*, session: Session, stream: str) -> bool:
+    return session.exec(select(Event.id).where(Event.stream == stream).limit(1)).first() is not None
+
+
 def publish(
     stream: str,
     kind: str,
@@ -68,8 +103,7 @@ def publish(
     if session is None:
         with session_scope() as own:
             return publish(stream, kind, message, data, level=level, session=own)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": stream})
+    lock_stream(session, stream)
     row = Event(
         stream=stream, kind=kind, level=level, message=message[:MAX_MESSAGE], data=data or {}
     )
@@ -84,6 +118,7 @@ def list_events(
     *, session: Session, stream: str, after_id: int = 0, limit: int = 500
 ) -> list[EventOut]:
     """Events of `stream` with id greater than `after_id`, oldest first."""
+    after_id = _bounded(after_id)
     rows = session.exec(
         select(Event)
         .where(Event.stream == stream, Event.id > after_id)  # type: ignore[operator]
@@ -114,7 +149,7 @@ async def subscribe(
     truth, so no event is lost or repeated.
     """
     url = normalize_url(url or get_settings().database_url)
-    last = after_id
+    last = _bounded(after_id)
     if sa.engine.make_url(url).get_backend_name() != "postgresql":
         while True:
             for event in await asyncio.to_thread(_fetch, url, stream, last):

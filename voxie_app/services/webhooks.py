@@ -15,6 +15,11 @@ mid-request leaves the row to be retried later, and an outcome is written only
 by the claim that still holds the row (`attempts` acts as the fencing number).
 Delivery is at least once: receivers dedupe on `X-Voxie-Delivery`.
 
+URLs pass `services.url_guard` twice: when registered (`check_url`) and when
+each connection is opened (the guarded client re-resolves and re-checks, so DNS
+rebinding to an internal address is refused). The log keeps the HTTP status
+and a generic reason, never the receiver's body.
+
 Every request is signed: `X-Voxie-Signature: t=<unix>,v1=<hex>` where the hex
 is HMAC-SHA256 of `f"{t}.{raw body}"` keyed with the webhook's secret.
 `verify_signature` is the receiver-side check.
@@ -31,13 +36,13 @@ import logging
 import random
 import re
 import secrets
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -47,6 +52,7 @@ from sqlmodel import Session, col, select
 from voxie_app.db import dialect_name, session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, CallSession, Webhook, WebhookDelivery
+from voxie_app.services import url_guard
 from voxie_app.services.errors import InvalidInput, NotFound
 from voxie_app.settings import Settings, get_settings
 
@@ -56,7 +62,7 @@ WebhookEvent = Literal["call.ended", "agent.created"]
 EVENT_TYPES: tuple[str, ...] = get_args(WebhookEvent)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
-MAX_URL = 2000
+MAX_URL = url_guard.MAX_URL
 MAX_WEBHOOKS = 50
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER = "X-Voxie-Signature"
@@ -69,36 +75,18 @@ MAX_ERROR = 500
 # A claimed row is left alone for the request timeout plus this margin.
 LEASE_MARGIN_S = 60.0
 
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 # ------------------------------------------------------------------ registry
 
 
-def _check_url(url: str) -> str:
-    url = url.strip()
-    if not url or len(url) > MAX_URL:
-        raise InvalidInput(f"give an http(s) URL of up to {MAX_URL} characters", field="url")
-    if _CONTROL_OR_SPACE.search(url):
-        raise InvalidInput("the URL must not contain spaces or control characters", field="url")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a bad port)
-    except ValueError:
-        raise InvalidInput("this is not a valid URL", field="url") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidInput("the URL must start with http:// or https://", field="url")
-    if not parts.hostname:
-        raise InvalidInput("the URL must name a host", field="url")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise InvalidInput(
-            "the URL must not contain credentials; use the signing secret to authenticate",
-            field="url",
-        )
+def _check_url(url: str, resolver: url_guard.Resolver | None = None) -> str:
+    """The URL guard's rules (public addresses only, unless allow-listed), and no #fragment."""
+    parts = url_guard.check_url(url, resolver=resolver)
     if parts.fragment:
         raise InvalidInput("the URL must not contain a #fragment", field="url")
-    return url
+    return url.strip()
 
 
 def _check_events(event_types: list[str]) -> list[str]:
@@ -108,9 +96,14 @@ def _check_events(event_types: list[str]) -> list[str]:
     return list(dict.fromkeys(event_types))
 
 
-def register(*, session: Session, url: str, events: list[str]) -> Webhook:
-    """Register a webhook. The returned row carries the new secret: show it once."""
-    url = _check_url(url)
+def register(
+    *, session: Session, url: str, events: list[str], resolver: url_guard.Resolver | None = None
+) -> Webhook:
+    """Register a webhook. The returned row carries the new secret: show it once.
+
+    Blocking (the URL guard may resolve the host): call it from a thread.
+    """
+    url = _check_url(url, resolver)
     events = _check_events(events)
     count = session.exec(select(sa.func.count()).select_from(Webhook)).one()
     if count >= MAX_WEBHOOKS:
@@ -382,6 +375,11 @@ def _body(item: _Claimed) -> bytes:
 
 
 async def _send(item: _Claimed, client: httpx.AsyncClient, limit_s: float) -> _Outcome:
+    """POST one delivery; the outcome holds the status and a generic reason, never the body.
+
+    The remote body is not read: a receiver (or an internal service an attacker
+    pointed a webhook at) must not be able to echo anything into the delivery log.
+    """
     body = _body(item)
     headers = {
         "Content-Type": "application/json",
@@ -400,21 +398,48 @@ async def _send(item: _Claimed, client: httpx.AsyncClient, limit_s: float) -> _O
                 follow_redirects=False,
                 timeout=limit_s,
             ) as response:
-                if 200 <= response.status_code < 300:
-                    return _Outcome(ok=True, status_code=response.status_code, error=None)
-                snippet = b""
-                async for chunk in response.aiter_bytes():
-                    snippet += chunk
-                    if len(snippet) >= 200:
-                        break
-                text = snippet[:200].decode("utf-8", "replace").strip()
-                error = f"HTTP {response.status_code}" + (f": {text}" if text else "")
-                return _Outcome(ok=False, status_code=response.status_code, error=error)
+                code = response.status_code
+                if 200 <= code < 300:
+                    return _Outcome(ok=True, status_code=code, error=None)
+                note = " (redirects are not followed)" if 300 <= code < 400 else ""
+                return _Outcome(ok=False, status_code=code, error=f"HTTP {code}{note}")
     except (TimeoutError, httpx.TimeoutException):
         return _Outcome(ok=False, status_code=None, error=f"timed out after {limit_s:g}s")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        detail = str(exc) or exc.__class__.__name__
-        return _Outcome(ok=False, status_code=None, error=f"{exc.__class__.__name__}: {detail}")
+        return _Outcome(ok=False, status_code=None, error=failure_reason(exc))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A generic reason for a failed request, safe for the delivery log.
+
+    No remote text and no addresses: "connection refused", "connection failed",
+    "TLS error", "connection lost", "protocol error", or the guard's refusal.
+    """
+    if isinstance(exc, url_guard.AddressRefused):
+        return "refused: the address is not allowed (an admin can set VOXIE_URL_ALLOWLIST)"
+    if isinstance(exc, httpx.ConnectError):
+        chain = _causes(exc)
+        if any(isinstance(e, ssl.SSLError) for e in chain):
+            return "TLS error"
+        if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in str(exc):
+            return "connection refused"
+        return "connection failed"
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return "connection lost"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.LocalProtocolError)):
+        return "protocol error"
+    if isinstance(exc, httpx.InvalidURL):
+        return "invalid URL"
+    return "request failed"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
 
 
 def _record(item: _Claimed, outcome: _Outcome, now: datetime, settings: Settings) -> str:
@@ -455,7 +480,9 @@ async def deliver_due(
     """Send up to `limit` due deliveries concurrently; returns counts by resulting status.
 
     `now` is the scheduling clock (tests move it forward); signatures always
-    carry the real time, which is what receivers check.
+    carry the real time, which is what receivers check. `client`, if given, must
+    be a `url_guard.guarded_client()` (the default): it re-checks each address at
+    connect time.
     """
     settings = settings or get_settings()
     now = now or utcnow()
@@ -464,7 +491,7 @@ async def deliver_due(
     if not items:
         return counts
     own_client = client is None
-    client = client or httpx.AsyncClient()
+    client = client or url_guard.guarded_client()
     started = time.monotonic()
     try:
         results = await asyncio.gather(
@@ -496,7 +523,7 @@ async def run_deliverer(stop_event: asyncio.Event, interval: float | None = None
     """Deliver due webhooks until `stop_event` is set; polls every `interval` seconds."""
     interval = interval if interval is not None else get_settings().webhook_poll_seconds
     failing = False
-    async with httpx.AsyncClient() as client:
+    async with url_guard.guarded_client() as client:
         while not stop_event.is_set():
             busy = False
             try:

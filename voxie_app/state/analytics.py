@@ -17,6 +17,17 @@ from voxie_app.state.calls import parse_day
 
 DEFAULT_DAYS = 30
 PRESETS = (7, 30, 90)
+
+
+def preset_days(days: object) -> int | None:
+    """The preset a client chose ("7", ["30"]...), or None; compared as text, never int()'d.
+
+    (`"²".isdigit()` is true and `int("²")` raises, as does a 5,000-digit string.)
+    """
+    days = days[0] if isinstance(days, list) and days else days
+    return next((p for p in PRESETS if days == str(p)), None)
+
+
 OUTCOME_COLORS = ["violet", "cyan", "amber", "grass", "crimson", "blue", "orange", "teal"]
 
 
@@ -129,12 +140,12 @@ class AnalyticsState(AppState):
     @rx.event
     @guard.viewer
     async def set_preset(self, days: str | list[str]):
-        days = days[0] if isinstance(days, list) and days else days
-        if not isinstance(days, str) or not days.isdigit() or int(days) not in PRESETS:
+        number = preset_days(days)
+        if number is None:
             return None
         today = reports.today(self._tz())
-        self.preset = days
-        self.start = (today - timedelta(days=int(days) - 1)).isoformat()
+        self.preset = str(number)
+        self.start = (today - timedelta(days=number - 1)).isoformat()
         self.end = today.isoformat()
         return await self._refresh()
 

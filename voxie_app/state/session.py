@@ -35,8 +35,15 @@ def _load_page(path: str) -> rx.event.EventSpec:
 class SessionState(rx.State):
     """The browser's session cookie and who it belongs to (for showing, not for checks)."""
 
+    # The browser forgets the cookie when the server forgets the session
+    # (VOXIE_SESSION_HOURS); Secure when users reach the app over https.
     token: str = rx.Cookie(
-        "", name="voxie_session", same_site="strict", max_age=60 * 60 * 24 * 30, path="/"
+        "",
+        name="voxie_session",
+        same_site="strict",
+        max_age=get_settings().session_seconds,
+        secure=get_settings().public_url_is_https,
+        path="/",
     )
     user_name: str = ""
     user_role: str = ""

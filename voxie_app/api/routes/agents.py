@@ -47,7 +47,10 @@ def list_agents(
     "/create",
     response_model=AgentCreated,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={201: {"model": AgentCreated, "description": "complete spec stored"}},
+    responses={
+        201: {"model": AgentCreated, "description": "complete spec stored"},
+        409: {"description": "the client's session_id already names another creation"},
+    },
 )
 def create_agent(
     body: AgentCreate,
@@ -61,6 +64,7 @@ def create_agent(
         user_requirements=body.user_requirements,
         processed_spec=body.processed_spec,
         session_id=body.session_id,
+        exclusive_session=True,  # a client's id names one creation only (409 if reused)
     )
     if agent.status == "processing":
         background.add_task(agent_creation.process, agent_id=agent.id, settings=settings)
@@ -93,7 +97,7 @@ async def create_stream(
         found = session.exec(select(Agent.id).where(Agent.session_id == session_id)).first()
     if found is None:
         raise NotFound(f"no agent creation with session id {session_id}")
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = events.parse_event_id(last_event_id)  # a bad id replays from the start
     stream = agent_creation.stream_name(session_id)
     return StreamingResponse(
         _sse(stream, after),

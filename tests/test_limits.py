@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -70,3 +72,82 @@ def test_uploads_have_their_own_size_limit(db: str, configure: Callable[..., Set
             f"/api/agents/{agent.id}/knowledge", files={"file": ("big.txt", b"a" * 400_000)}
         )
         assert too_big.status_code == 413
+
+
+async def _mic_checked(state) -> list:
+    """Run `CallState.mic_checked` as Reflex would, collecting what it yields."""
+    from voxie_app.state.call import CallState
+
+    state.phase, state.problem = "checking", ""  # as `start` leaves it
+    return [out async for out in CallState.event_handlers["mic_checked"].fn(state, "ok")]
+
+
+@pytest.fixture
+def signed_in_states(db: str):
+    """The root state of a tab whose session cookie belongs to an admin, and the admin's id."""
+    from reflex.state import State
+
+    from voxie_app.db import session_scope
+    from voxie_app.services import auth
+    from voxie_app.state import guard
+    from voxie_app.state.call import CallState  # noqa: F401  (in the tree built below)
+    from voxie_app.state.session import SessionState
+
+    guard.reset_caches()
+    with session_scope() as s:
+        user = auth.create_user(
+            session=s, email="caller@example.com", password="p" * 12, role="admin"
+        )
+        token, _ = auth.login(session=s, email=user.email, password="p" * 12, hours=1)
+        user_id = str(user.id)
+    root = State(_reflex_internal_init=True)
+    root.get_substate(SessionState.get_full_name().split(".")[1:]).token = token
+    yield root, user_id
+    guard.reset_caches()
+
+
+async def test_calls_started_from_the_ui_share_the_call_start_limit(
+    signed_in_states, configure: Callable[..., Settings]
+) -> None:
+    """The call page's start goes through the same limit as `POST /api/call/start` (per
+    user here, per key there): past it, a toast with the retry time and nothing started."""
+    from voxie_app.state.call import CallState
+
+    configure(VOXIE_CALL_START_RATE_LIMIT="2/60")
+    root, _ = signed_in_states
+    state = root.get_substate(CallState.get_full_name().split(".")[1:])
+    state.agent_id, state.agent_name = "00000000-0000-4000-8000-000000000000", "Pizza"
+    for _ in range(2):
+        await _mic_checked(state)
+        assert state.problem == "not_configured"  # got past the limit (LiveKit is not set)
+    third = await _mic_checked(state)
+    assert state.phase == "idle" and state.problem == ""
+    toast = str(third[-1])
+    assert "Too many calls started; try again in" in toast
+    assert (
+        re.search(r"try again in (\d+) s", toast)
+        and 1 <= int(re.search(r"try again in (\d+) s", toast).group(1)) <= 60
+    )
+
+
+async def test_one_call_start_limit_for_agents_and_the_builder(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    """Agent calls and builder calls of one caller count against one limit, per caller."""
+    from voxie_app.services import calls
+    from voxie_app.services.auth import Principal
+    from voxie_app.services.errors import NotConfigured, RateLimited
+
+    settings = configure(VOXIE_CALL_START_RATE_LIMIT="2/60")
+    same_id = str(uuid.uuid4())  # the limiter lives as long as the process
+    alice = Principal(id=same_id, name="Alice", role="admin", kind="user")
+    key = Principal(id=same_id, name="key", role="admin", kind="api_key")  # other kind
+    with pytest.raises(NotConfigured):
+        await calls.start_builder_call(session_id="s1", settings=settings, caller=alice)
+    with pytest.raises(NotConfigured):
+        await calls.start_call(agent_id=uuid.uuid4(), settings=settings, caller=alice)
+    with pytest.raises(RateLimited) as refused:
+        await calls.start_builder_call(session_id="s1", settings=settings, caller=alice)
+    assert 1 <= refused.value.retry_after_seconds <= 60
+    with pytest.raises(NotConfigured):  # a different caller has its own allowance
+        await calls.start_call(agent_id=uuid.uuid4(), settings=settings, caller=key)

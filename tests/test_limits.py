@@ -8,10 +8,13 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from reflex.state import State
 
 from tests.conftest import admin_headers
 from voxie_app.services.ratelimit import RateLimiter, parse
 from voxie_app.settings import Settings
+from voxie_app.state.call import CallState  # at import: Reflex registers its states
+from voxie_app.state.session import SessionState
 
 
 def test_sliding_window() -> None:
@@ -76,8 +79,6 @@ def test_uploads_have_their_own_size_limit(db: str, configure: Callable[..., Set
 
 async def _mic_checked(state) -> list:
     """Run `CallState.mic_checked` as Reflex would, collecting what it yields."""
-    from voxie_app.state.call import CallState
-
     state.phase, state.problem = "checking", ""  # as `start` leaves it
     return [out async for out in CallState.event_handlers["mic_checked"].fn(state, "ok")]
 
@@ -85,13 +86,9 @@ async def _mic_checked(state) -> list:
 @pytest.fixture
 def signed_in_states(db: str):
     """The root state of a tab whose session cookie belongs to an admin, and the admin's id."""
-    from reflex.state import State
-
     from voxie_app.db import session_scope
     from voxie_app.services import auth
     from voxie_app.state import guard
-    from voxie_app.state.call import CallState  # noqa: F401  (in the tree built below)
-    from voxie_app.state.session import SessionState
 
     guard.reset_caches()
     with session_scope() as s:
@@ -111,8 +108,6 @@ async def test_calls_started_from_the_ui_share_the_call_start_limit(
 ) -> None:
     """The call page's start goes through the same limit as `POST /api/call/start` (per
     user here, per key there): past it, a toast with the retry time and nothing started."""
-    from voxie_app.state.call import CallState
-
     configure(VOXIE_CALL_START_RATE_LIMIT="2/60")
     root, _ = signed_in_states
     state = root.get_substate(CallState.get_full_name().split(".")[1:])

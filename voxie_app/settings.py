@@ -93,7 +93,15 @@ class Settings(BaseSettings):
 
     # Accounts and limits
     session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
-    login_rate_limit: str = Field(default="5/60", validation_alias="VOXIE_LOGIN_RATE_LIMIT")
+    # Sign-in (services.signin): attempts per client address, attempts overall in this
+    # process, and the longest wait failures in a row impose on one account.
+    login_rate_limit: str = Field(default="20/60", validation_alias="VOXIE_LOGIN_RATE_LIMIT")
+    login_global_rate_limit: str = Field(
+        default="120/60", validation_alias="VOXIE_LOGIN_GLOBAL_RATE_LIMIT"
+    )
+    login_max_backoff_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias="VOXIE_LOGIN_MAX_BACKOFF_SECONDS"
+    )
     call_start_rate_limit: str = Field(
         default="10/60", validation_alias="VOXIE_CALL_START_RATE_LIMIT"
     )

@@ -1,4 +1,7 @@
-"""Rate limits (login attempts, call starts): a sliding window per key, in this process.
+"""Rate limits (sign-in attempts, call starts), in this process.
+
+`RateLimiter` is a sliding window per key; `Backoff` makes a key wait longer
+after each failure in a row; `LoginThrottle` combines them for sign-in.
 
 Each web process keeps its own counters, so behind N processes the effective
 limit is up to N times the setting; that still stops brute force and runaway
@@ -7,10 +10,15 @@ scripts, which is what these limits are for.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voxie_app.services.errors import RateLimited
 
 _SPEC_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -23,8 +31,11 @@ def parse(spec: str) -> tuple[int, float]:
     return int(match.group(1)), float(match.group(2))
 
 
+Clock = Callable[[], float]
+
+
 class RateLimiter:
-    def __init__(self, limit: int, window: float, *, clock=time.monotonic) -> None:
+    def __init__(self, limit: int, window: float, *, clock: Clock = time.monotonic) -> None:
         self.limit = limit
         self.window = window
         self._clock = clock
@@ -32,8 +43,8 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_spec(cls, spec: str) -> RateLimiter:
-        return cls(*parse(spec))
+    def from_spec(cls, spec: str, *, clock: Clock = time.monotonic) -> RateLimiter:
+        return cls(*parse(spec), clock=clock)
 
     def hit(self, key: str) -> float | None:
         """Count one event for `key`: None if allowed, else seconds until one is allowed."""
@@ -64,3 +75,142 @@ def limiter(name: str, spec: str) -> RateLimiter:
     if key not in _limiters:
         _limiters[key] = RateLimiter.from_spec(spec)
     return _limiters[key]
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    blocked_until: float = 0.0
+
+
+class Backoff:
+    """Per key: after `free` failures in a row, each further failure makes the key wait
+    `base`, 2·`base`, 4·`base`, ... seconds, never more than `cap`, before its next try.
+
+    A success clears the key, and so do `reset_after` seconds without a failure. The
+    wait is short on purpose: it stops guessing (one guess per `cap` at worst) without
+    locking the owner of an attacked account out for long.
+    """
+
+    def __init__(
+        self,
+        *,
+        free: int = 3,
+        base: float = 1.0,
+        cap: float = 30.0,
+        reset_after: float = 900.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.free, self.base, self.cap, self.reset_after = free, base, cap, reset_after
+        self._clock = clock
+        self._keys: dict[str, _Failures] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float | None:
+        """Seconds until `key` may try again, or None if it may now."""
+        now = self._clock()
+        with self._lock:
+            state = self._keys.get(key)
+            if state is None:
+                return None
+            if now - state.last > self.reset_after:
+                del self._keys[key]
+                return None
+            return state.blocked_until - now if state.blocked_until > now else None
+
+    def failed(self, key: str) -> None:
+        now = self._clock()
+        with self._lock:
+            state = self._keys.get(key)
+            if state is None or now - state.last > self.reset_after:
+                state = self._keys[key] = _Failures()
+            state.count += 1
+            state.last = now
+            over = state.count - self.free
+            if over > 0:
+                state.blocked_until = now + min(self.cap, self.base * 2 ** min(over - 1, 30))
+            if len(self._keys) > 10_000:  # drop keys idle past reset_after now and then
+                for k in [k for k, v in self._keys.items() if now - v.last > self.reset_after]:
+                    del self._keys[k]
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._keys.pop(key, None)
+
+
+class LoginThrottle:
+    """Who may attempt a sign-in now: per account, per client address and overall.
+
+    - per account (the email as typed, normalised): failures back off (`Backoff`),
+      and only one attempt per account runs at a time, so parallel guesses cannot
+      slip past the backoff;
+    - per client address: a sliding window of attempts (`VOXIE_LOGIN_RATE_LIMIT`),
+      which stops one client from spraying random emails;
+    - overall: a sliding window of all attempts in this process
+      (`VOXIE_LOGIN_GLOBAL_RATE_LIMIT`), which bounds the password hashing a
+      distributed attack can cause.
+
+    `begin` raises `RateLimited` (with the wait) or reserves the account until `end`.
+    """
+
+    def __init__(
+        self, *, per_address: RateLimiter, overall: RateLimiter, per_account: Backoff
+    ) -> None:
+        self.per_address, self.overall, self.per_account = per_address, overall, per_account
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    def begin(self, *, account: str, address: str) -> None:
+        with self._lock:
+            if account in self._running:
+                raise RateLimited(
+                    "A sign-in for this account is already being checked; try again in 1 s.",
+                    retry_after=1.0,
+                )
+            wait = self.per_account.wait(account)
+            if wait is not None:
+                raise RateLimited(
+                    f"Too many failed sign-ins for this account; try again in "
+                    f"{max(1, math.ceil(wait))} s.",
+                    retry_after=wait,
+                )
+            wait = self.per_address.hit(address)
+            if wait is not None:
+                raise RateLimited(
+                    f"Too many sign-in attempts from your address; try again in "
+                    f"{max(1, math.ceil(wait))} s.",
+                    retry_after=wait,
+                )
+            wait = self.overall.hit("*")
+            if wait is not None:
+                raise RateLimited(
+                    f"Too many sign-in attempts right now; try again in "
+                    f"{max(1, math.ceil(wait))} s.",
+                    retry_after=wait,
+                )
+            self._running.add(account)
+
+    def end(self, *, account: str, ok: bool | None) -> None:
+        """The attempt for `account` is over: `ok` True/False, None if it was not judged."""
+        with self._lock:
+            self._running.discard(account)
+        if ok is True:
+            self.per_account.succeeded(account)
+        elif ok is False:
+            self.per_account.failed(account)
+
+
+_throttles: dict[tuple[str, str, float], LoginThrottle] = {}
+
+
+def login_throttle(*, per_address: str, overall: str, max_backoff: float) -> LoginThrottle:
+    """The process-wide sign-in throttle for these settings (recreated when they change)."""
+    key = (per_address, overall, max_backoff)
+    if key not in _throttles:
+        _throttles[key] = LoginThrottle(
+            per_address=RateLimiter.from_spec(per_address),
+            overall=RateLimiter.from_spec(overall),
+            per_account=Backoff(cap=max_backoff),
+        )
+    return _throttles[key]

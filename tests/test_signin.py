@@ -36,12 +36,12 @@ class Clock:
 
 
 def throttle(
-    clock: Clock, *, per_address: str = "100/60", overall: str = "1000/60", cap: float = 30.0
+    clock: Clock, *, overall: str = "1000/60", cap: float = 30.0, address_free: int = 10
 ) -> LoginThrottle:
     return LoginThrottle(
-        per_address=RateLimiter.from_spec(per_address, clock=clock),
+        per_account=Backoff(free=3, cap=cap, clock=clock),
+        per_address=Backoff(free=address_free, cap=cap, clock=clock),
         overall=RateLimiter.from_spec(overall, clock=clock),
-        per_account=Backoff(cap=cap, clock=clock),
     )
 
 
@@ -66,27 +66,47 @@ def test_backoff_doubles_after_the_free_failures_and_is_capped() -> None:
     assert b.wait("c") is None  # failures long ago are forgotten
 
 
-def test_random_emails_from_one_address_are_limited_per_address() -> None:
+def test_random_emails_from_one_address_back_off_per_address() -> None:
     clock = Clock()
-    t = throttle(clock, per_address="3/60")
-    for _ in range(3):
+    t = throttle(clock, address_free=3, cap=8.0)
+
+    def fail(address: str) -> None:
         email = f"{uuid.uuid4().hex}@example.com"
-        t.begin(account=email, address="10.0.0.1")
-        t.end(account=email, ok=False)
-    with pytest.raises(RateLimited, match="from your address; try again in 60 s") as refused:
+        t.begin(account=email, address=address)
+        t.end(account=email, address=address, ok=False)
+
+    for _ in range(4):
+        fail("10.0.0.1")
+    with pytest.raises(RateLimited, match="from your address; try again in 1 s") as refused:
         t.begin(account="another@example.com", address="10.0.0.1")
-    assert refused.value.retry_after_seconds == 60
+    assert refused.value.retry_after_seconds == 1
     t.begin(account="another@example.com", address="10.0.0.2")  # another client is fine
-    t.end(account="another@example.com", ok=True)
-    clock.now += 60
-    t.begin(account="later@example.com", address="10.0.0.1")
+    t.end(account="another@example.com", address="10.0.0.2", ok=True)
+    waits = []
+    for _ in range(6):  # the attacker waits each time, then fails again
+        clock.now += t.per_address.wait("10.0.0.1") or 0.0
+        fail("10.0.0.1")
+        waits.append(t.per_address.wait("10.0.0.1"))
+    assert waits == [2.0, 4.0, 8.0, 8.0, 8.0, 8.0]  # never longer than the cap
+    clock.now += 8.0
+    t.begin(account="owner@example.com", address="10.0.0.1")  # the owner gets a turn
+
+
+def test_one_address_checks_two_sign_ins_at_a_time() -> None:
+    t = throttle(Clock())
+    t.begin(account="a@example.com", address="10.0.0.1")
+    t.begin(account="b@example.com", address="10.0.0.1")
+    with pytest.raises(RateLimited, match="from your address are already being checked"):
+        t.begin(account="c@example.com", address="10.0.0.1")
+    t.end(account="a@example.com", address="10.0.0.1", ok=False)
+    t.begin(account="c@example.com", address="10.0.0.1")
 
 
 def test_attempts_from_many_addresses_are_limited_overall() -> None:
     t = throttle(Clock(), overall="4/10")
     for i in range(4):
         t.begin(account=f"u{i}@example.com", address=f"10.0.1.{i}")
-        t.end(account=f"u{i}@example.com", ok=False)
+        t.end(account=f"u{i}@example.com", address=f"10.0.1.{i}", ok=False)
     with pytest.raises(RateLimited, match="right now"):
         t.begin(account="u9@example.com", address="10.0.1.9")
 
@@ -96,7 +116,7 @@ def test_parallel_attempts_for_one_account_run_one_at_a_time() -> None:
     t.begin(account="owner@example.com", address="10.0.0.1")
     with pytest.raises(RateLimited, match="already being checked"):
         t.begin(account="owner@example.com", address="10.0.0.2")
-    t.end(account="owner@example.com", ok=False)
+    t.end(account="owner@example.com", address="10.0.0.1", ok=False)
     t.begin(account="owner@example.com", address="10.0.0.2")
 
 
@@ -225,11 +245,14 @@ async def test_checks_run_on_the_pool_off_the_loop_two_at_a_time(
 
 
 async def test_the_sign_in_form_limits_one_address_spraying_emails(
-    owner: str, configure: Callable[..., Settings]
+    owner: str, configure: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`SessionState.login` (the /login form): wrong-password messages, then the
-    address limit after VOXIE_LOGIN_RATE_LIMIT attempts with random emails."""
-    configure(VOXIE_LOGIN_RATE_LIMIT="3/60")
+    address's backoff after 10 failures with random emails (it used to be per email
+    only, so random emails were never limited)."""
+    shared = signin.throttle_for(configure())  # the one the form uses; its time stands still
+    for part in (shared.per_account, shared.per_address, shared.overall):
+        monkeypatch.setattr(part, "_clock", Clock())
     state = State(_reflex_internal_init=True).get_substate(
         SessionState.get_full_name().split(".")[1:]
     )
@@ -237,9 +260,12 @@ async def test_the_sign_in_form_limits_one_address_spraying_emails(
     state.router = RouterData.from_router_data({"ip": address})
     login = SessionState.event_handlers["login"].fn
     errors = []
-    for _ in range(4):
+    for _ in range(12):
         form = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "password": "guess"}
         await login(state, form)
         errors.append(state.error)
-    assert errors[:3] == ["wrong email or password"] * 3
-    assert errors[3].startswith("Too many sign-in attempts from your address; try again in")
+    assert errors[:11] == ["wrong email or password"] * 11
+    assert errors[11] == "Too many failed sign-ins from your address; try again in 1 s."
+    state.error = ""
+    await login(state, {"email": "elsewhere@example.com", "password": "guess"})
+    assert state.error.startswith("Too many failed sign-ins from your address")

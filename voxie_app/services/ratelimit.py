@@ -142,75 +142,87 @@ class Backoff:
 class LoginThrottle:
     """Who may attempt a sign-in now: per account, per client address and overall.
 
-    - per account (the email as typed, normalised): failures back off (`Backoff`),
-      and only one attempt per account runs at a time, so parallel guesses cannot
-      slip past the backoff;
-    - per client address: a sliding window of attempts (`VOXIE_LOGIN_RATE_LIMIT`),
-      which stops one client from spraying random emails;
+    - per account (the email, normalised): after 3 failures in a row each failure
+      doubles the wait before the next try (`Backoff`), and only one attempt per
+      account runs at a time, so parallel guesses cannot slip past the backoff;
+    - per client address: the same after 10 failures in a row (with any emails),
+      and at most `address_parallel` attempts at a time, which stops one client
+      from spraying random emails;
     - overall: a sliding window of all attempts in this process
       (`VOXIE_LOGIN_GLOBAL_RATE_LIMIT`), which bounds the password hashing a
       distributed attack can cause.
 
-    `begin` raises `RateLimited` (with the wait) or reserves the account until `end`.
+    Every wait is capped (`VOXIE_LOGIN_MAX_BACKOFF_SECONDS`): a flood of wrong
+    passwords delays the real owner, from the attacker's address or for the
+    attacked account, by at most that long, and never locks them out.
+    `begin` raises `RateLimited` (with the wait) or reserves the attempt until `end`.
     """
 
     def __init__(
-        self, *, per_address: RateLimiter, overall: RateLimiter, per_account: Backoff
+        self,
+        *,
+        per_account: Backoff,
+        per_address: Backoff,
+        overall: RateLimiter,
+        address_parallel: int = 2,
     ) -> None:
-        self.per_address, self.overall, self.per_account = per_address, overall, per_account
-        self._running: set[str] = set()
+        self.per_account, self.per_address, self.overall = per_account, per_address, overall
+        self.address_parallel = address_parallel
+        self._accounts: set[str] = set()
+        self._addresses: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _refuse(why: str, wait: float) -> RateLimited:
+        return RateLimited(f"{why}; try again in {max(1, math.ceil(wait))} s.", retry_after=wait)
 
     def begin(self, *, account: str, address: str) -> None:
         with self._lock:
-            if account in self._running:
-                raise RateLimited(
-                    "A sign-in for this account is already being checked; try again in 1 s.",
-                    retry_after=1.0,
-                )
-            wait = self.per_account.wait(account)
-            if wait is not None:
-                raise RateLimited(
-                    f"Too many failed sign-ins for this account; try again in "
-                    f"{max(1, math.ceil(wait))} s.",
-                    retry_after=wait,
-                )
-            wait = self.per_address.hit(address)
-            if wait is not None:
-                raise RateLimited(
-                    f"Too many sign-in attempts from your address; try again in "
-                    f"{max(1, math.ceil(wait))} s.",
-                    retry_after=wait,
-                )
-            wait = self.overall.hit("*")
-            if wait is not None:
-                raise RateLimited(
-                    f"Too many sign-in attempts right now; try again in "
-                    f"{max(1, math.ceil(wait))} s.",
-                    retry_after=wait,
-                )
-            self._running.add(account)
+            if account in self._accounts:
+                raise self._refuse("A sign-in for this account is already being checked", 1.0)
+            if self._addresses.get(address, 0) >= self.address_parallel:
+                raise self._refuse("Sign-ins from your address are already being checked", 1.0)
+            if (wait := self.per_account.wait(account)) is not None:
+                raise self._refuse("Too many failed sign-ins for this account", wait)
+            if (wait := self.per_address.wait(address)) is not None:
+                raise self._refuse("Too many failed sign-ins from your address", wait)
+            if (wait := self.overall.hit("*")) is not None:
+                raise self._refuse("Too many sign-in attempts right now", wait)
+            self._accounts.add(account)
+            self._addresses[address] = self._addresses.get(address, 0) + 1
 
-    def end(self, *, account: str, ok: bool | None) -> None:
-        """The attempt for `account` is over: `ok` True/False, None if it was not judged."""
+    def end(self, *, account: str, address: str, ok: bool | None) -> None:
+        """The attempt is over: `ok` True/False, None if it was not judged (busy, error).
+
+        A success clears the account's failures, not the address's: signing in to
+        one's own account must not reset the count of guesses at others.
+        """
         with self._lock:
-            self._running.discard(account)
+            self._accounts.discard(account)
+            left = self._addresses.get(address, 1) - 1
+            if left > 0:
+                self._addresses[address] = left
+            else:
+                self._addresses.pop(address, None)
         if ok is True:
             self.per_account.succeeded(account)
         elif ok is False:
             self.per_account.failed(account)
+            self.per_address.failed(address)
 
 
-_throttles: dict[tuple[str, str, float], LoginThrottle] = {}
+ACCOUNT_FREE_FAILURES = 3
+ADDRESS_FREE_FAILURES = 10
+_throttles: dict[tuple[str, float], LoginThrottle] = {}
 
 
-def login_throttle(*, per_address: str, overall: str, max_backoff: float) -> LoginThrottle:
+def login_throttle(*, overall: str, max_backoff: float) -> LoginThrottle:
     """The process-wide sign-in throttle for these settings (recreated when they change)."""
-    key = (per_address, overall, max_backoff)
+    key = (overall, max_backoff)
     if key not in _throttles:
         _throttles[key] = LoginThrottle(
-            per_address=RateLimiter.from_spec(per_address),
+            per_account=Backoff(free=ACCOUNT_FREE_FAILURES, cap=max_backoff),
+            per_address=Backoff(free=ADDRESS_FREE_FAILURES, cap=max_backoff),
             overall=RateLimiter.from_spec(overall),
-            per_account=Backoff(cap=max_backoff),
         )
     return _throttles[key]

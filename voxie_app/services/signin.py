@@ -40,7 +40,6 @@ class SignedIn:
 
 def throttle_for(settings: Settings) -> ratelimit.LoginThrottle:
     return ratelimit.login_throttle(
-        per_address=settings.login_rate_limit,
         overall=settings.login_global_rate_limit,
         max_backoff=settings.login_max_backoff_seconds,
     )
@@ -100,4 +99,4 @@ async def sign_in(
         ok = True
         return signed_in
     finally:
-        throttle.end(account=account, ok=ok)
+        throttle.end(account=account, address=address, ok=ok)

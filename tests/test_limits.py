@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -146,3 +147,42 @@ async def test_one_call_start_limit_for_agents_and_the_builder(
     assert 1 <= refused.value.retry_after_seconds <= 60
     with pytest.raises(NotConfigured):  # a different caller has its own allowance
         await calls.start_call(agent_id=uuid.uuid4(), settings=settings, caller=key)
+
+
+def test_ui_uploads_get_the_upload_limit_and_a_refusal_is_a_toast(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    """`/_upload` (files dropped on the Knowledge panel) is held to the upload limit of a
+    whole drop, not the 1 MB body limit; over it, the 413 carries a state update with a
+    toast naming the limit, which the page applies like any upload response."""
+    from voxie_app.api.app import create_api
+    from voxie_app.state.knowledge import upload_refused_update
+
+    configure(VOXIE_MAX_BODY_BYTES="100000", VOXIE_MAX_UPLOAD_BYTES="300000")
+    with TestClient(create_api(ui_upload_refused=upload_refused_update)) as client:
+        files = {"files": ("notes.txt", b"a" * 250_000)}
+        fits = client.post("/_upload", files=files)
+        assert fits.status_code != 413  # past the body limit, within the upload limit
+        drop = [("files", (f"f{i}.txt", b"a" * 290_000)) for i in range(11)]
+        refused = client.post("/_upload", files=drop)  # more than 10 files of 300 kB
+        other = client.post("/api/agents/create", content=b"{" + b" " * 200_000 + b"}")
+    assert refused.status_code == 413
+    update = json.loads(refused.text.splitlines()[0])
+    (toast,) = update["events"]
+    assert toast["name"] == "_call_function"
+    assert "too large (up to 300 KB per file, 10 files at once)" in toast["payload"]["function"]
+    assert other.status_code == 413  # everything else keeps the body limit
+
+
+def test_files_refused_in_the_browser_get_a_toast_naming_the_limit(
+    configure: Callable[..., Settings],
+) -> None:
+    from voxie_app.state.knowledge import rejected_message
+
+    configure(VOXIE_MAX_UPLOAD_BYTES="1500000")
+    big = {"file": {"path": "./manual.pdf"}, "errors": [{"code": "file-too-large"}]}
+    kind = {"file": {"name": "tune.mp3"}, "errors": [{"code": "file-invalid-type"}]}
+    assert rejected_message([big, kind]) == (
+        "Not uploaded: 'manual.pdf': larger than 1.5 MB, the upload limit, 'tune.mp3': not "
+        "a kind of file the knowledge base takes (up to 1.5 MB per file, 10 files at once)."
+    )

@@ -196,7 +196,7 @@ async def _until(predicate: Callable[[], bool]) -> None:
     raise AssertionError("condition never held")
 
 
-async def test_checks_run_on_the_pool_off_the_loop_two_at_a_time(
+async def test_checks_run_on_the_pool_off_the_loop_hash_threads_at_a_time(
     db: str, configure: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = configure()

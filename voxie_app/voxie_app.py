@@ -18,8 +18,13 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
 )
 from voxie_app.services.webhooks import deliverer_lifespan
 from voxie_app.state.guard import AuthMiddleware
+from voxie_app.state.knowledge import upload_refused_update
 
-app = rx.App(api_transformer=create_api(), stylesheets=["/voxie.css"])
+# A refused file drop (over the UI upload limit) answers with a toast (state/knowledge.py).
+app = rx.App(
+    api_transformer=create_api(ui_upload_refused=upload_refused_update),
+    stylesheets=["/voxie.css"],
+)
 # Every event of our states is checked on the server (session and role) before it runs.
 app.add_middleware(AuthMiddleware())
 # Sends queued outbound webhooks while the web app runs (safe with several processes).

@@ -89,6 +89,7 @@ def _dropzone() -> rx.Component:
         max_size=knowledge.max_upload_bytes(),
         multiple=True,
         on_drop=K.upload(rx.upload_files(upload_id=UPLOAD_ID)),
+        on_drop_rejected=K.rejected,
         border=f"1px dashed {rx.color('gray', 7)}",
         border_radius="var(--radius-3)",
         padding="1.25rem",

@@ -46,6 +46,7 @@ from voxie_app.settings import Settings, get_settings, providers
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 200
+MAX_FILES_PER_UPLOAD = 10  # files in one drop on the Knowledge panel (one /_upload request)
 MAX_TEXT_CHARS = 2_000_000
 SEARCH_LIMIT = 3
 # PostgreSQL ranking: a query term held by this share of the agent's passages
@@ -105,6 +106,11 @@ class Upload:
 def max_upload_bytes(settings: Settings | None = None) -> int:
     """The largest file (or pasted text, in UTF-8 bytes) the knowledge base accepts."""
     return max(1024, (settings or get_settings()).max_upload_bytes)
+
+
+def max_ui_upload_bytes(settings: Settings | None = None) -> int:
+    """The most one drop on the Knowledge panel may hold: every file at the upload limit."""
+    return MAX_FILES_PER_UPLOAD * max_upload_bytes(settings)
 
 
 def accepted_extensions() -> list[str]:

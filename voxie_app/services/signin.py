@@ -7,13 +7,14 @@ for that long, so a flood of attempts stalls the whole server. Here:
 - `ratelimit.LoginThrottle` decides first whether an attempt may run at all
   (per account, per client address, overall), so a refused attempt costs no hash;
 - the check (one database read, argon2, the session row) runs on `HASH_THREADS`
-  dedicated threads; at most `MAX_WAITING` attempts wait for one, the rest are
+  dedicated threads (half the cores); at most `MAX_WAITING` attempts wait for one, the rest are
   refused at once as busy, so the queue (and the memory argon2 takes) stays small.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from voxie_app.services import auth, ratelimit
 from voxie_app.services.errors import InvalidInput, RateLimited
 from voxie_app.settings import Settings
 
-HASH_THREADS = 2
+# Half the cores (one on a 2-core machine): argon2 is CPU-bound, and the event loop
+# (every page, the API) needs a core of its own while a flood of sign-ins is hashed.
+HASH_THREADS = max(1, (os.cpu_count() or 2) // 2)
 MAX_WAITING = 8
 
 _pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="voxie-signin")

@@ -180,8 +180,7 @@ def test_files_refused_in_the_browser_get_a_toast_naming_the_limit(
     from voxie_app.state.knowledge import rejected_message
 
     configure(VOXIE_MAX_UPLOAD_BYTES="1500000")
-    big = {"file": {"path": "./manual.pdf"}, "errors": [{"code": "file-too-large"}]}
-    kind = {"file": {"name": "tune.mp3"}, "errors": [{"code": "file-invalid-type"}]}
+    big, kind = "manual.pdf\tfile-too-large", "tune.mp3\tfile-invalid-type"
     assert rejected_message([big, kind]) == (
         "Not uploaded: 'manual.pdf': larger than 1.5 MB, the upload limit, 'tune.mp3': not "
         "a kind of file the knowledge base takes (up to 1.5 MB per file, 10 files at once)."

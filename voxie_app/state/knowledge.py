@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 import reflex as rx
 import sqlalchemy as sa
@@ -49,9 +48,9 @@ def drop_limits(settings: Settings | None = None) -> str:
     return f"up to {per_file} per file, {MAX_FILES_PER_DROP} files at once"
 
 
-def rejected_message(rejected: list[dict[str, Any]], settings: Settings | None = None) -> str:
-    """The toast for files the dropzone refused before uploading (react-dropzone's
-    rejection records: `{file: {path, name}, errors: [{code, message}]}`)."""
+def rejected_message(rejected: list[str], settings: Settings | None = None) -> str:
+    """The toast for files the dropzone refused before uploading; each entry is
+    "<name>\t<react-dropzone error codes, comma separated>" (components/knowledge_panel)."""
     per_file = _size(knowledge.max_upload_bytes(settings))
     reasons = {
         "file-too-large": f"larger than {per_file}, the upload limit",
@@ -59,12 +58,10 @@ def rejected_message(rejected: list[dict[str, Any]], settings: Settings | None =
         "file-invalid-type": "not a kind of file the knowledge base takes",
     }
     parts = []
-    for record in rejected[:MAX_FILES_PER_DROP]:
-        file = record.get("file") if isinstance(record, dict) else None
-        name = str((file or {}).get("name") or (file or {}).get("path") or "a file")
-        codes = [e.get("code") for e in record.get("errors") or [] if isinstance(e, dict)]
-        why = "; ".join(reasons.get(str(c), str(c)) for c in codes) or "refused"
-        parts.append(f"'{name.removeprefix('./')[:100]}': {why}")
+    for entry in rejected[:MAX_FILES_PER_DROP]:
+        name, _, codes = str(entry).partition("\t")
+        why = "; ".join(reasons.get(c, c[:40]) for c in codes.split(",") if c) or "refused"
+        parts.append(f"'{name[:100] or 'a file'}': {why}")
     return "Not uploaded: " + ", ".join(parts) + f" ({drop_limits(settings)})."
 
 
@@ -229,7 +226,7 @@ class KnowledgeState(AppState):
         return events
 
     @rx.event
-    def rejected(self, files: list[dict[str, Any]]):
+    def rejected(self, files: list[str]):
         """Files the dropzone refused in the browser (too large, too many, wrong kind)."""
         return self._toast_error(rejected_message(files if isinstance(files, list) else []))
 

@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempts", type=int, default=10, help="sign-ins per tab")
     parser.add_argument("--window", type=float, default=15.0, help="seconds measured as 'flood'")
     parser.add_argument("--out", default="login_flood")
+    parser.add_argument("--label", default="", help="what code ran (e.g. a commit before a fix)")
     args = parser.parse_args(argv)
     names = list(VARIANTS) if args.variant == "both" else [args.variant]
     with tempfile.TemporaryDirectory(prefix="voxie-bench-") as tmp:
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             "app": "scripts/run.sh (reflex run --env prod --single-port)",
             "before_the_fix": "issue 12 H2: 5 ms -> 1.4 s with 40 attempts from 4 tabs",
         },
+        "label": args.label,
         "results": results,
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "pass": all(r["pass"] for r in results),

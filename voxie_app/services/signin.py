@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from voxie_app.db import session_scope
 from voxie_app.services import auth, ratelimit
@@ -28,6 +30,7 @@ from voxie_app.settings import Settings
 # (every page, the API) needs a core of its own while a flood of sign-ins is hashed.
 HASH_THREADS = max(1, (os.cpu_count() or 2) // 2)
 MAX_WAITING = 8
+T = TypeVar("T")
 
 _pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="voxie-signin")
 _queued = 0  # attempts handed to the pool and not finished yet
@@ -69,6 +72,17 @@ def _release_slot() -> None:
         _queued -= 1
 
 
+async def on_hash_pool(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on the password-hashing pool, awaited; `RateLimited` when the pool
+    and its queue are full. For any work that hashes a password (sign-in, setting or
+    changing a password), so none of it runs on the event loop."""
+    _reserve_slot()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+    finally:
+        _release_slot()
+
+
 async def sign_in(
     *,
     email: str,
@@ -87,14 +101,7 @@ async def sign_in(
     throttle.begin(account=account, address=address)
     ok: bool | None = None
     try:
-        _reserve_slot()
-        try:
-            loop = asyncio.get_running_loop()
-            signed_in = await loop.run_in_executor(
-                _pool, _check, email, password, settings.session_hours
-            )
-        finally:
-            _release_slot()
+        signed_in = await on_hash_pool(_check, email, password, settings.session_hours)
     except InvalidInput:
         ok = False
         raise

@@ -98,7 +98,14 @@ class Settings(BaseSettings):
     session_purge_minutes: float = Field(
         default=60.0, ge=0, validation_alias="VOXIE_SESSION_PURGE_MINUTES"
     )
-    login_rate_limit: str = Field(default="5/60", validation_alias="VOXIE_LOGIN_RATE_LIMIT")
+    # Sign-in (services.signin, ratelimit.LoginThrottle): attempts overall in this
+    # process, and the longest wait failures impose on an account or a client address.
+    login_global_rate_limit: str = Field(
+        default="120/60", validation_alias="VOXIE_LOGIN_GLOBAL_RATE_LIMIT"
+    )
+    login_max_backoff_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias="VOXIE_LOGIN_MAX_BACKOFF_SECONDS"
+    )
     call_start_rate_limit: str = Field(
         default="10/60", validation_alias="VOXIE_CALL_START_RATE_LIMIT"
     )
@@ -112,6 +119,10 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_000_000, validation_alias="VOXIE_MAX_BODY_BYTES")
     max_upload_bytes: int = Field(default=10_000_000, validation_alias="VOXIE_MAX_UPLOAD_BYTES")
+    # Reading one PDF (a child process, killed past this; services.text_extract).
+    knowledge_extract_seconds: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias="VOXIE_KNOWLEDGE_EXTRACT_SECONDS"
+    )
     timezone: str = Field(default="UTC", validation_alias="VOXIE_TIMEZONE")
 
     # Outbound webhooks: retries with exponential backoff (with jitter), then give up.

@@ -20,11 +20,13 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
 from voxie_app.services.session_purge import purger_lifespan
 from voxie_app.services.webhooks import deliverer_lifespan
 from voxie_app.state.guard import AuthMiddleware
+from voxie_app.state.knowledge import upload_refused_update
 from voxie_app.state.upload_guard import UploadGuard
 
 # UploadGuard wraps everything: `/_upload` answers only to the request's own session cookie.
+# A refused file drop (over the UI upload limit) answers with a toast (state/knowledge.py).
 app = rx.App(
-    api_transformer=[create_api(), UploadGuard],
+    api_transformer=[create_api(ui_upload_refused=upload_refused_update), UploadGuard],
     stylesheets=["/voxie.css"],
     frontend_exception_handler=frontend_exception_handler,
 )

@@ -96,3 +96,34 @@ def test_a_viewer_sees_the_documents_but_cannot_upload(
     expect(rows).to_contain_text("menu.txt")
     page.get_by_test_id("knowledge-paste-toggle").click()
     expect(page.get_by_text("cannot do that")).to_be_visible(timeout=10_000)
+
+
+def test_a_file_over_1_mb_uploads_and_one_over_the_limit_gets_a_toast(
+    site: SeededApp, make_browse
+) -> None:
+    """The panel states the real limit; a 1.7 MB file (over the 1 MB body limit that
+    `/_upload` used to get) is stored; a file over the upload limit is refused in the
+    browser with a toast naming the limit, and nothing is uploaded."""
+    agent_id = list(site.seeded.agent_ids.values())[2]
+    browse = make_browse(site.base)
+    page = browse.goto(f"/agents/{agent_id}")
+    panel = page.get_by_test_id("knowledge-panel")
+    expect(panel).to_contain_text("up to 10.0 MB per file, 10 files at once")
+    text = ("Our shop opens at nine and closes at five. " * 40_000).encode()
+    assert 1_500_000 < len(text) < 2_000_000
+    drop = panel.locator("input[type=file]")
+    drop.set_input_files([{"name": "hours.txt", "mimeType": "text/plain", "buffer": text}])
+    rows = panel.get_by_test_id("knowledge-document")
+    expect(rows.filter(has_text="hours.txt")).to_have_count(1, timeout=30_000)
+    expect(rows.filter(has_text="hours.txt")).to_contain_text("1.7 MB")
+
+    big = b"%PDF-1.4\n" + b"0" * 10_000_000
+    drop.set_input_files([{"name": "manual.pdf", "mimeType": "application/pdf", "buffer": big}])
+    expect(page.get_by_text("'manual.pdf': larger than 10.0 MB, the upload limit")).to_be_visible(
+        timeout=15_000
+    )
+    expect(rows).to_have_count(1)
+    with session_scope(site.url) as session:
+        stored = knowledge.list_documents(session=session, agent_id=agent_id)
+    assert [d.name for d in stored] == ["hours.txt"]
+    browse.assert_clean()

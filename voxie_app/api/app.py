@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -21,6 +22,7 @@ from voxie_app.api.routes import (
     webhooks,
 )
 from voxie_app.api.security_headers import SecurityHeaders
+from voxie_app.services import knowledge as knowledge_svc
 from voxie_app.settings import get_settings
 
 
@@ -48,7 +50,9 @@ def _document_body_errors(router: APIRouter) -> APIRouter:
     return router
 
 
-def create_api() -> FastAPI:
+def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastAPI:
+    """The API app. `ui_upload_refused(limit)`: the body of a 413 for the UI's `/_upload`
+    (the Reflex app passes one that shows a toast; see `limits.BodySizeLimit`)."""
     settings = get_settings()
     app = FastAPI(
         title="Voxie API",
@@ -75,6 +79,8 @@ def create_api() -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_upload_bytes,
+        ui_upload_bytes=knowledge_svc.max_ui_upload_bytes(settings),
+        ui_upload_refused=ui_upload_refused,
     )
     # Outermost: every response, the Reflex pages included (they are mounted inside).
     app.add_middleware(SecurityHeaders, settings=settings)

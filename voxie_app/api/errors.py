@@ -14,6 +14,7 @@ from voxie_app.services.errors import (
     NotConfigured,
     NotFound,
     ProviderFailed,
+    RateLimited,
     ServiceError,
 )
 
@@ -37,6 +38,14 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             status_code=422,
             content={"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]},
+        )
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            status_code=429,
+            content={"detail": exc.message},
+            headers={"Retry-After": str(exc.retry_after_seconds)},
         )
 
     @app.exception_handler(ServiceError)

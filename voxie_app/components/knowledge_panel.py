@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex_base.vars.object import ObjectVar
+from reflex_base.vars.sequence import ArrayVar
 
 from voxie_app.components import ui
 from voxie_app.services import knowledge
@@ -70,6 +74,19 @@ def _row(doc: rx.Var) -> rx.Component:
     )
 
 
+def _rejected(rejected: rx.Var) -> rx.event.EventSpec:
+    """Send the refused files' names and reasons only: the records hold the `File`s
+    themselves, which would travel over the websocket as binary otherwise."""
+
+    def one(record: rx.Var) -> rx.Var:
+        record = record.to(ObjectVar, dict[str, dict[str, Any]])
+        file = record["file"].to(ObjectVar, dict[str, Any])
+        errors = record["errors"].to(ArrayVar, list[dict[str, Any]])
+        return f"{file['name']}\t{errors.map(lambda e: e['code']).join(',')}"
+
+    return K.rejected(rejected.to(ArrayVar).map(one))
+
+
 def _dropzone() -> rx.Component:
     return rx.upload.root(
         rx.vstack(
@@ -89,6 +106,7 @@ def _dropzone() -> rx.Component:
         max_size=knowledge.max_upload_bytes(),
         multiple=True,
         on_drop=K.upload(rx.upload_files(upload_id=UPLOAD_ID)),
+        on_drop_rejected=_rejected,
         border=f"1px dashed {rx.color('gray', 7)}",
         border_radius="var(--radius-3)",
         padding="1.25rem",

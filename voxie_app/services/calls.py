@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
-from voxie_app.services import events, webhooks
-from voxie_app.services.errors import Conflict, NotFound, ProviderFailed
+from voxie_app.services import events, ratelimit, webhooks
+from voxie_app.services.auth import Principal
+from voxie_app.services.errors import Conflict, NotFound, ProviderFailed, RateLimited
 from voxie_app.services.livekit_gateway import (
     LiveKitGateway,
     browser_url,
@@ -46,12 +48,27 @@ def get_call(*, session: Session, call_session_id: uuid.UUID) -> CallSession:
 BUILDER_NAME = "Voxie builder"
 
 
-async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
+def check_start_rate(*, caller: Principal, settings: Settings) -> None:
+    """Count one call start for `caller`; `RateLimited` past VOXIE_CALL_START_RATE_LIMIT.
+
+    Every call start (API or UI, an agent or the builder) passes here, so one
+    limit holds whichever way a call is started. Keyed per API key or per user.
+    """
+    key = f"{caller.kind}:{caller.id}"
+    wait = ratelimit.limiter("call_start", settings.call_start_rate_limit).hit(key)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimited(f"Too many calls started; try again in {seconds} s.", retry_after=wait)
+
+
+async def start_call(*, agent_id: uuid.UUID, settings: Settings, caller: Principal) -> StartedCall:
     """Open a call with a stored agent: row, room, dispatch, browser token.
 
-    LiveKit settings are checked before anything is written. If LiveKit fails
-    after the row exists, the row is kept and marked `failed` with the reason.
+    The caller's call-start rate limit is checked first, then the LiveKit
+    settings, before anything is written. If LiveKit fails after the row
+    exists, the row is kept and marked `failed` with the reason.
     """
+    check_start_rate(caller=caller, settings=settings)
     require_livekit(settings)
     with session_scope() as session:
         agent = agents_svc.get_agent(session=session, agent_id=agent_id)
@@ -63,8 +80,11 @@ async def start_call(*, agent_id: uuid.UUID, settings: Settings) -> StartedCall:
     )
 
 
-async def start_builder_call(*, session_id: str, settings: Settings) -> StartedCall:
+async def start_builder_call(
+    *, session_id: str, settings: Settings, caller: Principal
+) -> StartedCall:
     """Open a voice call with Voxie, the builder; its log goes to `agent-create:<session_id>`."""
+    check_start_rate(caller=caller, settings=settings)
     require_livekit(settings)
     return await _open_call(
         settings=settings,

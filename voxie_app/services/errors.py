@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class ServiceError(Exception):
     """Base class: `message` is safe to show to a user."""
@@ -40,3 +42,16 @@ class NotConfigured(ServiceError):
 
 class ProviderFailed(ServiceError):
     """An external provider (LiveKit, OpenAI) failed or was unreachable (HTTP 502)."""
+
+
+class RateLimited(ServiceError):
+    """Too many attempts; the next is allowed in `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """Whole seconds, rounded up (what `Retry-After` and the UI say)."""
+        return max(1, math.ceil(self.retry_after))

@@ -27,6 +27,7 @@ import threading
 import time
 import unicodedata
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import zip_longest
@@ -45,6 +46,7 @@ from voxie_app.settings import Settings, get_settings, providers
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 200
+MAX_FILES_PER_UPLOAD = 10  # files in one drop on the Knowledge panel (one /_upload request)
 MAX_TEXT_CHARS = 2_000_000
 SEARCH_LIMIT = 3
 # PostgreSQL ranking: a query term held by this share of the agent's passages
@@ -104,6 +106,11 @@ class Upload:
 def max_upload_bytes(settings: Settings | None = None) -> int:
     """The largest file (or pasted text, in UTF-8 bytes) the knowledge base accepts."""
     return max(1024, (settings or get_settings()).max_upload_bytes)
+
+
+def max_ui_upload_bytes(settings: Settings | None = None) -> int:
+    """The most one drop on the Knowledge panel may hold: every file at the upload limit."""
+    return MAX_FILES_PER_UPLOAD * max_upload_bytes(settings)
 
 
 def accepted_extensions() -> list[str]:
@@ -208,19 +215,33 @@ def _publish(session: Session, doc: KnowledgeDocument, kind: str, message: str) 
 # ------------------------------------------------------------------ ingesting
 
 
+# At most this many documents are ingested at once in a process, whichever way they
+# came (page or API); the others wait their turn.
+MAX_CONCURRENT_INGESTS = 2
+_ingest_slots = threading.BoundedSemaphore(MAX_CONCURRENT_INGESTS)
+
+
 def ingest(*, document_id: uuid.UUID, upload: Upload, settings: Settings | None = None) -> None:
     """Extract, chunk, store and index one document; never raises.
 
     The outcome is on the row (`ready`, or `failed` with the reason) and on the
     agent's knowledge stream. A document deleted meanwhile is left alone.
+    Waits for one of the MAX_CONCURRENT_INGESTS slots first. Text past
+    MAX_TEXT_CHARS, a PDF past its page cap or its time limit
+    (VOXIE_KNOWLEDGE_EXTRACT_SECONDS) ends `failed` with that reason.
     """
-    settings = settings or get_settings()
+    with _ingest_slots:
+        _ingest(document_id=document_id, upload=upload, settings=settings or get_settings())
+
+
+def _ingest(*, document_id: uuid.UUID, upload: Upload, settings: Settings) -> None:
     try:
-        text = text_extract.extract(upload.media_type, upload.data)
-        if len(text) > MAX_TEXT_CHARS:
-            raise text_extract.ExtractionFailed(
-                f"it holds {len(text):,} characters of text; the limit is {MAX_TEXT_CHARS:,}"
-            )
+        text = text_extract.extract_isolated(
+            upload.media_type,
+            upload.data,
+            max_chars=MAX_TEXT_CHARS,
+            seconds=settings.knowledge_extract_seconds,
+        )
         passages = chunking.split_text(text)
         with session_scope() as session:
             doc = session.get(KnowledgeDocument, document_id)
@@ -243,26 +264,40 @@ def ingest(*, document_id: uuid.UUID, upload: Upload, settings: Settings | None 
         _fail(document_id, f"internal error while ingesting ({exc.__class__.__name__})", settings)
 
 
-_ingest_slots = threading.BoundedSemaphore(2)
+def _start(
+    document_id: uuid.UUID, upload: Upload, settings: Settings | None
+) -> tuple[threading.Thread, Future[None]]:
+    done: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            ingest(document_id=document_id, upload=upload, settings=settings)
+        finally:
+            done.set_result(None)
+
+    thread = threading.Thread(target=run, name=f"knowledge-ingest-{document_id}", daemon=True)
+    thread.start()
+    return thread, done
 
 
 def ingest_later(
     *, document_id: uuid.UUID, upload: Upload, settings: Settings | None = None
 ) -> threading.Thread:
-    """Run `ingest` on a background thread, two at a time (for callers that cannot
-    wait, such as the agent page; the API uses the request's background tasks).
+    """Run `ingest` on a background thread (it waits for a slot there), for callers
+    that cannot wait, such as the agent page.
 
     The threads are daemons: stopping the server does not wait for a long Ragie
     poll, and a document left `processing` is shown as failed after STALE_AFTER.
     """
+    return _start(document_id, upload, settings)[0]
 
-    def run() -> None:
-        with _ingest_slots:
-            ingest(document_id=document_id, upload=upload, settings=settings)
 
-    thread = threading.Thread(target=run, name=f"knowledge-ingest-{document_id}", daemon=True)
-    thread.start()
-    return thread
+async def ingest_in_background(
+    *, document_id: uuid.UUID, upload: Upload, settings: Settings | None = None
+) -> None:
+    """For a request's background tasks: `ingest_later`, awaited without holding a
+    thread of the server's pool while the document waits for a slot."""
+    await asyncio.wrap_future(_start(document_id, upload, settings)[1])
 
 
 def _store_chunks(session: Session, doc: KnowledgeDocument, passages: list[str]) -> None:

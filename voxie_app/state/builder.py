@@ -17,6 +17,7 @@ from voxie_app.models import Agent
 from voxie_app.services import agent_creation, calls
 from voxie_app.services.errors import ServiceError
 from voxie_app.settings import get_settings
+from voxie_app.state import guard
 from voxie_app.state.base import AppState
 from voxie_app.state.chat import ChatState
 from voxie_app.state.live import claim, client_connected, follow
@@ -137,9 +138,12 @@ class BuilderState(ChatState, AppState):
         """Start a voice call with Voxie (LiveKit), or say clearly why not."""
         if self.livekit_missing:
             return self._toast_error(self.livekit_missing)
+        principal = guard.current()
+        if principal is None:
+            return self._toast_error("Sign in again to talk to Voxie.")
         try:
             started = await calls.start_builder_call(
-                session_id=self.session_id, settings=get_settings()
+                session_id=self.session_id, settings=get_settings(), caller=principal
             )
         except ServiceError as exc:
             return self._toast_error(exc.message)

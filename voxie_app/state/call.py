@@ -32,6 +32,7 @@ from voxie_app.services.errors import (
     NotConfigured,
     NotFound,
     ProviderFailed,
+    RateLimited,
     ServiceError,
 )
 from voxie_app.services.livekit_gateway import require_livekit
@@ -292,12 +293,20 @@ class CallState(AppState):
         if result != "ok":
             self._set_problem("microphone", *mic_problem(str(result)))
             return
+        principal = guard.current()
+        if principal is None:  # the guard let the event through: the session just ended
+            self._set_problem("failed", "You are signed out", "Sign in again to call.")
+            return
         self.phase = "starting"
         yield
         try:
             started = await calls.start_call(
-                agent_id=uuid.UUID(self.agent_id), settings=get_settings()
+                agent_id=uuid.UUID(self.agent_id), settings=get_settings(), caller=principal
             )
+        except RateLimited as exc:  # nothing was started: the caller may try again later
+            self.phase = "idle"
+            yield self._toast_error(exc.message)
+            return
         except NotConfigured as exc:
             self._not_configured(exc.missing)
             return

@@ -19,7 +19,7 @@ from voxie_app.db import session_scope
 from voxie_app.models import KnowledgeDocument
 from voxie_app.services import knowledge
 from voxie_app.services.errors import ServiceError
-from voxie_app.settings import get_settings, providers
+from voxie_app.settings import Settings, get_settings, providers
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 from voxie_app.state.live import claim, client_connected, follow
@@ -27,7 +27,7 @@ from voxie_app.state.live import claim, client_connected, follow
 log = logging.getLogger(__name__)
 
 UPLOAD_ID = "knowledge-upload"
-MAX_FILES_PER_DROP = 10
+MAX_FILES_PER_DROP = knowledge.MAX_FILES_PER_UPLOAD
 KINDS = {
     "application/pdf": "PDF",
     "text/html": "HTML",
@@ -40,6 +40,41 @@ def _size(n: int) -> str:
     if n >= 1_000_000:
         return f"{n / 1_000_000:.1f} MB"
     return f"{max(1, round(n / 1000))} KB"
+
+
+def drop_limits(settings: Settings | None = None) -> str:
+    """What one drop may hold, as the panel and the refusals say it."""
+    per_file = _size(knowledge.max_upload_bytes(settings))
+    return f"up to {per_file} per file, {MAX_FILES_PER_DROP} files at once"
+
+
+def rejected_message(rejected: list[str], settings: Settings | None = None) -> str:
+    """The toast for files the dropzone refused before uploading; each entry is
+    "<name>\t<react-dropzone error codes, comma separated>" (components/knowledge_panel)."""
+    per_file = _size(knowledge.max_upload_bytes(settings))
+    reasons = {
+        "file-too-large": f"larger than {per_file}, the upload limit",
+        "too-many-files": f"more than {MAX_FILES_PER_DROP} files at once",
+        "file-invalid-type": "not a kind of file the knowledge base takes",
+    }
+    parts = []
+    for entry in rejected[:MAX_FILES_PER_DROP]:
+        name, _, codes = str(entry).partition("\t")
+        why = "; ".join(reasons.get(c, c[:40]) for c in codes.split(",") if c) or "refused"
+        parts.append(f"'{name[:100] or 'a file'}': {why}")
+    return "Not uploaded: " + ", ".join(parts) + f" ({drop_limits(settings)})."
+
+
+def upload_refused_update(_limit: int) -> bytes:
+    """The 413 body for a `/_upload` over the body limit (api.limits.BodySizeLimit): a
+    state update with an error toast naming the limit, which the page's upload code
+    applies as it applies every upload response."""
+    from reflex.state import StateUpdate
+    from reflex_base.event import Event
+    from reflex_base.utils.format import json_dumps
+
+    toast = AppState._toast_error(f"The upload was refused: too large ({drop_limits()}).")
+    return (json_dumps(StateUpdate(events=Event.from_event_type([toast]))) + "\n").encode()
 
 
 def document_row(doc: KnowledgeDocument, tz: str) -> dict[str, str]:
@@ -79,7 +114,7 @@ class KnowledgeState(AppState):
     @rx.var
     def limits(self) -> str:
         exts = ", ".join(e for e in knowledge.accepted_extensions() if e not in (".text", ".htm"))
-        return f"{exts} or pasted text, up to {_size(knowledge.max_upload_bytes())} each"
+        return f"{exts} or pasted text, {drop_limits()}"
 
     @rx.var
     def ready_count(self) -> int:
@@ -189,6 +224,11 @@ class KnowledgeState(AppState):
         events = [rx.clear_selected_files(UPLOAD_ID)]
         events.extend(self._toast_error(p) for p in problems)
         return events
+
+    @rx.event
+    def rejected(self, files: list[str]):
+        """Files the dropzone refused in the browser (too large, too many, wrong kind)."""
+        return self._toast_error(rejected_message(files if isinstance(files, list) else []))
 
     @rx.event
     def toggle_paste(self) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 
 import reflex as rx
 import sqlalchemy as sa
 
 from voxie_app import routes
 from voxie_app.db import session_scope
-from voxie_app.services import auth, ratelimit
+from voxie_app.services import auth, signin
 from voxie_app.services.errors import ServiceError
 from voxie_app.settings import get_settings
 from voxie_app.state import guard
@@ -81,27 +80,24 @@ class SessionState(rx.State):
 
     @rx.event
     @guard.public
-    def login(self, form: dict):
+    async def login(self, form: dict):
+        """Throttled, and checked off the event loop (`services.signin`)."""
         email = str(form.get("email", ""))[:254]
         password = str(form.get("password", ""))[:512]
-        settings = get_settings()
-        wait = ratelimit.limiter("login", settings.login_rate_limit).hit(email.strip().lower())
-        if wait is not None:
-            self.error = f"Too many attempts. Try again in {math.ceil(wait)} s."
-            return None
         try:
-            with session_scope() as session:
-                token, user = auth.login(
-                    session=session, email=email, password=password, hours=settings.session_hours
-                )
-                name, role = user.name or user.email, user.role
-        except ServiceError as exc:
+            done = await signin.sign_in(
+                email=email,
+                password=password,
+                address=self.router.session.client_ip,
+                settings=get_settings(),
+            )
+        except ServiceError as exc:  # wrong password, or RateLimited with the wait
             self.error = exc.message
             return None
         except sa.exc.SQLAlchemyError:
             self.error = "The database is not reachable; try again."
             return None
-        self._signed_in(token, name, role)
+        self._signed_in(done.token, done.name, done.role)
         return _load_page(_safe_next(self._query_next()))
 
     @rx.event

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from voxie_app.api.deps import PrincipalDep, SettingsDep
 from voxie_app.schemas import CallEnd, CallPublic, CallStart, CallStarted
 from voxie_app.services import calls as calls_svc
-from voxie_app.services import ratelimit
-from voxie_app.settings import Settings
 
 router = APIRouter(prefix="/call", tags=["calls"])
-
-
-def check_call_rate(settings: Settings, who: str) -> None:
-    """429 with Retry-After when `who` starts calls faster than VOXIE_CALL_START_RATE_LIMIT."""
-    wait = ratelimit.limiter("call_start", settings.call_start_rate_limit).hit(who)
-    if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many calls started; try again shortly",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
 
 
 @router.post(
@@ -43,8 +29,9 @@ async def start_call(
     body: CallStart, settings: SettingsDep, principal: PrincipalDep
 ) -> CallStarted:
     """Create the room, dispatch the worker and return a browser token for that room."""
-    check_call_rate(settings, principal.id)
-    started = await calls_svc.start_call(agent_id=body.agent_id, settings=settings)
+    started = await calls_svc.start_call(
+        agent_id=body.agent_id, settings=settings, caller=principal
+    )
     return CallStarted(
         server_url=started.server_url,
         room_name=started.room_name,
@@ -80,8 +67,9 @@ async def start_builder_call(
     body: BuilderCallStart, settings: SettingsDep, principal: PrincipalDep
 ) -> CallStarted:
     """Talk to Voxie, the builder, by voice; its log is `/api/agents/create-stream/{session_id}`."""
-    check_call_rate(settings, principal.id)
-    started = await calls_svc.start_builder_call(session_id=body.session_id, settings=settings)
+    started = await calls_svc.start_builder_call(
+        session_id=body.session_id, settings=settings, caller=principal
+    )
     return CallStarted(
         server_url=started.server_url,
         room_name=started.room_name,

@@ -153,7 +153,9 @@ async def add_document(
     except knowledge.UploadRejected as exc:
         return JSONResponse(status_code=exc.status, content={"detail": exc.message})
     doc = await run_in_threadpool(_store, agent_id, upload, settings)
-    background.add_task(knowledge.ingest, document_id=doc.id, upload=upload, settings=settings)
+    background.add_task(
+        knowledge.ingest_in_background, document_id=doc.id, upload=upload, settings=settings
+    )
     return _public(doc)
 
 

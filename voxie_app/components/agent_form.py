@@ -39,6 +39,8 @@ def _input(key: str, label: str, hint: str = "", **props) -> rx.Component:
         ui.field_error(_err(key)),
         spacing="1",
         width="100%",
+        id=f"agent-field-{key}",
+        scroll_margin="1rem",
     )
 
 
@@ -59,6 +61,8 @@ def _textarea(key: str, label: str, hint: str = "", rows: str = "3", **props) ->
         ui.field_error(_err(key)),
         spacing="1",
         width="100%",
+        id=f"agent-field-{key}",
+        scroll_margin="1rem",
     )
 
 
@@ -107,6 +111,8 @@ def _tools() -> rx.Component:
         ui.field_error(_err("tools")),
         spacing="2",
         width="100%",
+        id="agent-field-tools",
+        scroll_margin="1rem",
     )
 
 
@@ -162,6 +168,8 @@ def _targets() -> rx.Component:
         ui.field_error(_err("transfer_targets")),
         spacing="2",
         width="100%",
+        id="agent-field-transfer_targets",
+        scroll_margin="1rem",
     )
 
 
@@ -181,9 +189,12 @@ def agent_dialog() -> rx.Component:
                 color=rx.color("gray", 11),
                 margin_bottom="1rem",
             ),
-            rx.cond(
-                S.errors.contains(FORM_ERROR),
-                rx.callout(S.errors[FORM_ERROR], icon="triangle-alert", color_scheme="red"),
+            rx.box(
+                rx.cond(
+                    S.errors.contains(FORM_ERROR),
+                    rx.callout(S.errors[FORM_ERROR], icon="triangle-alert", color_scheme="red"),
+                ),
+                id=f"agent-field-{FORM_ERROR}",
             ),
             rx.vstack(
                 _group(

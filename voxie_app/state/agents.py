@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from voxie_app import routes
 from voxie_app.db import session_scope
-from voxie_app.models import ALLOWED_TOOLS
+from voxie_app.models import ALLOWED_TOOLS, AgentSpec
 from voxie_app.services import agent_creation, knowledge, reports
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput, NotFound
@@ -18,6 +18,7 @@ from voxie_app.state import agent_form, fmt, guard
 from voxie_app.state.base import AppState
 
 LIST_LIMIT = 200
+FORM_TOAST = "agent-form-errors"  # one toast id: a new round replaces the last
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -202,17 +203,38 @@ class AgentsState(AppState):
         ]
         self.errors = {k: v for k, v in self.errors.items() if k != "transfer_targets"}
 
+    def _references(self, spec: AgentSpec) -> list[InvalidInput]:
+        """The database's rules for the spec (transfer targets), all at once."""
+        agent_id = _uuid(self.editing_id) if self.editing_id else None
+        try:
+            with session_scope() as session:
+                return agents_svc.reference_problems(session=session, spec=spec, agent_id=agent_id)
+        except sa.exc.SQLAlchemyError:
+            return []  # the save itself reports the database failure
+
+    def _show_errors(self, errors: dict[str, str]) -> list[rx.event.EventSpec]:
+        """Every field's message at once, the first field in view, one toast (not a pile)."""
+        self.errors = errors
+        self.saving = False
+        count = len(errors)
+        message = (
+            "Please fix the highlighted field."
+            if count == 1
+            else f"Please fix the {count} highlighted fields."
+        )
+        return [
+            rx.toast.dismiss(),
+            rx.scroll_to(f"agent-field-{agent_form.first_field(errors)}"),
+            rx.toast.error(message, id=FORM_TOAST, close_button=True, duration=6000),
+        ]
+
     @rx.event
     def save(self):
-        spec, errors = agent_form.spec_from_form(self.form, self.form_tools, self.form_targets)
-        if not errors:
-            try:
-                agents_svc.parse_spec(spec)
-            except agents_svc.SpecInvalid as exc:
-                errors = agent_form.errors_from_spec(exc.errors)
+        spec, errors = agent_form.validate_form(
+            self.form, self.form_tools, self.form_targets, references=self._references
+        )
         if errors:
-            self.errors = errors
-            return self._toast_error("Please fix the highlighted fields.")
+            return self._show_errors(errors)
         self.saving = True
         editing = self.editing_id
         try:
@@ -229,13 +251,9 @@ class AgentsState(AppState):
                     processed_spec=spec,
                 )
         except agents_svc.SpecInvalid as exc:
-            self.saving = False
-            self.errors = agent_form.errors_from_spec(exc.errors)
-            return self._toast_error("Please fix the highlighted fields.")
+            return self._show_errors(agent_form.errors_from_spec(exc.errors))
         except InvalidInput as exc:
-            self.saving = False
-            self.errors = agent_form.error_from_invalid(exc)
-            return self._toast_error("Please fix the highlighted fields.")
+            return self._show_errors(agent_form.error_from_invalid(exc))
         except NotFound:
             self.saving = False
             self.form_open = False
@@ -248,7 +266,7 @@ class AgentsState(AppState):
         self.errors = {}
         self._reload()
         verb = "updated" if editing else "created"
-        return self._toast_ok(f"Agent '{spec['name']}' {verb}.")
+        return [rx.toast.dismiss(FORM_TOAST), self._toast_ok(f"Agent '{spec['name']}' {verb}.")]
 
     # ------------------------------------------------------ duplicate, delete
 

@@ -70,7 +70,7 @@ def test_the_range_is_refused_or_trimmed_out_loud(site: SeededApp, make_browse, 
     browse.shot("trimmed")
 
     # A preset is taken as it is: no note.
-    page.get_by_test_id("range-presets").get_by_text("30 days").click()
+    page.get_by_test_id("range-presets").get_by_role("radio", name="30 days").click()
     expect(note).to_have_count(0)
     expect(start).to_have_value(shown_start)
     browse.assert_clean()

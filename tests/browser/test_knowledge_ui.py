@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SeededApp, seeded_app
+from tests.browser.conftest import PHONE, SeededApp, seeded_app
 from tests.data.kb import corpus
 from voxie_app.db import session_scope
 from voxie_app.services import knowledge, text_extract
@@ -121,7 +121,7 @@ def test_a_viewer_sees_the_documents_but_cannot_upload(
     with session_scope(site.url) as session:
         doc = knowledge.add_document(session=session, agent_id=agent_id, upload=upload)
     knowledge.ingest(document_id=doc.id, upload=upload)
-    browse = make_browse(site.base, role="viewer")
+    browse = make_browse(site.base, role="viewer", viewport=PHONE)
     page = browse.goto(f"/agents/{agent_id}")
     rows = page.get_by_test_id("knowledge-document")
     expect(rows).to_have_count(1, timeout=15_000)
@@ -129,6 +129,7 @@ def test_a_viewer_sees_the_documents_but_cannot_upload(
     expect(rows.get_by_test_id("knowledge-delete")).to_have_count(0)
     rows.get_by_test_id("knowledge-open").click()  # reading is for every role
     expect(page.get_by_test_id("knowledge-text")).to_contain_text("Soup of the day: tomato.")
+    browse.shot("opened-phone", full_page=False)
     page.get_by_role("button", name="Close").click()
     page.get_by_test_id("knowledge-paste-toggle").click()
     expect(page.get_by_text("cannot do that")).to_be_visible(timeout=10_000)

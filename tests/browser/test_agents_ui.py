@@ -159,5 +159,8 @@ def test_search_links_and_new_agent_route(site: SeededApp, make_browse) -> None:
     page = browse.goto("/agents/new")
     expect(page.get_by_test_id("agent-dialog")).to_be_visible()
     expect(_field(page, "name")).to_have_value("")
+    # No TTS provider is configured here: voices are offered, but no sample to play.
+    expect(_field(page, "voice")).to_have_text("Alloy")
+    expect(page.get_by_test_id("play-sample")).to_have_count(0)
     browse.shot("new")
     browse.assert_clean()

@@ -108,6 +108,46 @@ def test_transfer_targets_must_exist(client: TestClient) -> None:
     assert "itself" in r.json()["detail"][0]["msg"]
 
 
+def test_transfer_targets_accept_plain_ids(client: TestClient) -> None:
+    """The README's short form: a plain id is `{"agent_id": id}` with the default `when`."""
+    other = _create(client, name="Billing")["agent_id"]
+    tools = ["end_call", "transfer_to_agent"]
+    made = _create(client, name="Front desk", tools=tools, transfer_targets=[other])
+    stored = client.get(f"/api/agents/{made['agent_id']}").json()["processed_spec"]
+    assert stored["transfer_targets"] == [{"agent_id": other, "when": ""}]
+
+    # Mixed with the object form in an update; the same id twice is kept once.
+    third = _create(client, name="Sales")["agent_id"]
+    r = client.put(
+        f"/api/agents/{made['agent_id']}",
+        json={
+            "processed_spec": {
+                "transfer_targets": [third, {"agent_id": other, "when": "billing"}, third]
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["processed_spec"]["transfer_targets"] == [
+        {"agent_id": third, "when": ""},
+        {"agent_id": other, "when": "billing"},
+    ]
+
+    # A plain string that is not an id is refused under its index, like the object form.
+    r = client.put(
+        f"/api/agents/{made['agent_id']}",
+        json={"processed_spec": {"transfer_targets": ["not-an-id"]}},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-3:] == ["transfer_targets", 0, "agent_id"]
+    missing = str(uuid.uuid4())
+    r = client.put(
+        f"/api/agents/{made['agent_id']}",
+        json={"processed_spec": {"transfer_targets": [missing]}},
+    )
+    assert r.status_code == 422
+    assert missing in r.json()["detail"][0]["msg"]
+
+
 def test_delete_keeps_call_history(client: TestClient) -> None:
     agent_id = _create(client)["agent_id"]
     with session_scope() as session:

@@ -19,7 +19,8 @@ from voxie_app.api.app import create_api
 from voxie_app.api.limits import FORM_OVERHEAD_BYTES
 from voxie_app.db import session_scope
 from voxie_app.models import Event, KnowledgeChunk, KnowledgeDocument
-from voxie_app.services import agent_creation, events, knowledge
+from voxie_app.services import agent_creation, chunking, events, knowledge
+from voxie_app.services.errors import NotFound
 from voxie_app.settings import Settings
 
 SPEC = {"name": "Bike Shop", "instructions": "You answer calls for Alder & Finch Cycles."}
@@ -176,6 +177,25 @@ def test_status_changes_are_published_on_the_agent_stream(db: str) -> None:
     assert left == []
 
 
+def test_a_document_opens_with_its_passages_and_text(db: str) -> None:
+    agent_id, other = make_agent(), make_agent("Other shop")
+    name = corpus.FILES[0]
+    doc_id = add(agent_id, knowledge.check_file(name=name, data=corpus.file_bytes(name)))
+    with session_scope() as session:
+        shown = knowledge.document_view(session=session, agent_id=agent_id, document_id=doc_id)
+        stored = session.exec(
+            select(KnowledgeChunk.text)
+            .where(KnowledgeChunk.document_id == doc_id)
+            .order_by(KnowledgeChunk.position)
+        ).all()
+    assert shown.document.name == name and shown.passages == list(stored)
+    assert shown.passages and not shown.truncated
+    assert corpus.squash(shown.text) == corpus.squash(chunking.join_passages(list(stored)))
+    assert shown.passages[0][:40] in shown.text
+    with session_scope() as session, pytest.raises(NotFound):
+        knowledge.document_view(session=session, agent_id=other, document_id=doc_id)
+
+
 def test_a_document_stuck_in_processing_is_shown_as_failed(db: str) -> None:
     agent_id = make_agent()
     with session_scope() as session:
@@ -255,8 +275,16 @@ BIG = 200_000  # the request-size budget of the upload size tests
         ({"files": {"file": ("blank.md", b" \n\t \n")}}, 422, "empty"),
         ({"files": {"file": ("big.txt", b"a" * (BIG - 50_000))}}, 413, "limit"),
         ({"files": {"file": ("huge.txt", b"a" * (BIG + 10))}}, 413, "limit"),
-        ({"files": {"file": ("setup.exe", b"MZ\x90\x00binary")}}, 415, "not a supported type"),
-        ({"files": {"file": ("notes.docx", b"PK\x03\x04zip")}}, 415, "not a supported type"),
+        (
+            {"files": {"file": ("setup.exe", b"MZ\x90\x00binary")}},
+            415,
+            "Only .txt, .md, .html and .pdf files",
+        ),
+        (
+            {"files": {"file": ("notes.docx", b"PK\x03\x04zip")}},
+            415,
+            "Only .txt, .md, .html and .pdf files",
+        ),
         ({"files": {"file": ("fake.pdf", b"just text, no pdf")}}, 415, "not a PDF"),
         ({"files": {"file": ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00")}}, 415, "binary"),
         ({"files": {"file": ("nul.md", b"text\x00with nul")}}, 415, "binary"),

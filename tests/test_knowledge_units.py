@@ -86,6 +86,35 @@ def test_chunks_are_bounded_overlapping_and_cover_the_text() -> None:
     assert overlaps >= len(chunks) // 2  # most passages start inside the previous one
 
 
+def test_passages_join_back_into_the_text_with_each_overlap_once() -> None:
+    text = "\n\n".join(
+        text_extract.extract(text_extract.media_type_for(n) or "", corpus.file_bytes(n))
+        for n in corpus.FILES
+    )
+    chunks = chunking.split_text(text)
+    assert len(chunks) > 3
+    joined = chunking.join_passages(chunks)
+    assert corpus.squash(joined) == corpus.squash(text)
+    assert len(joined) < sum(len(c) for c in chunks)  # the overlaps are said once
+    assert chunking.join_passages([]) == ""
+    assert chunking.join_passages(["One.", "Two."]) == "One.\n\nTwo."
+
+
+def test_refusals_are_sentences() -> None:
+    assert knowledge.accepted_kinds() == "Only .txt, .md, .html and .pdf"
+    with pytest.raises(knowledge.UploadRejected) as err:
+        knowledge.check_file(name="notes.docx", data=b"PK")
+    assert err.value.message == (
+        "'notes.docx' was not added. Only .txt, .md, .html and .pdf files can be added."
+    )
+    with pytest.raises(InvalidInput) as empty:
+        knowledge.check_file(name="a.txt", data=b"  ")
+    assert empty.value.message == "'a.txt' was not added: the file is empty."
+    with pytest.raises(knowledge.UploadRejected) as fake:
+        knowledge.check_file(name="fake.pdf", data=b"just text")
+    assert fake.value.message.startswith("'fake.pdf' was not added: the file is not a PDF")
+
+
 def test_long_words_and_headings() -> None:
     chunks = chunking.split_text("x" * 2000, size=900, overlap=100)
     assert [len(c) for c in chunks] == [900, 900, 200]

@@ -87,6 +87,9 @@ def test_write_handlers_are_admin_only() -> None:
         ("AgentsState", "save"),
         ("AgentsState", "confirm_delete"),
         ("AgentsState", "duplicate"),
+        ("AgentsState", "play_sample"),  # spends TTS money
+        ("KnowledgeState", "confirm_delete"),
+        ("KnowledgeState", "delete"),
         ("BuilderState", "send"),
         ("BuilderState", "talk_to_voxie"),
         ("AgentChatState", "send"),

@@ -81,6 +81,74 @@ def test_numbers_and_spec_errors_map_to_fields() -> None:
     assert mapped["transfer_targets"] == "Pick an agent"
 
 
+def test_every_field_error_is_found_in_one_pass() -> None:
+    """The walkthrough's form: a bad delay no longer hides the other fields' errors."""
+    form = _valid_form() | {
+        "name": "n" * 300,
+        "instructions": "",
+        "temperature": "5",
+        "language": "English",
+        "min_endpointing_delay": "abc",
+        "max_endpointing_delay": "20",
+    }
+    seen: list[list[str]] = []
+
+    def references(spec):
+        seen.append(spec.tools)
+        return [InvalidInput("transfer targets need it", field="processed_spec.tools")]
+
+    target = [{"agent_id": str(uuid.uuid4()), "when": ""}]
+    _, errors = agent_form.validate_form(form, ["end_call"], target, references=references)
+    assert set(errors) == {
+        "name",
+        "instructions",
+        "temperature",
+        "language",
+        "min_endpointing_delay",
+        "max_endpointing_delay",
+        "tools",
+    }
+    assert errors["min_endpointing_delay"] == "Enter a number"
+    assert errors["instructions"] == "Required"
+    assert errors["name"].startswith("Must have at most 80")
+    assert seen == [["end_call"]]  # the reference rules saw the real tools
+    assert agent_form.first_field(errors) == "name"
+
+
+def test_reference_problems_are_all_listed(db: str) -> None:
+    missing = [str(uuid.uuid4()), str(uuid.uuid4())]
+    spec = agents_svc.parse_spec(
+        {"name": "A", "instructions": "i", "tools": ["end_call"], "transfer_targets": missing}
+    )
+    with session_scope() as session:
+        problems = agents_svc.reference_problems(session=session, spec=spec, agent_id=None)
+        assert [p.field for p in problems] == [
+            "processed_spec.transfer_targets.0.agent_id",
+            "processed_spec.transfer_targets.1.agent_id",
+            "processed_spec.tools",
+        ]
+        with pytest.raises(InvalidInput) as first:
+            agents_svc.check_references(session=session, spec=spec, agent_id=None)
+        assert first.value.field == problems[0].field
+
+
+def test_whole_spec_rules_are_found_alongside_field_errors() -> None:
+    form = _valid_form() | {
+        "temperature": "hot",
+        "language": "English",
+        "min_endpointing_delay": "3",
+        "max_endpointing_delay": "1",
+    }
+    _, errors = agent_form.validate_form(form, [], [])
+    assert errors == {
+        "temperature": "Enter a number",
+        "language": "Must be a language code such as 'en' or 'es-MX'",
+        "max_endpointing_delay": "Must not be smaller than the minimum delay",
+    }
+    assert agent_form.first_field(errors) == "language"
+    assert agent_form.validate_form(_valid_form(), ["end_call"], [])[1] == {}
+
+
 def test_min_above_max_delay_is_shown_on_the_max_field() -> None:
     form = _valid_form() | {"min_endpointing_delay": "3", "max_endpointing_delay": "1"}
     spec, _ = agent_form.spec_from_form(form, [], [])

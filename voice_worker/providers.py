@@ -23,24 +23,11 @@ from livekit.plugins import openai as lk_openai
 
 from voxie_app.models import AgentSpec
 from voxie_app.settings import Settings, providers
+from voxie_app.voices import OPENAI_TTS_MODEL, OPENAI_VOICES
 
 OPENAI_STT_MODEL = "gpt-4o-mini-transcribe"
-OPENAI_TTS_MODEL = "gpt-4o-mini-tts"
 DEEPGRAM_MODEL = "nova-3"
 CARTESIA_MODEL = "sonic-2"
-OPENAI_VOICES = {
-    "alloy",
-    "ash",
-    "ballad",
-    "coral",
-    "echo",
-    "fable",
-    "nova",
-    "onyx",
-    "sage",
-    "shimmer",
-    "verse",
-}
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 

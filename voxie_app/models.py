@@ -98,6 +98,15 @@ class AgentSpec(BaseModel):
     def _unique_tools(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
+    @field_validator("transfer_targets", mode="before")
+    @classmethod
+    def _plain_ids(cls, value: Any) -> Any:
+        """A plain agent id stands for `{"agent_id": id}`: `when` keeps its default
+        (empty, which the agent reads as "when relevant"), as the README promises."""
+        if isinstance(value, list):
+            return [{"agent_id": v} if isinstance(v, str) else v for v in value]
+        return value
+
     @field_validator("transfer_targets")
     @classmethod
     def _unique_targets(cls, value: list[TransferTarget]) -> list[TransferTarget]:

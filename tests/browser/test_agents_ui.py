@@ -26,6 +26,12 @@ def _field(page: Page, key: str):
     return page.get_by_test_id(f"field-{key}")
 
 
+def _pick(page: Page, key: str, label: str) -> None:
+    """Choose `label` in the form's `key` select (a Radix select: a listbox of options)."""
+    _field(page, key).click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
 def _card(page: Page, name: str):
     return page.get_by_test_id("agent-card").filter(
         has=page.get_by_test_id("agent-name").get_by_text(name, exact=True)
@@ -66,7 +72,7 @@ def test_create_with_validation_errors_then_edit_duplicate_delete(
     )
     _field(page, "temperature").fill("0.5")
     _field(page, "greeting").fill("Good evening, Harbor Hotel concierge speaking.")
-    _field(page, "language").fill("en-GB")
+    _pick(page, "language", "English (UK) · en-GB")
     _field(page, "min_endpointing_delay").fill("0.4")
     _field(page, "max_endpointing_delay").fill("2")
     page.get_by_test_id("tool-record_caller_details").click()
@@ -153,5 +159,8 @@ def test_search_links_and_new_agent_route(site: SeededApp, make_browse) -> None:
     page = browse.goto("/agents/new")
     expect(page.get_by_test_id("agent-dialog")).to_be_visible()
     expect(_field(page, "name")).to_have_value("")
+    # No TTS provider is configured here: voices are offered, but no sample to play.
+    expect(_field(page, "voice")).to_have_text("Alloy")
+    expect(page.get_by_test_id("play-sample")).to_have_count(0)
     browse.shot("new")
     browse.assert_clean()

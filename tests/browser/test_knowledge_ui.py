@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SeededApp, seeded_app
+from tests.browser.conftest import PHONE, SeededApp, seeded_app
 from tests.data.kb import corpus
 from voxie_app.db import session_scope
 from voxie_app.services import knowledge, text_extract
@@ -44,9 +44,17 @@ def test_upload_paste_watch_ready_and_delete(site: SeededApp, make_browse) -> No
     panel.locator("input[type=file]").set_input_files(
         [_file("faq.md"), _file("warranty-and-returns.pdf"), bad]
     )
-    expect(page.get_by_text("'fake.pdf': the file is not a PDF")).to_be_visible(timeout=15_000)
+    refusal = page.locator("[data-sonner-toast]").filter(
+        has_text="'fake.pdf' was not added: the file is not a PDF"
+    )
+    expect(refusal).to_be_visible(timeout=15_000)
     rows = panel.get_by_test_id("knowledge-document")
     expect(rows).to_have_count(2, timeout=15_000)
+    # The refusal is shown at the top, clear of the document list.
+    toast_box, list_box = refusal.bounding_box(), rows.first.bounding_box()
+    assert toast_box is not None and list_box is not None
+    assert toast_box["y"] + toast_box["height"] <= list_box["y"]
+    browse.shot("refused")
     expect(rows.get_by_test_id("knowledge-status").filter(has_text="ready")).to_have_count(
         2, timeout=20_000
     )
@@ -68,7 +76,31 @@ def test_upload_paste_watch_ready_and_delete(site: SeededApp, make_browse) -> No
     expect(panel.get_by_test_id("knowledge-search-on")).to_contain_text("3 ready document")
     browse.shot("ready")
 
-    rows.filter(has_text="faq.md").get_by_role("button", name="Delete document").click()
+    # Open a document: the text it was read as, and its passages.
+    rows.filter(has_text="faq.md").get_by_test_id("knowledge-open").click()
+    dialog = page.get_by_test_id("knowledge-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_test_id("knowledge-text")).to_contain_text(
+        "Alder & Finch Cycles is an independent bicycle shop at 41 Quarry Lane"
+    )
+    browse.shot("opened")
+    dialog.get_by_role("tab").filter(has_text="passage").click()
+    passages = dialog.get_by_test_id("knowledge-passage")
+    expect(passages.first).to_contain_text("Passage 1")
+    assert passages.count() >= 2
+    browse.shot("passages")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    # Delete asks first: Cancel keeps it, Delete removes it.
+    rows.filter(has_text="faq.md").get_by_test_id("knowledge-delete").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Delete faq.md?")
+    browse.shot("confirm-delete")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(rows).to_have_count(3)
+    rows.filter(has_text="faq.md").get_by_test_id("knowledge-delete").click()
+    page.get_by_test_id("knowledge-confirm-delete").click()
     expect(rows).to_have_count(2, timeout=15_000)
     expect(watched.get_by_test_id("knowledge-document")).to_have_count(2, timeout=20_000)
 
@@ -89,11 +121,16 @@ def test_a_viewer_sees_the_documents_but_cannot_upload(
     with session_scope(site.url) as session:
         doc = knowledge.add_document(session=session, agent_id=agent_id, upload=upload)
     knowledge.ingest(document_id=doc.id, upload=upload)
-    browse = make_browse(site.base, role="viewer")
+    browse = make_browse(site.base, role="viewer", viewport=PHONE)
     page = browse.goto(f"/agents/{agent_id}")
     rows = page.get_by_test_id("knowledge-document")
     expect(rows).to_have_count(1, timeout=15_000)
     expect(rows).to_contain_text("menu.txt")
+    expect(rows.get_by_test_id("knowledge-delete")).to_have_count(0)
+    rows.get_by_test_id("knowledge-open").click()  # reading is for every role
+    expect(page.get_by_test_id("knowledge-text")).to_contain_text("Soup of the day: tomato.")
+    browse.shot("opened-phone", full_page=False)
+    page.get_by_role("button", name="Close").click()
     page.get_by_test_id("knowledge-paste-toggle").click()
     expect(page.get_by_text("cannot do that")).to_be_visible(timeout=10_000)
 

@@ -24,11 +24,15 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json as jsonlib
+import math
+import struct
 import threading
 import time
 import uuid
+import wave
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -115,6 +119,28 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+
+
+SPEECH_SAMPLE_RATE = 24000
+
+
+def speech_tone(seconds: float, freq: float = 330.0) -> bytes:
+    """16-bit mono PCM at `SPEECH_SAMPLE_RATE`: an audible stand-in for speech."""
+    n = int(seconds * SPEECH_SAMPLE_RATE)
+    return b"".join(
+        struct.pack("<h", int(0.3 * 32767 * math.sin(2 * math.pi * freq * i / SPEECH_SAMPLE_RATE)))
+        for i in range(n)
+    )
+
+
+def wav_bytes(pcm: bytes) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SPEECH_SAMPLE_RATE)
+        w.writeframes(pcm)
+    return out.getvalue()
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -204,6 +230,7 @@ class OpenAIServerDouble(ThreadedServer):
         app = web.Application(middlewares=[self._record])
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
+        app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -234,6 +261,25 @@ class OpenAIServerDouble(ThreadedServer):
             for m in self.models
         ]
         return web.json_response({"object": "list", "data": data})
+
+    async def _speech(self, request: web.Request) -> web.Response:
+        """`POST /v1/audio/speech`: a WAV tone, longer for longer `input` (24 kHz mono).
+
+        Like many OpenAI-compatible servers it ignores `stream_format` and answers
+        with audio bytes, declaring what it sent (`audio/wav`, or `audio/pcm` when
+        asked for `pcm`); clients must go by the Content-Type. Bad bodies get
+        OpenAI's 400 shape.
+        """
+        body = request[_BODY]
+        if not isinstance(body, dict) or not body.get("input") or not body.get("voice"):
+            return self._error(400, "OpenAI double: 'input' and 'voice' are required")
+        if not body.get("model"):
+            return self._error(400, "OpenAI double: 'model' is required")
+        seconds = min(0.2 + 0.05 * len(str(body["input"])), 5.0)
+        pcm = speech_tone(seconds)
+        if body.get("response_format") == "pcm":
+            return web.Response(body=pcm, content_type="audio/pcm")
+        return web.Response(body=wav_bytes(pcm), content_type="audio/wav")
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = request[_BODY]

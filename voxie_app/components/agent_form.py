@@ -7,6 +7,7 @@ import reflex as rx
 from voxie_app.components import ui
 from voxie_app.models import ALLOWED_TOOLS
 from voxie_app.state.agent_form import FORM_ERROR, tool_label
+from voxie_app.state.agents import CUSTOM_MODEL
 from voxie_app.state.agents import AgentsState as S
 
 
@@ -39,6 +40,8 @@ def _input(key: str, label: str, hint: str = "", **props) -> rx.Component:
         ui.field_error(_err(key)),
         spacing="1",
         width="100%",
+        id=f"agent-field-{key}",
+        scroll_margin="1rem",
     )
 
 
@@ -59,6 +62,105 @@ def _textarea(key: str, label: str, hint: str = "", rows: str = "3", **props) ->
         ui.field_error(_err(key)),
         spacing="1",
         width="100%",
+        id=f"agent-field-{key}",
+        scroll_margin="1rem",
+    )
+
+
+def _select(key: str, label: str, options: rx.Var, hint: str = "", *extra) -> rx.Component:
+    """A pick from `options` ({value, label} rows): only allowed values, no typing."""
+    return rx.vstack(
+        _label(label, hint),
+        rx.select.root(
+            rx.select.trigger(
+                width="100%",
+                color=rx.cond(S.errors.contains(key), rx.color("red", 11), None),
+                aria_label=label,
+                data_testid=f"field-{key}",
+            ),
+            rx.select.content(
+                rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))
+            ),
+            value=S.form[key],
+            on_change=lambda v: S.set_field(key, v),
+            name=key,
+        ),
+        *extra,
+        ui.field_error(_err(key)),
+        spacing="1",
+        width="100%",
+        id=f"agent-field-{key}",
+        scroll_margin="1rem",
+    )
+
+
+def _voice_preview() -> rx.Component:
+    """Play sample: the picked voice says a short sentence (shown with a TTS configured)."""
+    return rx.cond(
+        S.can_preview,
+        rx.hstack(
+            rx.button(
+                rx.icon("volume-2", size=14),
+                "Play sample",
+                size="1",
+                variant="soft",
+                type="button",
+                loading=S.sample_loading,
+                on_click=S.play_sample,
+                data_testid="play-sample",
+            ),
+            rx.cond(
+                S.sample_url != "",
+                rx.el.audio(
+                    src=S.sample_url,
+                    auto_play=True,
+                    controls=True,
+                    style={"height": "2rem", "max_width": "100%"},
+                    data_testid="voice-sample",
+                ),
+            ),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+            width="100%",
+        ),
+    )
+
+
+def _model_picker() -> rx.Component:
+    """The priced models and the provider's list, or a name typed by hand."""
+    return rx.vstack(
+        _label("LLM model"),
+        rx.select.root(
+            rx.select.trigger(
+                width="100%", aria_label="LLM model", data_testid="field-llm_model-pick"
+            ),
+            rx.select.content(
+                rx.foreach(S.model_options, lambda m: rx.select.item(m, value=m)),
+                rx.select.separator(),
+                rx.select.item("Another model (type its name)", value=CUSTOM_MODEL),
+            ),
+            value=rx.cond(S.model_custom, CUSTOM_MODEL, S.form["llm_model"]),
+            on_change=S.pick_model,
+        ),
+        rx.cond(
+            S.model_custom,
+            rx.input(
+                value=S.form["llm_model"],
+                on_change=lambda v: S.set_field("llm_model", v),
+                name="llm_model",
+                placeholder="e.g. llama3.1:8b",
+                width="100%",
+                color_scheme=rx.cond(S.errors.contains("llm_model"), "red", "gray"),
+                aria_label="Model name",
+                data_testid="field-llm_model",
+            ),
+        ),
+        ui.field_error(_err("llm_model")),
+        spacing="1",
+        width="100%",
+        id="agent-field-llm_model",
+        scroll_margin="1rem",
     )
 
 
@@ -107,6 +209,8 @@ def _tools() -> rx.Component:
         ui.field_error(_err("tools")),
         spacing="2",
         width="100%",
+        id="agent-field-tools",
+        scroll_margin="1rem",
     )
 
 
@@ -162,6 +266,8 @@ def _targets() -> rx.Component:
         ui.field_error(_err("transfer_targets")),
         spacing="2",
         width="100%",
+        id="agent-field-transfer_targets",
+        scroll_margin="1rem",
     )
 
 
@@ -181,9 +287,12 @@ def agent_dialog() -> rx.Component:
                 color=rx.color("gray", 11),
                 margin_bottom="1rem",
             ),
-            rx.cond(
-                S.errors.contains(FORM_ERROR),
-                rx.callout(S.errors[FORM_ERROR], icon="triangle-alert", color_scheme="red"),
+            rx.box(
+                rx.cond(
+                    S.errors.contains(FORM_ERROR),
+                    rx.callout(S.errors[FORM_ERROR], icon="triangle-alert", color_scheme="red"),
+                ),
+                id=f"agent-field-{FORM_ERROR}",
             ),
             rx.vstack(
                 _group(
@@ -206,14 +315,14 @@ def agent_dialog() -> rx.Component:
                     ),
                     _input("greeting", "Greeting", "first sentence on a call"),
                     _two(
-                        _input("language", "Language", "code, e.g. en, es-MX"),
-                        _input("voice", "Voice", "TTS voice name"),
+                        _select("language", "Language", S.language_options),
+                        _select("voice", "Voice", S.voice_options, "", _voice_preview()),
                     ),
                 ),
                 _group(
                     "Model",
                     _two(
-                        _input("llm_model", "LLM model"),
+                        _model_picker(),
                         _input("temperature", "Temperature", "0 to 2", input_mode="decimal"),
                     ),
                 ),

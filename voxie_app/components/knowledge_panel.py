@@ -35,7 +35,16 @@ def _row(doc: rx.Var) -> rx.Component:
     return rx.hstack(
         rx.icon("file-text", size=18, color=rx.color("accent", 10), flex_shrink="0"),
         rx.vstack(
-            rx.text(doc["name"], size="2", weight="medium", word_break="break-all"),
+            rx.link(
+                doc["name"],
+                size="2",
+                weight="medium",
+                word_break="break-all",
+                href="#",
+                on_click=K.open_document(doc["id"]).prevent_default,
+                title="Open: its text and passages",
+                data_testid="knowledge-open",
+            ),
             rx.text(
                 doc["detail"],
                 " · ",
@@ -60,8 +69,9 @@ def _row(doc: rx.Var) -> rx.Component:
                 size="1",
                 variant="ghost",
                 color_scheme="gray",
-                on_click=K.delete(doc["id"]),
+                on_click=K.ask_delete(doc["id"], doc["name"]),
                 aria_label="Delete document",
+                data_testid="knowledge-delete",
                 title="Delete",
             )
         ),
@@ -85,6 +95,112 @@ def _rejected(rejected: rx.Var) -> rx.event.EventSpec:
         return f"{file['name']}\t{errors.map(lambda e: e['code']).join(',')}"
 
     return K.rejected(rejected.to(ArrayVar).map(one))
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete document?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "Delete ",
+                    rx.text.strong(K.delete_name),
+                    "? The agent stops using it at once; its passages are removed.",
+                ),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Delete",
+                        color_scheme="red",
+                        on_click=K.confirm_delete,
+                        data_testid="knowledge-confirm-delete",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="1rem",
+            ),
+            max_width="28rem",
+        ),
+        open=K.delete_open,
+        on_open_change=K.set_delete_open,
+    )
+
+
+def _passage(text: rx.Var, index: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.text("Passage ", index + 1, size="1", weight="bold", color=rx.color("gray", 10)),
+        rx.text(text, size="2", white_space="pre-wrap", overflow_wrap="anywhere"),
+        padding="0.75rem",
+        border=f"1px solid {rx.color('gray', 4)}",
+        border_radius="var(--radius-2)",
+        width="100%",
+        data_testid="knowledge-passage",
+    )
+
+
+def _document_dialog() -> rx.Component:
+    """An opened document: the text read from it, and the passages the agent searches.
+
+    Plain text only (never markdown): a document's text is untrusted."""
+    empty = ui.muted("No text yet: it is being read, or reading it failed.")
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(K.view["name"], word_break="break-all"),
+            rx.dialog.description(
+                K.view["detail"], " · ", K.view["added"], size="2", color=rx.color("gray", 11)
+            ),
+            rx.cond(
+                K.view["error"] != "",
+                rx.callout(K.view["error"], icon="triangle-alert", color_scheme="red", size="1"),
+            ),
+            rx.tabs.root(
+                rx.tabs.list(
+                    rx.tabs.trigger("Text", value="text"),
+                    rx.tabs.trigger(K.view["passages"], value="passages"),
+                ),
+                rx.tabs.content(
+                    rx.cond(
+                        K.view["text"] != "",
+                        rx.text(
+                            K.view["text"],
+                            size="2",
+                            white_space="pre-wrap",
+                            overflow_wrap="anywhere",
+                            data_testid="knowledge-text",
+                        ),
+                        empty,
+                    ),
+                    value="text",
+                    padding_top="0.75rem",
+                ),
+                rx.tabs.content(
+                    rx.cond(
+                        K.view_passages.length() > 0,
+                        rx.vstack(rx.foreach(K.view_passages, _passage), spacing="2"),
+                        empty,
+                    ),
+                    value="passages",
+                    padding_top="0.75rem",
+                ),
+                default_value="text",
+                margin_top="0.75rem",
+            ),
+            rx.hstack(
+                rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
+                justify="end",
+                margin_top="1rem",
+            ),
+            max_width="48rem",
+            width="calc(100vw - 1.5rem)",
+            data_testid="knowledge-dialog",
+        ),
+        open=K.view_open,
+        on_open_change=K.set_view_open,
+    )
 
 
 def _dropzone() -> rx.Component:
@@ -195,6 +311,8 @@ def knowledge_panel() -> rx.Component:
                 data_testid="knowledge-paste-toggle",
             ),
         ),
+        _delete_dialog(),
+        _document_dialog(),
         on_mount=K.load,
         on_unmount=K.leave,
         width="100%",

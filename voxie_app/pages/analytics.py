@@ -11,6 +11,54 @@ from voxie_app.state.analytics import PRESETS
 from voxie_app.state.analytics import AnalyticsState as S
 
 
+def _day_field(label: str, value, on_change, error, testid: str) -> rx.Component:
+    """A date input with its refusal message right under it."""
+    return rx.vstack(
+        rx.input(
+            type="date",
+            value=value,
+            on_change=on_change,
+            max=S.today,
+            size="2",
+            aria_label=label,
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            color_scheme=rx.cond(error != "", "red", "gray"),
+            data_testid=testid,
+        ),
+        rx.cond(
+            error != "",
+            rx.text(
+                error,
+                size="1",
+                color=rx.color("red", 11),
+                max_width="16rem",
+                role="alert",
+                data_testid=f"{testid}-error",
+            ),
+        ),
+        spacing="1",
+    )
+
+
+def _range_notes() -> rx.Component:
+    """What the page changed in the asked range, said next to the fields."""
+    return rx.cond(
+        S.range_notes.length() > 0,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info", size=16)),
+            rx.vstack(
+                rx.foreach(S.range_notes, lambda n: rx.callout.text(n, size="2")),
+                spacing="1",
+            ),
+            color_scheme="blue",
+            variant="surface",
+            size="1",
+            width="100%",
+            data_testid="range-note",
+        ),
+    )
+
+
 def _range_picker() -> rx.Component:
     return rx.flex(
         rx.segmented_control.root(
@@ -21,24 +69,10 @@ def _range_picker() -> rx.Component:
             data_testid="range-presets",
         ),
         rx.hstack(
-            rx.input(
-                type="date",
-                value=S.start,
-                on_change=S.set_start,
-                size="2",
-                aria_label="From",
-                data_testid="range-start",
-            ),
-            rx.text("to", size="2", color=rx.color("gray", 10)),
-            rx.input(
-                type="date",
-                value=S.end,
-                on_change=S.set_end,
-                size="2",
-                aria_label="To",
-                data_testid="range-end",
-            ),
-            align="center",
+            _day_field("From", S.start, S.set_start, S.start_error, "range-start"),
+            rx.text("to", size="2", color=rx.color("gray", 10), padding_top="0.4rem"),
+            _day_field("To", S.end, S.set_end, S.end_error, "range-end"),
+            align="start",
             spacing="2",
         ),
         rx.spacer(),
@@ -49,9 +83,10 @@ def _range_picker() -> rx.Component:
             on_click=S.export_csv,
             data_testid="export-csv",
         ),
+        _range_notes(),
         spacing="3",
         wrap="wrap",
-        align="center",
+        align="start",
         width="100%",
     )
 

@@ -45,17 +45,30 @@ def is_only_missing(errors: list[dict[str, Any]]) -> bool:
 
 def check_references(*, session: Session, spec: AgentSpec, agent_id: uuid.UUID | None) -> None:
     """Transfer targets must be other agents that exist: decided by code, not by a prompt."""
+    problems = reference_problems(session=session, spec=spec, agent_id=agent_id)
+    if problems:
+        raise problems[0]
+
+
+def reference_problems(
+    *, session: Session, spec: AgentSpec, agent_id: uuid.UUID | None
+) -> list[InvalidInput]:
+    """Every reference rule `spec` breaks, not just the first (a form shows them all)."""
+    problems: list[InvalidInput] = []
     for i, target in enumerate(spec.transfer_targets):
         field = f"processed_spec.transfer_targets.{i}.agent_id"
         if agent_id is not None and target.agent_id == agent_id:
-            raise InvalidInput("an agent cannot transfer to itself", field=field)
-        if session.get(Agent, target.agent_id) is None:
-            raise InvalidInput(f"no agent with id {target.agent_id}", field=field)
+            problems.append(InvalidInput("an agent cannot transfer to itself", field=field))
+        elif session.get(Agent, target.agent_id) is None:
+            problems.append(InvalidInput(f"no agent with id {target.agent_id}", field=field))
     if spec.transfer_targets and "transfer_to_agent" not in spec.tools:
-        raise InvalidInput(
-            "transfer targets need the 'transfer_to_agent' tool enabled",
-            field="processed_spec.tools",
+        problems.append(
+            InvalidInput(
+                "transfer targets need the 'transfer_to_agent' tool enabled",
+                field="processed_spec.tools",
+            )
         )
+    return problems
 
 
 def get_agent(*, session: Session, agent_id: uuid.UUID) -> Agent:

@@ -122,3 +122,27 @@ def split_text(text: str, size: int = CHUNK_CHARS, overlap: int = CHUNK_OVERLAP)
     if current and fresh:
         chunks.append(_join(current))
     return chunks
+
+
+def join_passages(passages: list[str], overlap: int = CHUNK_OVERLAP) -> str:
+    """The text the passages were cut from, each overlap said once (to show a document).
+
+    A passage starts with up to `overlap` characters of whole sentences of the one
+    before; the longest such start that ends the text so far is dropped. Line
+    breaks inside a passage are kept; passages that do not overlap are joined by
+    a blank line.
+    """
+    out = ""
+    for passage in passages:
+        if not out:
+            out = passage
+            continue
+        cut = 0
+        for n in range(min(len(passage), len(out), overlap + 1), 0, -1):
+            if out.endswith(passage[:n]) and (n == len(passage) or passage[n] in " \n"):
+                cut = n
+                break
+        rest = passage[cut:].lstrip(" \n") if cut else passage
+        if rest:
+            out += (passage[cut] if cut and passage[cut] in " \n" else "\n\n") + rest
+    return out

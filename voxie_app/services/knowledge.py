@@ -117,6 +117,17 @@ def accepted_extensions() -> list[str]:
     return sorted(text_extract.MEDIA_TYPES)
 
 
+# One spelling per kind, in the order people think of them (`.text`, `.htm`,
+# `.markdown` are accepted too, but are not worth a word).
+_KIND_WORDS = (".txt", ".md", ".html", ".pdf")
+
+
+def accepted_kinds() -> str:
+    """ "Only .txt, .md, .html and .pdf": the kinds of file, as a sentence says them."""
+    kinds = [k for k in _KIND_WORDS if k in text_extract.MEDIA_TYPES]
+    return "Only " + (", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else kinds[0])
+
+
 def clean_name(raw: str | None, *, field: str) -> str:
     """A document name: a plain file name, never a path."""
     name = unicodedata.normalize("NFC", raw or "").strip()
@@ -145,21 +156,22 @@ def check_file(
     media_type = text_extract.media_type_for(clean)
     if media_type is None:
         raise UploadRejected(
-            f"'{clean}' is not a supported type: upload {', '.join(accepted_extensions())}",
+            f"'{clean}' was not added. {accepted_kinds()} files can be added.",
             status=415,
         )
     limit = max_upload_bytes(settings)
     if len(data) > limit:
         raise UploadRejected(
-            f"'{clean}' is {_human_bytes(len(data))}, larger than the {_human_bytes(limit)} limit",
+            f"'{clean}' was not added: it is {_human_bytes(len(data))}, "
+            f"larger than the {_human_bytes(limit)} limit.",
             status=413,
         )
     if not data.strip():
-        raise InvalidInput(f"'{clean}' is empty", field=field)
+        raise InvalidInput(f"'{clean}' was not added: the file is empty.", field=field)
     try:
         text_extract.sniff(media_type, data)
     except text_extract.NotThatKind as exc:
-        raise UploadRejected(f"'{clean}': {exc}", status=415) from None
+        raise UploadRejected(f"'{clean}' was not added: {exc}.", status=415) from None
     return Upload(name=clean, media_type=media_type, source="file", data=data)
 
 
@@ -395,6 +407,41 @@ def get_document(
     if doc is None or doc.agent_id != agent_id:
         raise NotFound(f"document {document_id} not found for agent {agent_id}")
     return doc
+
+
+MAX_SHOWN_PASSAGES = 500
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document as a person reads it: its passages, and the text they came from."""
+
+    document: KnowledgeDocument
+    passages: list[str]
+    text: str
+    truncated: bool  # more passages than MAX_SHOWN_PASSAGES
+
+
+def document_view(*, session: Session, agent_id: uuid.UUID, document_id: uuid.UUID) -> DocumentView:
+    """The stored passages of one of the agent's documents, in order, and their text.
+
+    The extracted text is not stored apart from its passages (they hold all of
+    it, with overlaps), so the text is the passages joined back together.
+    """
+    doc = get_document(session=session, agent_id=agent_id, document_id=document_id)
+    rows = session.exec(
+        select(KnowledgeChunk.text)
+        .where(KnowledgeChunk.document_id == document_id)
+        .order_by(col(KnowledgeChunk.position))
+        .limit(MAX_SHOWN_PASSAGES + 1)
+    ).all()
+    passages = list(rows[:MAX_SHOWN_PASSAGES])
+    return DocumentView(
+        document=doc,
+        passages=passages,
+        text=chunking.join_passages(passages),
+        truncated=len(rows) > MAX_SHOWN_PASSAGES,
+    )
 
 
 def delete_agent(

@@ -7,9 +7,11 @@ turns what the form holds (strings, checkboxes, rows) into a spec dict and turns
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from voxie_app.models import ALLOWED_TOOLS, AgentSpec
+from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput
 
 TEXT_FIELDS = (
@@ -27,6 +29,23 @@ TEXT_FIELDS = (
 NUMBER_FIELDS = ("temperature", "min_endpointing_delay", "max_endpointing_delay")
 OPTIONAL_NUMBERS = ("min_endpointing_delay", "max_endpointing_delay")
 FORM_ERROR = "form"
+# The order fields appear in the dialog: the first one with an error is scrolled to.
+FIELD_ORDER = (
+    "name",
+    "description",
+    "instructions",
+    "greeting",
+    "language",
+    "voice",
+    "llm_model",
+    "temperature",
+    "tools",
+    "transfer_targets",
+    "min_endpointing_delay",
+    "max_endpointing_delay",
+)
+# Stand-ins for required fields that failed, so one pass can still check the rest.
+_PLACEHOLDERS = {"name": "x", "instructions": "x"}
 
 TOOL_LABELS = {
     "end_call": "End the call when the conversation is over",
@@ -153,6 +172,50 @@ def errors_from_spec(errors: list[dict[str, Any]]) -> dict[str, str]:
 
 def error_from_invalid(exc: InvalidInput) -> dict[str, str]:
     return {field_of(exc.field.split(".")): exc.message[:1].upper() + exc.message[1:]}
+
+
+def validate_form(
+    form: dict[str, str],
+    tools: list[str],
+    targets: list[dict[str, str]],
+    references: Callable[[AgentSpec], list[InvalidInput]] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The spec the form describes and every field's error, found in one pass.
+
+    Numbers that do not parse, `AgentSpec`'s field errors, its whole-spec rules
+    (min delay above max) and the database's reference rules (`references`) are
+    all collected: a field that failed is replaced by its default (or a stand-in)
+    and the rest validated again, so fixing one error never reveals another that
+    was already there.
+    """
+    spec, errors = spec_from_form(form, tools, targets)
+    probe = {k: v for k, v in spec.items() if k not in errors}
+    parsed: AgentSpec | None = None
+    for _ in range(len(FIELD_ORDER)):
+        try:
+            parsed = agents_svc.parse_spec(probe)
+            break
+        except agents_svc.SpecInvalid as exc:
+            found = errors_from_spec(exc.errors)
+            for field, message in found.items():
+                errors.setdefault(field, message)
+            failed = set(found) & set(probe)
+            if not failed:
+                break
+            for field in failed:
+                probe.pop(field)
+                if field in _PLACEHOLDERS:
+                    probe[field] = _PLACEHOLDERS[field]
+    if parsed is not None and references is not None:
+        for problem in references(parsed):
+            for field, message in error_from_invalid(problem).items():
+                errors.setdefault(field, message)
+    return spec, errors
+
+
+def first_field(errors: dict[str, str]) -> str:
+    """The error field that comes first in the dialog (what to scroll to)."""
+    return next((f for f in FIELD_ORDER if f in errors), FORM_ERROR)
 
 
 def copy_name(name: str, limit: int = 80) -> str:

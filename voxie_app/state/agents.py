@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
 import reflex as rx
 import sqlalchemy as sa
 
-from voxie_app import routes
+from voice_worker import voice_sample
+from voxie_app import languages, routes, voices
 from voxie_app.db import session_scope
-from voxie_app.models import ALLOWED_TOOLS
-from voxie_app.services import agent_creation, knowledge, reports
+from voxie_app.models import ALLOWED_TOOLS, AgentSpec
+from voxie_app.services import agent_creation, knowledge, llm_models, reports
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput, NotFound
+from voxie_app.settings import get_settings, providers
 from voxie_app.state import agent_form, fmt, guard
 from voxie_app.state.base import AppState
 
 LIST_LIMIT = 200
+CUSTOM_MODEL = "__custom__"  # the model picker's "type a name" choice
+FORM_TOAST = "agent-form-errors"  # one toast id: a new round replaces the last
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -40,6 +45,14 @@ class AgentsState(AppState):
     target_choices: list[dict[str, str]] = []
     errors: dict[str, str] = {}
     saving: bool = False
+    # Pickers: what the configured providers offer (the agent's current values kept).
+    voice_options: list[dict[str, str]] = []
+    language_options: list[dict[str, str]] = []
+    model_options: list[str] = []
+    model_custom: bool = False
+    can_preview: bool = False
+    sample_url: str = ""
+    sample_loading: bool = False
 
     delete_open: bool = False
     delete_id: str = ""
@@ -114,10 +127,28 @@ class AgentsState(AppState):
         self.editing_id = agent_id
         self.errors = {}
         self.saving = False
+        self._fill_pickers()
         self.target_choices = [
             {"id": str(i), "name": name} for i, name in self._choices() if str(i) != agent_id
         ]
         self.form_open = True
+
+    def _fill_pickers(self) -> None:
+        settings = get_settings()
+        status = providers(settings)
+        self.voice_options = [
+            {"value": c.value, "label": c.label}
+            for c in voices.voice_choices(status, self.form.get("voice", ""))
+        ]
+        self.language_options = [
+            {"value": code, "label": label}
+            for code, label in languages.language_choices(self.form.get("language", ""))
+        ]
+        self.model_options = llm_models.model_choices(settings, self.form.get("llm_model", ""))
+        self.model_custom = False
+        self.can_preview = voices.can_preview(status)
+        self.sample_url = ""
+        self.sample_loading = False
 
     def _choices(self) -> list[tuple[uuid.UUID, str]]:
         try:
@@ -156,6 +187,7 @@ class AgentsState(AppState):
         self.form_open = value
         if not value:
             self.errors = {}
+            self.sample_url = ""
 
     @rx.event
     @guard.viewer
@@ -164,6 +196,46 @@ class AgentsState(AppState):
             self.form = {**self.form, key: value}
             if key in self.errors:
                 self.errors = {k: v for k, v in self.errors.items() if k != key}
+        if key in ("voice", "language"):
+            self.sample_url = ""  # the sample was of the previous choice
+
+    @rx.event
+    @guard.viewer
+    def pick_model(self, value: str):
+        """A listed model, or CUSTOM_MODEL: type a name (the current one kept to edit)."""
+        if value == CUSTOM_MODEL:
+            self.model_custom = True
+            return
+        self.model_custom = False
+        self.form = {**self.form, "llm_model": value}
+        self.errors = {k: v for k, v in self.errors.items() if k != "llm_model"}
+
+    @rx.event
+    async def play_sample(self):
+        """Speak a short sentence in the picked voice with the configured TTS (admins only)."""
+        if self.sample_loading:
+            return
+        voice, language = self.form.get("voice", ""), self.form.get("language", "")
+        self.sample_loading = True
+        yield
+        try:
+            wav = await voice_sample.voice_sample(
+                voice=voice, language=language, settings=get_settings()
+            )
+        except voice_sample.ProviderMissing as exc:
+            self.sample_loading = False
+            yield self._toast_error(f"No sample: {exc.message}.")
+            return
+        except voice_sample.SampleFailed as exc:
+            self.sample_loading = False
+            yield self._toast_error(f"No sample: {exc.message}.")
+            return
+        except ValueError:
+            self.sample_loading = False
+            yield self._toast_error("Pick a voice and a language first.")
+            return
+        self.sample_loading = False
+        self.sample_url = "data:audio/wav;base64," + base64.b64encode(wav).decode()
 
     @rx.event
     @guard.viewer
@@ -202,17 +274,38 @@ class AgentsState(AppState):
         ]
         self.errors = {k: v for k, v in self.errors.items() if k != "transfer_targets"}
 
+    def _references(self, spec: AgentSpec) -> list[InvalidInput]:
+        """The database's rules for the spec (transfer targets), all at once."""
+        agent_id = _uuid(self.editing_id) if self.editing_id else None
+        try:
+            with session_scope() as session:
+                return agents_svc.reference_problems(session=session, spec=spec, agent_id=agent_id)
+        except sa.exc.SQLAlchemyError:
+            return []  # the save itself reports the database failure
+
+    def _show_errors(self, errors: dict[str, str]) -> list[rx.event.EventSpec]:
+        """Every field's message at once, the first field in view, one toast (not a pile)."""
+        self.errors = errors
+        self.saving = False
+        count = len(errors)
+        message = (
+            "Please fix the highlighted field."
+            if count == 1
+            else f"Please fix the {count} highlighted fields."
+        )
+        return [
+            rx.toast.dismiss(),
+            rx.scroll_to(f"agent-field-{agent_form.first_field(errors)}"),
+            rx.toast.error(message, id=FORM_TOAST, close_button=True, duration=6000),
+        ]
+
     @rx.event
     def save(self):
-        spec, errors = agent_form.spec_from_form(self.form, self.form_tools, self.form_targets)
-        if not errors:
-            try:
-                agents_svc.parse_spec(spec)
-            except agents_svc.SpecInvalid as exc:
-                errors = agent_form.errors_from_spec(exc.errors)
+        spec, errors = agent_form.validate_form(
+            self.form, self.form_tools, self.form_targets, references=self._references
+        )
         if errors:
-            self.errors = errors
-            return self._toast_error("Please fix the highlighted fields.")
+            return self._show_errors(errors)
         self.saving = True
         editing = self.editing_id
         try:
@@ -229,13 +322,9 @@ class AgentsState(AppState):
                     processed_spec=spec,
                 )
         except agents_svc.SpecInvalid as exc:
-            self.saving = False
-            self.errors = agent_form.errors_from_spec(exc.errors)
-            return self._toast_error("Please fix the highlighted fields.")
+            return self._show_errors(agent_form.errors_from_spec(exc.errors))
         except InvalidInput as exc:
-            self.saving = False
-            self.errors = agent_form.error_from_invalid(exc)
-            return self._toast_error("Please fix the highlighted fields.")
+            return self._show_errors(agent_form.error_from_invalid(exc))
         except NotFound:
             self.saving = False
             self.form_open = False
@@ -248,7 +337,7 @@ class AgentsState(AppState):
         self.errors = {}
         self._reload()
         verb = "updated" if editing else "created"
-        return self._toast_ok(f"Agent '{spec['name']}' {verb}.")
+        return [rx.toast.dismiss(FORM_TOAST), self._toast_ok(f"Agent '{spec['name']}' {verb}.")]
 
     # ------------------------------------------------------ duplicate, delete
 

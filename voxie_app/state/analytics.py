@@ -10,7 +10,7 @@ import reflex as rx
 import sqlalchemy as sa
 
 from voxie_app.db import session_scope
-from voxie_app.services import reports
+from voxie_app.services import date_range, reports
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 from voxie_app.state.calls import parse_day
@@ -98,8 +98,16 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
 
 
 class AnalyticsState(AppState):
+    # What the date fields show (possibly a refused value, with its message) ...
     start: str = ""
     end: str = ""
+    start_error: str = ""
+    end_error: str = ""
+    # ... and what the page shows: the last accepted range, and what was trimmed.
+    _shown_start: str = ""
+    _shown_end: str = ""
+    range_notes: list[str] = []
+    today: str = ""
     preset: str = str(DEFAULT_DAYS)
     loaded: bool = False
     stats: dict[str, str] = {}
@@ -112,14 +120,29 @@ class AnalyticsState(AppState):
     exporting: bool = False
 
     def _range(self) -> tuple[date, date]:
+        """The range on screen (the CSV exports exactly what the charts show)."""
         today = reports.today(self._tz())
-        start = parse_day(self.start) or today - timedelta(days=DEFAULT_DAYS - 1)
-        end = parse_day(self.end) or today
-        return reports.clamp_range(start, end)
+        start = parse_day(self._shown_start) or today - timedelta(days=DEFAULT_DAYS - 1)
+        end = parse_day(self._shown_end) or today
+        return start, end
+
+    async def _apply(self, start: date, end: date, edited: date_range.Field = "start"):
+        """Show `start`..`end` if the rule accepts it, else say why next to the field."""
+        today = reports.today(self._tz())
+        self.today = today.isoformat()
+        self.start_error = self.end_error = ""
+        try:
+            shown = date_range.resolve(start, end, today=today, edited=edited)
+        except date_range.RangeRefused as exc:
+            setattr(self, f"{exc.field}_error", exc.message)
+            return None
+        self.range_notes = list(shown.notes)
+        self.start, self.end = shown.start.isoformat(), shown.end.isoformat()
+        self._shown_start, self._shown_end = self.start, self.end
+        return await self._refresh()
 
     async def _refresh(self):
         start, end = self._range()
-        self.start, self.end = start.isoformat(), end.isoformat()
         try:
             data = await asyncio.to_thread(fetch_analytics, start, end, self._tz())
         except sa.exc.SQLAlchemyError as exc:
@@ -133,9 +156,10 @@ class AnalyticsState(AppState):
     @rx.event
     @guard.viewer
     async def load(self):
-        if not self.start:
+        if not self._shown_start:
             return await self.set_preset(str(DEFAULT_DAYS))
-        return await self._refresh()
+        start, end = self._range()
+        return await self._apply(start, end)
 
     @rx.event
     @guard.viewer
@@ -145,25 +169,27 @@ class AnalyticsState(AppState):
             return None
         today = reports.today(self._tz())
         self.preset = str(number)
-        self.start = (today - timedelta(days=number - 1)).isoformat()
-        self.end = today.isoformat()
-        return await self._refresh()
+        return await self._apply(today - timedelta(days=number - 1), today)
 
     @rx.event
     @guard.viewer
     async def set_start(self, value: str):
-        if parse_day(value) is None:
-            return self._toast_error("Enter a date as YYYY-MM-DD.")
         self.start, self.preset = value, ""
-        return await self._refresh()
+        day = parse_day(value)
+        if day is None:
+            self.start_error = "Enter a date as YYYY-MM-DD."
+            return None
+        return await self._apply(day, parse_day(self.end) or self._range()[1], "start")
 
     @rx.event
     @guard.viewer
     async def set_end(self, value: str):
-        if parse_day(value) is None:
-            return self._toast_error("Enter a date as YYYY-MM-DD.")
         self.end, self.preset = value, ""
-        return await self._refresh()
+        day = parse_day(value)
+        if day is None:
+            self.end_error = "Enter a date as YYYY-MM-DD."
+            return None
+        return await self._apply(parse_day(self.start) or self._range()[0], day, "end")
 
     @rx.event
     @guard.viewer

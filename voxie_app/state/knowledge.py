@@ -73,7 +73,7 @@ def upload_refused_update(_limit: int) -> bytes:
     from reflex_base.event import Event
     from reflex_base.utils.format import json_dumps
 
-    toast = AppState._toast_error(f"The upload was refused: too large ({drop_limits()}).")
+    toast = _toast_problem(f"The upload was refused: too large ({drop_limits()}).")
     return (json_dumps(StateUpdate(events=Event.from_event_type([toast]))) + "\n").encode()
 
 
@@ -104,6 +104,13 @@ class KnowledgeState(AppState):
     paste_name: str = ""
     paste_text: str = ""
     last_event_id: int = 0
+    # Delete asks first; a document opens in a dialog (its text and passages).
+    delete_id: str = ""
+    delete_name: str = ""
+    delete_open: bool = False
+    view_open: bool = False
+    view: dict[str, str] = {}
+    view_passages: list[str] = []
 
     @rx.var
     def backend(self) -> str:
@@ -222,13 +229,13 @@ class KnowledgeState(AppState):
             problems.append(f"Only the first {MAX_FILES_PER_DROP} files were taken.")
         self._reload()
         events = [rx.clear_selected_files(UPLOAD_ID)]
-        events.extend(self._toast_error(p) for p in problems)
+        events.extend(_toast_problem(p) for p in problems)
         return events
 
     @rx.event
     def rejected(self, files: list[str]):
         """Files the dropzone refused in the browser (too large, too many, wrong kind)."""
-        return self._toast_error(rejected_message(files if isinstance(files, list) else []))
+        return _toast_problem(rejected_message(files if isinstance(files, list) else []))
 
     @rx.event
     def toggle_paste(self) -> None:
@@ -260,14 +267,31 @@ class KnowledgeState(AppState):
                 )
             knowledge.ingest_later(document_id=doc.id, upload=checked, settings=settings)
         except ServiceError as exc:
-            return self._toast_error(exc.message)
+            return _toast_problem(exc.message)
         except sa.exc.SQLAlchemyError as exc:
             return self._db_failed(exc)
         self.paste_name, self.paste_text, self.paste_open = "", "", False
         return self._reload()
 
     @rx.event
+    def ask_delete(self, document_id: str, name: str):
+        """The delete button asks first (the passages go with the document)."""
+        self.delete_id, self.delete_name, self.delete_open = document_id, name[:200], True
+
+    @rx.event
+    def set_delete_open(self, value: bool):
+        self.delete_open = value
+
+    @rx.event
+    def confirm_delete(self):
+        self.delete_open = False
+        return self._delete(self.delete_id)
+
+    @rx.event
     def delete(self, document_id: str):
+        return self._delete(document_id)
+
+    def _delete(self, document_id: str) -> rx.event.EventSpec | None:
         agent_id = self._agent_uuid()
         try:
             doc_id = uuid.UUID(document_id)
@@ -278,7 +302,55 @@ class KnowledgeState(AppState):
         try:
             knowledge.delete_document(agent_id=agent_id, document_id=doc_id)
         except ServiceError as exc:
-            return self._toast_error(exc.message)
+            return _toast_problem(exc.message)
         except sa.exc.SQLAlchemyError as exc:
             return self._db_failed(exc)
+        if self.view.get("id") == document_id:
+            self.view_open = False
         return self._reload() or self._toast_ok("Document deleted.")
+
+    @rx.event
+    @guard.viewer
+    def open_document(self, document_id: str):
+        """Open a document: the text it was read as, and the passages the agent searches."""
+        agent_id = self._agent_uuid()
+        try:
+            doc_id = uuid.UUID(document_id)
+        except ValueError:
+            return None
+        if agent_id is None:
+            return None
+        try:
+            with session_scope() as session:
+                shown = knowledge.document_view(
+                    session=session, agent_id=agent_id, document_id=doc_id
+                )
+                row = document_row(shown.document, self._tz())
+        except ServiceError as exc:
+            self._reload()
+            return _toast_problem(exc.message)
+        except sa.exc.SQLAlchemyError as exc:
+            return self._db_failed(exc)
+        count = len(shown.passages)
+        row["passages"] = f"{count} passage{'s' if count != 1 else ''}" + (
+            f" (the first {count} shown)" if shown.truncated else ""
+        )
+        row["text"] = shown.text
+        self.view, self.view_passages, self.view_open = row, shown.passages, True
+        return None
+
+    @rx.event
+    @guard.viewer
+    def set_view_open(self, value: bool):
+        self.view_open = value
+        if not value:
+            self.view, self.view_passages = {}, []
+
+
+def _toast_problem(message: str) -> rx.event.EventSpec:
+    """A refusal as a sentence, shown at the top: the list below stays visible."""
+    text = message.strip()
+    text = text[:1].upper() + text[1:]
+    if not text.endswith((".", "!", "?")):
+        text += "."
+    return rx.toast.error(text, position="top-center", close_button=True, duration=8000)

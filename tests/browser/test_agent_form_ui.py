@@ -1,0 +1,192 @@
+"""The agent form in Chromium: every error at once, and pickers instead of free text.
+
+The app runs against the OpenAI-compatible double in this test process: the
+model picker reads its `/v1/models`, and "Play sample" is spoken by its
+`/v1/audio/speech` through the same TTS client a call uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PHONE, SeededApp, seeded_app
+from tests.doubles.openai_server import OpenAIServerDouble
+from voxie_app.db import session_scope
+from voxie_app.services import agents as agents_svc
+from voxie_app.voices import SAMPLE_SENTENCE
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+DESKTOP = {"width": 1400, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[OpenAIServerDouble]:
+    with OpenAIServerDouble() as server:
+        server.models = ("gpt-4o-mini", "llama3.1:8b", "text-embedding-3-small")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, double: OpenAIServerDouble):
+    with seeded_app(
+        tmp_path_factory.mktemp("agent-form"),
+        OPENAI_API_KEY="test-key",
+        OPENAI_BASE_URL=double.base_url,
+        VOXIE_PROVIDER_RETRIES="0",
+    ) as running:
+        yield running
+
+
+def _field(page: Page, key: str):
+    return page.get_by_test_id(f"field-{key}")
+
+
+def _pick(page: Page, key: str, label: str) -> None:
+    _field(page, key).click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def _in_view(page: Page, testid: str) -> bool:
+    return page.evaluate(
+        """id => { const r = document.querySelector(`[data-testid="${id}"]`)
+                  .getBoundingClientRect();
+                  return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+        testid,
+    )
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_error_shows_at_once_and_the_first_is_in_view(
+    site: SeededApp, make_browse, viewport
+) -> None:
+    browse = make_browse(site.base, viewport=viewport)
+    page = browse.goto("/agents/new")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    # The walkthrough's form: a bad delay, a too-high temperature, a long name, and
+    # min above max (a whole-spec rule), with instructions missing.
+    _field(page, "name").fill("n" * 300)
+    _field(page, "temperature").fill("5")
+    _field(page, "min_endpointing_delay").fill("abc")
+    _field(page, "max_endpointing_delay").fill("20")
+    page.get_by_test_id("save-agent").click()
+    errors = dialog.get_by_test_id("field-error")
+    expect(errors).to_have_count(5)
+    texts = [errors.nth(i).inner_text() for i in range(5)]
+    assert texts[0].startswith("Must have at most 80")  # name
+    assert texts[1] == "Required"  # instructions
+    assert "2" in texts[2]  # temperature
+    assert texts[3] == "Enter a number"  # min delay
+    assert "10" in texts[4]  # max delay
+    toasts = page.locator("[data-sonner-toast]")
+    expect(toasts).to_have_count(1)
+    expect(toasts).to_contain_text("Please fix the 5 highlighted fields.")
+    page.wait_for_timeout(400)  # the scroll is smooth on some engines
+    assert _in_view(page, "field-name")
+    browse.shot("all-errors")
+
+    # Fixing some leaves exactly the others (nothing new appears), one toast still.
+    _field(page, "name").fill("Harbor Hotel Concierge")
+    _field(page, "instructions").fill("You are the concierge of Harbor Hotel.")
+    _field(page, "temperature").fill("0.5")
+    page.get_by_test_id("save-agent").click()
+    expect(errors).to_have_count(2)
+    expect(toasts).to_have_count(1)
+    expect(toasts).to_contain_text("Please fix the 2 highlighted fields.")
+    assert _in_view(page, "field-min_endpointing_delay")
+    _field(page, "min_endpointing_delay").fill("0.4")
+    _field(page, "max_endpointing_delay").fill("2")
+    page.get_by_test_id("save-agent").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("[data-sonner-toast]").filter(has_text="highlighted")).to_have_count(0)
+    browse.assert_clean()
+
+
+def test_voice_language_and_model_are_picked(
+    site: SeededApp, double: OpenAIServerDouble, make_browse
+) -> None:
+    browse = make_browse(site.base, viewport=DESKTOP)
+    page = browse.goto("/agents/new")
+    expect(page.get_by_test_id("agent-dialog")).to_be_visible()
+    _field(page, "name").fill("Sound Check")
+    _field(page, "instructions").fill("You answer questions about the venue.")
+
+    # Voices: what the configured TTS (OpenAI) offers; no free text.
+    _field(page, "voice").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_count(11)
+    expect(options.first).to_have_text("Alloy")
+    page.get_by_role("option", name="Coral", exact=True).click()
+    expect(_field(page, "voice")).to_have_text("Coral")
+
+    # Play sample: spoken by the TTS double through the real client, then played.
+    double.recorded.clear()
+    page.get_by_test_id("play-sample").click()
+    sample = page.get_by_test_id("voice-sample")
+    expect(sample).to_have_count(1, timeout=20_000)
+    assert sample.get_attribute("src").startswith("data:audio/wav;base64,")
+    duration = page.wait_for_function(
+        "() => { const a = document.querySelector('[data-testid=voice-sample]');"
+        " return a && a.duration > 0 ? a.duration : null; }",
+        timeout=10_000,
+    ).json_value()
+    assert duration > 1.0
+    speech = [r for r in double.recorded if r.path == "/v1/audio/speech"]
+    assert [(r.body["voice"], r.body["input"]) for r in speech] == [("coral", SAMPLE_SENTENCE)]
+
+    # Language: a list of codes every speech provider takes.
+    _pick(page, "language", "Spanish (Latin America) · es-419")
+
+    # Model: the pricing table and the provider's list (not its embedding model) ...
+    _field(page, "llm_model-pick").click()
+    expect(page.get_by_role("option", name="llama3.1:8b", exact=True)).to_be_visible()
+    expect(page.get_by_role("option", name="gpt-4.1-nano", exact=True)).to_be_visible()
+    expect(page.get_by_role("option", name="text-embedding-3-small")).to_have_count(0)
+    browse.shot("model-picker")
+    page.get_by_role("option", name="llama3.1:8b", exact=True).click()
+    page.get_by_test_id("save-agent").click()
+    expect(page.get_by_test_id("agent-dialog")).to_be_hidden()
+    spec = _stored_spec(site.url, "Sound Check")
+    assert (spec["voice"], spec["language"], spec["llm_model"]) == (
+        "coral",
+        "es-419",
+        "llama3.1:8b",
+    )
+
+    # ... or a name typed by hand, kept when the agent is edited again.
+    page.get_by_test_id("agent-card").filter(has_text="Sound Check").get_by_test_id(
+        "agent-edit"
+    ).click()
+    expect(_field(page, "llm_model-pick")).to_have_text("llama3.1:8b")
+    _pick(page, "llm_model-pick", "Another model (type its name)")
+    _field(page, "llm_model").fill("qwen2.5:7b-instruct")
+    browse.shot("custom-model")
+    page.get_by_test_id("save-agent").click()
+    expect(page.get_by_test_id("agent-dialog")).to_be_hidden()
+    assert _stored_spec(site.url, "Sound Check")["llm_model"] == "qwen2.5:7b-instruct"
+    page.get_by_test_id("agent-card").filter(has_text="Sound Check").get_by_test_id(
+        "agent-edit"
+    ).click()
+    expect(_field(page, "llm_model-pick")).to_have_text("qwen2.5:7b-instruct")
+    browse.assert_clean()
+
+
+def test_pickers_on_a_phone(site: SeededApp, make_browse) -> None:
+    browse = make_browse(site.base, viewport=PHONE)
+    page = browse.goto("/agents/new")
+    expect(page.get_by_test_id("play-sample")).to_be_visible()
+    page.locator("#agent-field-voice").scroll_into_view_if_needed()
+    browse.shot("pickers", full_page=False)
+    _field(page, "voice").click()
+    expect(page.get_by_role("option", name="Alloy", exact=True)).to_be_visible()
+    browse.shot("voice-open", full_page=False)
+    browse.assert_clean()
+
+
+def _stored_spec(url: str, name: str) -> dict:
+    with session_scope(url) as session:
+        rows = agents_svc.list_agents(session=session, search=name)
+        return next(a for a in rows if a.name == name).processed_spec

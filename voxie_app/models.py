@@ -9,18 +9,61 @@ needs are marked "added". `AgentSpec` is the validated shape of
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
 from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
+
+# ------------------------------------------------------------------ free-form JSON
+
+MAX_JSON_DEPTH = 16
+MAX_JSON_BYTES = 64_000
+
+
+def _json_bounds(value: Any) -> Any:
+    """Refuse free-form JSON nested deeper than MAX_JSON_DEPTH or over MAX_JSON_BYTES.
+
+    Depth is checked iteratively (no recursion) before anything is stored: a
+    value that deep cannot be serialised back (pydantic stops at a depth limit),
+    so storing it would break every later read of the row.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
+        raise ValueError(f"must be at most {MAX_JSON_BYTES} bytes as JSON")
+    return value
+
+
+# A free-form JSON object with its depth and size capped (422 naming the field).
+# JSON Schema cannot state a depth, so the schema says it in words.
+BoundedJSONObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_json_bounds),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": (
+                f"Free-form JSON object, at most {MAX_JSON_DEPTH} levels deep and "
+                f"{MAX_JSON_BYTES} bytes as JSON."
+            ),
+        }
+    ),
+]
 
 # --------------------------------------------------------------------------- spec
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voxie_app.models import AgentSpec
+from voxie_app.models import AgentSpec, BoundedJSONObject
 
 
 class AgentCreate(BaseModel):
@@ -17,10 +17,10 @@ class AgentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_requirements: dict[str, Any] = Field(
+    user_requirements: BoundedJSONObject = Field(
         description="What the business asked for, as collected (free-form JSON object).",
     )
-    processed_spec: dict[str, Any] | None = Field(
+    processed_spec: BoundedJSONObject | None = Field(
         default=None,
         description="A complete spec is stored as is (no LLM); a partial one guides the LLM.",
     )
@@ -39,8 +39,8 @@ class AgentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_requirements: dict[str, Any] | None = None
-    processed_spec: dict[str, Any] | None = None
+    user_requirements: BoundedJSONObject | None = None
+    processed_spec: BoundedJSONObject | None = None
     room_id: str | None = Field(default=None, max_length=200)
 
 

@@ -113,7 +113,7 @@ async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:
             {"tokens_used": tokens, "tools": list(spec.tools)},
         )
         with session_scope() as session:
-            agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+            agent = agents_svc.lock_agent(session=session, agent_id=agent_id)
             agents_svc.set_spec(session=session, agent=agent, spec=spec)
             events.publish(
                 stream,
@@ -168,7 +168,7 @@ async def revise(
                 level="warning",
             )
         with session_scope() as session:
-            agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+            agent = agents_svc.lock_agent(session=session, agent_id=agent_id)
             agents_svc.set_spec(session=session, agent=agent, spec=spec)
             events.publish(
                 stream,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session, select
 
+from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import Agent, AgentSpec
+from voxie_app.models import Agent, AgentSpec, BoundedJSONObject
 from voxie_app.services.errors import InvalidInput, NotFound
 
 
@@ -65,6 +66,39 @@ def get_agent(*, session: Session, agent_id: uuid.UUID) -> Agent:
     return agent
 
 
+def lock_agent(*, session: Session, agent_id: uuid.UUID, shared: bool = False) -> Agent:
+    """The agent, freshly read and locked until the transaction ends; NotFound if gone.
+
+    Every read-modify-write of an agent starts here, so concurrent writers queue
+    instead of overwriting each other, and a delete cannot slip between the read
+    and the write. PostgreSQL: `FOR UPDATE` (`FOR SHARE` when `shared`: the row
+    must only stay, e.g. while a call referencing it is inserted). SQLite: the
+    database write lock, its only lock.
+    """
+    take_write_lock(session)
+    query = (
+        select(Agent)
+        .where(Agent.id == agent_id)
+        .with_for_update(read=shared)
+        .execution_options(populate_existing=True)
+    )
+    agent = session.exec(query).first()
+    if agent is None:
+        raise NotFound(f"agent {agent_id} not found")
+    return agent
+
+
+_REQUIREMENTS = TypeAdapter(BoundedJSONObject)
+
+
+def check_requirements(value: dict[str, Any]) -> dict[str, Any]:
+    """`user_requirements` within the free-form JSON bounds (the API checks them too)."""
+    try:
+        return _REQUIREMENTS.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput(exc.errors()[0]["msg"], field="user_requirements") from None
+
+
 def get_spec(*, session: Session, agent_id: uuid.UUID) -> AgentSpec:
     """The validated spec of a ready agent (what the worker runs)."""
     agent = get_agent(session=session, agent_id=agent_id)
@@ -97,7 +131,7 @@ def create_agent(
     hints for generation.
     """
     agent = Agent(
-        user_requirements=user_requirements,
+        user_requirements=check_requirements(user_requirements),
         processed_spec=partial_spec or {},
         session_id=session_id or uuid.uuid4().hex,
         status="processing" if spec is None else "ready",
@@ -141,8 +175,12 @@ def update_agent(
     spec_changes: dict[str, Any] | None = None,
     room_id: str | None = None,
 ) -> Agent:
-    """Partial update. `spec_changes` is merged into the current spec and re-validated."""
-    agent = get_agent(session=session, agent_id=agent_id)
+    """Partial update: the fields given are merged into the stored agent, read under its
+    lock (`lock_agent`), so concurrent updates of different fields all survive.
+    `spec_changes` is merged into the current spec and re-validated."""
+    if user_requirements is not None:
+        user_requirements = check_requirements(user_requirements)
+    agent = lock_agent(session=session, agent_id=agent_id)
     if user_requirements is not None:
         agent.user_requirements = user_requirements
     if room_id is not None:
@@ -158,6 +196,6 @@ def update_agent(
 
 def delete_agent(*, session: Session, agent_id: uuid.UUID) -> None:
     """Delete an agent. Its calls stay (their `agent_id` becomes NULL) for history."""
-    agent = get_agent(session=session, agent_id=agent_id)
+    agent = lock_agent(session=session, agent_id=agent_id)
     session.delete(agent)
     session.flush()

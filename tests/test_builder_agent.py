@@ -19,7 +19,7 @@ from voice_worker.spec_agent import SpecAgent
 from voice_worker.text_chat import TextChat
 from voxie_app import prompts
 from voxie_app.db import session_scope
-from voxie_app.models import Agent, AgentSpec
+from voxie_app.models import Agent, AgentSpec, CallSession
 from voxie_app.services import agent_creation, events
 from voxie_app.services.spec_guard import _shingles
 from voxie_app.settings import Settings
@@ -254,3 +254,114 @@ async def test_without_an_llm_the_builder_says_which_setting(
 ) -> None:
     with pytest.raises(CannotStart, match="OPENAI_API_KEY"):
         await TextChat.open_builder(settings=configure(), session_id="s")
+
+
+# ---- agents found by id, or by a name only one agent has (issue 12 H16) ---------
+
+
+def _tool_outputs(openai_double: OpenAIServerDouble, request: int) -> list[str]:
+    return [
+        m["content"] for m in openai_double.requests[request]["messages"] if m["role"] == "tool"
+    ]
+
+
+def _twins(name: str, descriptions: list[str]) -> list[Agent]:
+    twins = [
+        agent_creation.submit(
+            user_requirements={},
+            processed_spec={"name": name, "description": d, "instructions": "Book visits."},
+        )
+        for d in descriptions
+    ]
+    with session_scope() as s:  # the second one has taken a call: a detail that tells them apart
+        s.add(CallSession(session_id="c1", agent_id=twins[1].id, room_name="room-c1"))
+    return twins
+
+
+async def test_update_by_a_shared_name_asks_which_one(
+    settings: Settings, openai_double: OpenAIServerDouble
+) -> None:
+    first, second = _twins("Dental Bot", ["Downtown clinic", "Airport clinic"])
+    openai_double.script(
+        Reply(
+            tool_calls=[ToolCall("update_agent", {"agent_name": "dental bot", "change": "warmer"})]
+        ),
+        Reply(content="Two agents are called Dental Bot: downtown or airport?"),
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "update_agent",
+                    {"agent_name": "Dental Bot", "agent_id": str(second.id), "change": "warmer"},
+                )
+            ]
+        ),
+        Reply(
+            json={
+                "name": "Dental Bot",
+                "description": "Airport clinic",
+                "instructions": "Book visits warmly.",
+                "greeting": "",
+                "language": "en",
+                "tools": ["end_call"],
+            }
+        ),
+        Reply(content="Done."),
+    )
+    chat = await TextChat.open_builder(settings=settings, session_id=uuid.uuid4().hex)
+    reply = await chat.send("Make Dental Bot warmer")
+    assert reply.messages == ["Two agents are called Dental Bot: downtown or airport?"]
+    (question,) = _tool_outputs(openai_double, 1)
+    assert "2 agents are called 'dental bot'" in question
+    for agent, calls in ((first, 0), (second, 1)):
+        line = next(x for x in question.splitlines() if str(agent.id) in x)
+        assert agent.processed_spec["description"] in line
+        assert agent.created_at.strftime("%Y-%m-%d %H:%M UTC") in line
+        assert f"{calls} calls" in line
+    # Nothing changed and no revision was drafted while it was ambiguous.
+    assert len(openai_double.requests) == 2
+    with session_scope() as s:
+        assert s.get(Agent, first.id).processed_spec["instructions"] == "Book visits."  # type: ignore[union-attr]
+
+    await chat.send("The airport one")
+    await chat.aclose()
+    with session_scope() as s:
+        assert s.get(Agent, first.id).processed_spec["instructions"] == "Book visits."  # type: ignore[union-attr]
+        assert s.get(Agent, second.id).processed_spec["instructions"] == "Book visits warmly."  # type: ignore[union-attr]
+
+
+async def test_transfer_to_a_shared_name_asks_before_creating(
+    settings: Settings, openai_double: OpenAIServerDouble
+) -> None:
+    billing, other_billing = _twins("Billing", ["Invoices", "Refunds"])
+    unique = agent_creation.submit(
+        user_requirements={}, processed_spec={"name": "Front Desk", "instructions": "Greet."}
+    )
+    args = {**DENTAL_ARGS, "when_to_transfer": "billing questions"}
+    openai_double.script(
+        Reply(tool_calls=[ToolCall("create_agent", {**args, "transfer_to_agents": ["Billing"]})]),
+        Reply(content="Which Billing agent: invoices or refunds?"),
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "create_agent",
+                    {**args, "transfer_to_agents": [str(other_billing.id), "front desk"]},
+                )
+            ]
+        ),
+        Reply(json=DENTAL_DRAFT),
+        Reply(content="Created."),
+    )
+    chat = await TextChat.open_builder(settings=settings, session_id=uuid.uuid4().hex)
+    await chat.send("Create it, transferring billing questions to Billing")
+    (question,) = _tool_outputs(openai_double, 1)
+    assert str(billing.id) in question and str(other_billing.id) in question
+    assert "Invoices" in question and "Refunds" in question
+    assert len(stored_agents()) == 3  # nothing created yet
+
+    await chat.send("Refunds")
+    await chat.aclose()
+    (created,) = [
+        a for a in stored_agents() if a.id not in {billing.id, other_billing.id, unique.id}
+    ]
+    spec = AgentSpec.model_validate(created.processed_spec)
+    assert {t.agent_id for t in spec.transfer_targets} == {other_billing.id, unique.id}

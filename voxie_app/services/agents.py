@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import Agent, AgentSpec, BoundedJSONObject
+from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession
 from voxie_app.services.errors import InvalidInput, NotFound
 
 
@@ -105,6 +108,84 @@ def get_spec(*, session: Session, agent_id: uuid.UUID) -> AgentSpec:
     if agent.status != "ready":
         raise InvalidInput(f"agent is {agent.status}, not ready", field="agent_id")
     return AgentSpec.model_validate(agent.processed_spec)
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    """What tells agents of the same name apart, for a person to pick one."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    created_at: datetime
+    calls: int
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The agent a reference names (`agent`), or the ones it could mean (`candidates`:
+    several agents share the name; none: nothing matched)."""
+
+    agent: AgentChoice | None = None
+    candidates: list[AgentChoice] = field(default_factory=list)
+
+
+MAX_CANDIDATES = 10
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def resolve_agent(
+    *, session: Session, ref: str, among: set[uuid.UUID] | None = None
+) -> Resolution:
+    """Find a ready agent by id, or by name (case-insensitive) only when one agent has it.
+
+    Names are not unique, so a name shared by several agents resolves to none of
+    them: the caller gets the candidates (newest first, at most MAX_CANDIDATES)
+    and must ask which one. `among` limits the search to those agents.
+    """
+    query = select(Agent).where(Agent.status == "ready")
+    if among is not None:
+        query = query.where(col(Agent.id).in_(among))
+    agent_id = _as_uuid(ref)
+    if agent_id is not None:
+        query = query.where(Agent.id == agent_id)
+    else:
+        query = query.where(sa.func.lower(Agent.name) == ref.strip().lower())
+    rows = session.exec(
+        query.order_by(col(Agent.created_at).desc()).limit(MAX_CANDIDATES + 1)
+    ).all()
+    choices = _choices(session, list(rows))
+    if len(choices) == 1:
+        return Resolution(agent=choices[0])
+    return Resolution(candidates=choices[:MAX_CANDIDATES])
+
+
+def _choices(session: Session, rows: list[Agent]) -> list[AgentChoice]:
+    if not rows:
+        return []
+    counts = dict(
+        session.exec(
+            select(CallSession.agent_id, sa.func.count())
+            .where(col(CallSession.agent_id).in_([a.id for a in rows]))
+            .group_by(CallSession.agent_id)
+        ).all()
+    )
+    return [
+        AgentChoice(
+            id=a.id,
+            name=a.name,
+            description=str((a.processed_spec or {}).get("description") or ""),
+            created_at=a.created_at,
+            calls=int(counts.get(a.id, 0)),
+        )
+        for a in rows
+    ]
 
 
 def list_agents(

@@ -140,9 +140,7 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def resolve_agent(
-    *, session: Session, ref: str, among: set[uuid.UUID] | None = None
-) -> Resolution:
+def resolve_agent(*, session: Session, ref: str, among: set[uuid.UUID] | None = None) -> Resolution:
     """Find a ready agent by id, or by name (case-insensitive) only when one agent has it.
 
     Names are not unique, so a name shared by several agents resolves to none of

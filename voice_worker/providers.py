@@ -21,26 +21,13 @@ from livekit.agents.voice.turn import TurnDetectionMode
 from livekit.plugins import cartesia, deepgram
 from livekit.plugins import openai as lk_openai
 
-from voxie_app.models import AgentSpec
+from voxie_app.models import OPENAI_VOICES, AgentSpec
 from voxie_app.settings import Settings, providers
 
 OPENAI_STT_MODEL = "gpt-4o-mini-transcribe"
 OPENAI_TTS_MODEL = "gpt-4o-mini-tts"
 DEEPGRAM_MODEL = "nova-3"
 CARTESIA_MODEL = "sonic-2"
-OPENAI_VOICES = {
-    "alloy",
-    "ash",
-    "ballad",
-    "coral",
-    "echo",
-    "fable",
-    "nova",
-    "onyx",
-    "sage",
-    "shimmer",
-    "verse",
-}
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 

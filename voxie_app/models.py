@@ -78,6 +78,29 @@ ALLOWED_TOOLS: tuple[str, ...] = (
 )
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+# The voices of the TTS providers Voxie drives (voice_worker/providers.py): OpenAI's
+# named voices, and Cartesia's voice ids, which are UUIDs.
+OPENAI_VOICES: frozenset[str] = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse"}
+)
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_RE = re.compile(UUID_PATTERN)
+# A model name as OpenAI-compatible servers spell them: `gpt-4o-mini`,
+# `llama3.1:8b`, `meta-llama/Llama-3.1-8B-Instruct`.
+LLM_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
+_LLM_MODEL_RE = re.compile(LLM_MODEL_PATTERN)
+
+
+def _known_models() -> set[str]:
+    """Model names configured by the admin are always valid (the pricing table's
+    built-in names all fit LLM_MODEL_PATTERN)."""
+    from voxie_app.settings import get_settings
+
+    settings = get_settings()
+    return {settings.openai_model, *settings.pricing_overrides}
+
+
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -116,8 +139,20 @@ class AgentSpec(BaseModel):
     instructions: str = Field(min_length=1, max_length=8000)
     greeting: str = Field(default="", max_length=500)
     language: str = Field(default="en", max_length=16)
-    voice: str = Field(default="alloy", min_length=1, max_length=100)
-    llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
+    voice: str = Field(
+        default="alloy",
+        min_length=1,
+        max_length=100,
+        description="An OpenAI voice name, or a Cartesia voice id (a UUID).",
+        json_schema_extra={"anyOf": [{"enum": sorted(OPENAI_VOICES)}, {"pattern": UUID_PATTERN}]},
+    )
+    llm_model: str = Field(
+        default="gpt-4o-mini",
+        min_length=1,
+        max_length=100,
+        description="The LLM's model name, as the OpenAI-compatible server knows it.",
+        json_schema_extra={"pattern": LLM_MODEL_PATTERN},
+    )
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
     transfer_targets: list[TransferTarget] = Field(default_factory=list, max_length=10)
@@ -128,6 +163,25 @@ class AgentSpec(BaseModel):
     @classmethod
     def _text_is_clean(cls, value: str) -> str:
         return _no_control_chars(value)
+
+    @field_validator("voice")
+    @classmethod
+    def _known_voice(cls, value: str) -> str:
+        if value.lower() in OPENAI_VOICES:
+            return value.lower()
+        if _UUID_RE.match(value):
+            return value.lower()
+        raise ValueError(
+            f"must be an OpenAI voice ({', '.join(sorted(OPENAI_VOICES))}) "
+            "or a Cartesia voice id (a UUID)"
+        )
+
+    @field_validator("llm_model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if _LLM_MODEL_RE.match(value) or value in _known_models():
+            return value
+        raise ValueError("must be a model name: letters, digits and . _ : / - (e.g. 'gpt-4o-mini')")
 
     @field_validator("language")
     @classmethod

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from voxie_app.api import errors
 from voxie_app.api.deps import require_access
+from voxie_app.api.gate import ApiGate
 from voxie_app.api.limits import BodySizeLimit, reject_nul_characters
 from voxie_app.api.routes import (
     agents,
@@ -69,6 +70,8 @@ def create_api() -> FastAPI:
     api.include_router(protected)
     app.include_router(api)
     errors.install(app)
+    # JSON 404/405 for every /api path and method, HEAD, and auth before the body is read.
+    app.add_middleware(ApiGate, api=app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

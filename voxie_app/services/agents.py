@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,7 +192,9 @@ def list_agents(
 ) -> list[Agent]:
     query = select(Agent)
     if search:
-        query = query.where(Agent.name.ilike(f"%{search}%"))  # type: ignore[attr-defined]
+        # `%` and `_` are wildcards in LIKE: escaped, so a search matches them literally.
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+        query = query.where(col(Agent.name).ilike(pattern, escape="\\"))
     query = query.order_by(Agent.created_at.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return list(session.exec(query).all())
 

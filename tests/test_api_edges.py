@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
-from voxie_app.models import AgentSpec
+from voxie_app.models import OPENAI_VOICES, AgentSpec
 from voxie_app.services import agent_creation, pricing
 from voxie_app.settings import Settings
 
@@ -165,6 +165,8 @@ def test_search_escapes_like_wildcards(client: TestClient) -> None:
     ("field", "value"),
     [
         ("voice", "robot"),
+        ("voice", "Coral"),
+        ("voice", " coral"),
         ("voice", "alloy; drop table"),
         ("voice", "not-a-uuid-0000"),
         ("llm_model", "gpt 4o"),
@@ -188,7 +190,7 @@ def test_unknown_voice_or_model_is_422_naming_the_field(
 def test_known_voices_and_model_names_are_accepted(client: TestClient) -> None:
     cartesia = "A0E99841-438C-4A64-B679-AE501E7D6091"
     for voice, model in (
-        ("CORAL", "gpt-4.1-mini"),
+        ("coral", "gpt-4.1-mini"),
         (cartesia, "llama3.1:8b"),
         ("verse", "meta-llama/Llama-3.1-8B-Instruct"),
     ):
@@ -203,3 +205,45 @@ def test_models_the_admin_configured_are_always_valid(configure: Callable[..., S
     configure(VOXIE_PRICING=json.dumps({"my house model": {"kind": "llm", "input": 1}}))
     spec = AgentSpec(name="x", instructions="y", llm_model="my house model")
     assert spec.llm_model == "my house model"
+
+
+# ---- the schema states the limits the API enforces ------------------------------
+
+
+def test_openapi_states_the_enforced_limits(configure: Callable[..., Settings]) -> None:
+    configure(VOXIE_MAX_BODY_BYTES="123456")
+    schema = TestClient(create_api()).get("/api/openapi.json").json()
+    parts = schema["components"]["schemas"]
+    for model in ("AgentCreate", "AgentUpdate"):
+        (spec,) = [
+            s
+            for s in parts[model]["properties"]["processed_spec"]["anyOf"]
+            if s != {"type": "null"}
+        ]
+        fields = spec["properties"]
+        assert spec["additionalProperties"] is False and "required" not in spec
+        assert fields["name"]["maxLength"] == 80 and fields["instructions"]["maxLength"] == 8000
+        assert fields["temperature"] == {**fields["temperature"], "minimum": 0.0, "maximum": 2.0}
+        assert fields["tools"]["maxItems"] == 10 and fields["transfer_targets"]["maxItems"] == 10
+        assert fields["transfer_targets"]["items"]["properties"]["when"]["maxLength"] == 300
+        assert fields["llm_model"]["pattern"].startswith("^[A-Za-z0-9]")
+        assert {"enum": sorted(OPENAI_VOICES)} in fields["voice"]["anyOf"]
+        requirements = parts[model]["properties"]["user_requirements"]
+        assert "16 levels deep" in json.dumps(requirements)
+    create = schema["paths"]["/api/agents/create"]["post"]["responses"]
+    assert "123456 bytes" in create["413"]["description"]
+    upload = schema["paths"]["/api/agents/{agent_id}/knowledge"]["post"]["requestBody"]
+    assert upload["content"]["multipart/form-data"]["schema"]["additionalProperties"] is False
+    pasted = upload["content"]["application/json"]["schema"]["properties"]
+    assert pasted["name"]["pattern"] and pasted["text"]["pattern"] == r"\S"
+
+
+def test_upload_form_has_only_the_file_field(client: TestClient) -> None:
+    agent_id = _create(client)["agent_id"]
+    r = client.post(
+        f"/api/agents/{agent_id}/knowledge",
+        files={"file": ("faq.txt", b"Open nine to five.")},
+        data={"note": "x"},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "note"]

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
@@ -29,7 +30,7 @@ MAX_JSON_DEPTH = 16
 MAX_JSON_BYTES = 64_000
 
 
-def _json_bounds(value: Any) -> Any:
+def check_json_bounds(value: Any) -> Any:
     """Refuse free-form JSON nested deeper than MAX_JSON_DEPTH or over MAX_JSON_BYTES.
 
     Depth is checked iteratively (no recursion) before anything is stored: a
@@ -53,7 +54,7 @@ def _json_bounds(value: Any) -> Any:
 # JSON Schema cannot state a depth, so the schema says it in words.
 BoundedJSONObject = Annotated[
     dict[str, Any],
-    AfterValidator(_json_bounds),
+    AfterValidator(check_json_bounds),
     WithJsonSchema(
         {
             "type": "object",
@@ -101,7 +102,13 @@ def _known_models() -> set[str]:
     return {settings.openai_model, *settings.pricing_overrides}
 
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL_RE = re.compile(rf"[{_CONTROL}]")
+# The same rules as JSON Schema patterns, so the API schema states them exactly: text
+# without control characters; required text also has a character that is not a space.
+TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
+REQUIRED_TEXT_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+_REQUIRED_TEXT_RE = re.compile(REQUIRED_TEXT_PATTERN)
 
 
 def _no_control_chars(value: str) -> str:
@@ -110,19 +117,39 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _clean_text(value: str) -> str:
+    """Checked as sent (lengths too, so the schema's limits are exact), then stripped."""
+    return _no_control_chars(value).strip()
+
+
+def _required_text(value: str) -> str:
+    if not _REQUIRED_TEXT_RE.match(value):
+        _no_control_chars(value)
+        raise PydanticCustomError(
+            "string_too_short", "String should have at least 1 character other than spaces"
+        )
+    return value.strip()
+
+
+def _text(max_length: int, *, required: bool = False, **kw: Any) -> Any:
+    pattern = REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN
+    return Field(
+        min_length=1 if required else None,
+        max_length=max_length,
+        json_schema_extra={"pattern": pattern},
+        **kw,
+    )
+
+
 class TransferTarget(BaseModel):
     """Another stored agent this one may hand a live call to."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     agent_id: uuid.UUID
-    when: str = Field(
-        default="",
-        max_length=300,
-        description="When to transfer, in plain words (read by the model).",
-    )
+    when: str = _text(300, default="", description="When to transfer, in plain words.")
 
-    _check_when = field_validator("when")(_no_control_chars)
+    _check_when = field_validator("when")(_clean_text)
 
 
 class AgentSpec(BaseModel):
@@ -132,13 +159,15 @@ class AgentSpec(BaseModel):
     request produces reaches the worker unchecked.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=80)
-    description: str = Field(default="", max_length=500)
-    instructions: str = Field(min_length=1, max_length=8000)
-    greeting: str = Field(default="", max_length=500)
-    language: str = Field(default="en", max_length=16)
+    name: str = _text(80, required=True)
+    description: str = _text(500, default="")
+    instructions: str = _text(8000, required=True)
+    greeting: str = _text(500, default="")
+    language: str = Field(
+        default="en", max_length=16, json_schema_extra={"pattern": _LANGUAGE_RE.pattern}
+    )
     voice: str = Field(
         default="alloy",
         min_length=1,
@@ -153,22 +182,21 @@ class AgentSpec(BaseModel):
         description="The LLM's model name, as the OpenAI-compatible server knows it.",
         json_schema_extra={"pattern": LLM_MODEL_PATTERN},
     )
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    # Numbers are numbers (strict): not `true`, not "0.5", as the schema says.
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0, strict=True)
     tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
     transfer_targets: list[TransferTarget] = Field(default_factory=list, max_length=10)
-    min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0)
-    max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0)
+    min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
+    max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
-    @field_validator("name", "description", "instructions", "greeting", "voice", "llm_model")
-    @classmethod
-    def _text_is_clean(cls, value: str) -> str:
-        return _no_control_chars(value)
+    _check_required = field_validator("name", "instructions")(_required_text)
+    _check_text = field_validator("description", "greeting")(_clean_text)
 
     @field_validator("voice")
     @classmethod
     def _known_voice(cls, value: str) -> str:
-        if value.lower() in OPENAI_VOICES:
-            return value.lower()
+        if value in OPENAI_VOICES:
+            return value
         if _UUID_RE.match(value):
             return value.lower()
         raise ValueError(

@@ -21,7 +21,7 @@ from voxie_app.api.routes import (
     livekit_webhook,
     webhooks,
 )
-from voxie_app.settings import get_settings
+from voxie_app.settings import Settings, get_settings
 
 
 class ErrorMessage(BaseModel):
@@ -40,11 +40,20 @@ BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _document_body_errors(router: APIRouter) -> APIRouter:
+def _document_body_errors(router: APIRouter, settings: Settings) -> APIRouter:
+    """Every route with a body documents 400 and 413, with the body limit in bytes
+    (OpenAPI has no keyword for a body's size)."""
+    too_large = {
+        "model": ErrorMessage,
+        "description": f"the body is over {settings.max_body_bytes} bytes (VOXIE_MAX_BODY_BYTES)",
+    }
     for route in router.routes:
         if isinstance(route, APIRoute) and route.methods & {"POST", "PUT", "PATCH"}:
             for code, doc in BODY_RESPONSES.items():
                 route.responses.setdefault(code, doc)
+            ours = str(route.responses[413].get("description", "")).startswith("the body is over")
+            if ours:  # not a route's own 413: state this app's limits
+                route.responses[413] = too_large
     return router
 
 
@@ -66,7 +75,7 @@ def create_api() -> FastAPI:
         responses=ACCESS_RESPONSES,
     )
     for module in (agents, knowledge, calls, analytics, webhooks):
-        protected.include_router(_document_body_errors(module.router))
+        protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)
     app.include_router(api)
     errors.install(app)

@@ -37,8 +37,16 @@ class KnowledgeText(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="Pasted text", min_length=1, max_length=200)
-    text: str = Field(min_length=1)
+    # The patterns state `knowledge.clean_name` and `check_text`: a plain file name (no
+    # path, control characters, or leading dot or tilde, spaces around it ignored), and
+    # text that is not blank.
+    name: str = Field(
+        default="Pasted text",
+        min_length=1,
+        max_length=200,
+        json_schema_extra={"pattern": r"^\s*[^\s.~/\\:\x00-\x1f\x7f][^/\\:\x00-\x1f\x7f]*\s*$"},
+    )
+    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"})
 
 
 class KnowledgeDocumentPublic(BaseModel):
@@ -77,6 +85,7 @@ _UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
                         "file": {
                             "type": "string",
@@ -108,6 +117,9 @@ async def _read_upload(request: Request, settings: Settings) -> knowledge.Upload
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 raise InvalidInput("send the document in the form field 'file'", field="file")
+            for key in form:
+                if key != "file":  # the form has one field, as its schema says
+                    raise InvalidInput(f"unexpected form field '{key[:40]}'", field=key[:40])
             data = await file.read(knowledge.max_upload_bytes(settings) + 1)
             return knowledge.check_file(name=file.filename, data=data, settings=settings)
     if kind == "application/json":

@@ -247,3 +247,20 @@ def test_upload_form_has_only_the_file_field(client: TestClient) -> None:
     )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "note"]
+
+
+def test_api_paths_never_reach_the_app_mounted_behind(db: str) -> None:
+    """Reflex mounts its own app at "" inside the API app (`api_transformer`): a wrong
+    method or unknown /api path must not fall through to its HTML 404."""
+    from starlette.responses import HTMLResponse
+
+    async def frontend(scope, receive, send) -> None:
+        await HTMLResponse("<h1>404</h1>", status_code=404)(scope, receive, send)
+
+    api = create_api()
+    api.mount("", frontend)
+    with TestClient(api, headers=admin_headers()) as c:
+        assert c.patch("/api/agents").headers["content-type"] == "application/json"
+        assert c.get("/api/nope").json() == {"detail": "no API endpoint at /api/nope"}
+        assert c.head("/api/agents").status_code == 200
+        assert c.get("/elsewhere").text == "<h1>404</h1>"

@@ -365,3 +365,26 @@ async def test_transfer_to_a_shared_name_asks_before_creating(
     ]
     spec = AgentSpec.model_validate(created.processed_spec)
     assert {t.agent_id for t in spec.transfer_targets} == {other_billing.id, unique.id}
+
+
+def test_resolve_agent_by_id_or_unique_name(db: str) -> None:
+    from voxie_app.services import agents as agents_svc
+
+    def make(name: str) -> Agent:
+        return agent_creation.submit(
+            user_requirements={}, processed_spec={"name": name, "instructions": "x"}
+        )
+
+    unique = make("Front Desk")
+    twins = [make("Support") for _ in range(agents_svc.MAX_CANDIDATES + 2)]
+    pending = agent_creation.submit(user_requirements={"b": "x"}, processed_spec=None)
+    with session_scope() as s:
+        assert agents_svc.resolve_agent(session=s, ref=" front desk ").agent.id == unique.id  # type: ignore[union-attr]
+        assert agents_svc.resolve_agent(session=s, ref=str(twins[3].id)).agent.id == twins[3].id  # type: ignore[union-attr]
+        shared = agents_svc.resolve_agent(session=s, ref="SUPPORT")
+        assert shared.agent is None and shared.more
+        assert len(shared.candidates) == agents_svc.MAX_CANDIDATES
+        among = agents_svc.resolve_agent(session=s, ref="support", among={twins[0].id, unique.id})
+        assert among.agent is not None and among.agent.id == twins[0].id
+        assert agents_svc.resolve_agent(session=s, ref=str(pending.id)) == agents_svc.Resolution()
+        assert agents_svc.resolve_agent(session=s, ref="nobody") == agents_svc.Resolution()

@@ -68,9 +68,8 @@ def _ambiguous(ref: str, found: agents_svc.Resolution, tool: str) -> str:
         )
         for c in found.candidates
     )
-    return prompts.AGENT_AMBIGUOUS.format(
-        count=len(found.candidates), name=ref, tool=tool, choices=choices
-    )
+    count = f"More than {len(found.candidates)}" if found.more else str(len(found.candidates))
+    return prompts.AGENT_AMBIGUOUS.format(count=count, name=ref, tool=tool, choices=choices)
 
 
 def _find_agents(

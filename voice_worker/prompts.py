@@ -49,7 +49,7 @@ GOODBYE = "Say a short, friendly goodbye to the caller now; the call ends after 
 AGENT_AMBIGUOUS = (
     "{count} agents are called '{name}', so none was chosen. Do not guess: tell the "
     "user how they differ (description, creation date, calls) and ask which one they "
-    "mean, then call {tool} again with that agent's id.\n{choices}"
+    "mean, then call {tool} again with that agent's id (the newest are listed).\n{choices}"
 )
 AGENT_CHOICE = "- id {id}: {description}; created {created}; {calls} calls"
 AGENT_UNKNOWN = "There is no agent called '{name}'. Ask the user which agent they mean."

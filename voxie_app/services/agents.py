@@ -129,6 +129,7 @@ class Resolution:
 
     agent: AgentChoice | None = None
     candidates: list[AgentChoice] = field(default_factory=list)
+    more: bool = False  # more agents share the name than `candidates` lists
 
 
 MAX_CANDIDATES = 10
@@ -162,7 +163,7 @@ def resolve_agent(*, session: Session, ref: str, among: set[uuid.UUID] | None = 
     choices = _choices(session, list(rows))
     if len(choices) == 1:
         return Resolution(agent=choices[0])
-    return Resolution(candidates=choices[:MAX_CANDIDATES])
+    return Resolution(candidates=choices[:MAX_CANDIDATES], more=len(choices) > MAX_CANDIDATES)
 
 
 def _choices(session: Session, rows: list[Agent]) -> list[AgentChoice]:

@@ -24,8 +24,10 @@ from tests.conftest import admin_headers
 from tests.doubles.livekit_server import LiveKitDouble
 from voxie_app import db as db_module
 from voxie_app.api.app import create_api
+from voxie_app.api.routes import agents as agents_route
 from voxie_app.db import session_scope
 from voxie_app.models import MAX_JSON_DEPTH, Agent, CallSession
+from voxie_app.schemas import AgentPublic
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput
 from voxie_app.settings import Settings
@@ -98,15 +100,32 @@ def test_service_refuses_deep_requirements(db: str) -> None:
     assert exc.value.field == "user_requirements"
 
 
-def test_unsendable_row_is_never_committed(client: TestClient) -> None:
-    """A stored row that cannot be serialised (written before the bounds existed) makes
-    the update fail as a whole: nothing of it is committed."""
+def test_a_row_stored_before_the_limit_does_not_break_reads(client: TestClient) -> None:
+    """A row written before the bounds existed (300 levels) is listed with its
+    requirements replaced by a note, and a PUT can still fix it."""
     agent_id = _create(client)
     with session_scope() as session:
         agent = session.get(Agent, uuid.UUID(agent_id))
         assert agent is not None
         agent.user_requirements = _nested(300)
         session.add(agent)
+    (listed,) = client.get("/api/agents").json()
+    assert listed["user_requirements"] == {"not_shown": agents_route.NOT_SHOWN}
+    assert client.get(f"/api/agents/{agent_id}").status_code == 200
+    r = client.put(f"/api/agents/{agent_id}", json={"user_requirements": {"fixed": True}})
+    assert r.status_code == 200
+    assert r.json()["user_requirements"] == {"fixed": True}
+
+
+def test_a_response_that_cannot_be_built_commits_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_id = _create(client)
+
+    def cannot_serialise(self: AgentPublic, **_: object) -> str:
+        raise ValueError("cannot serialise")
+
+    monkeypatch.setattr(AgentPublic, "model_dump_json", cannot_serialise)
     with TestClient(create_api(), headers=client.headers, raise_server_exceptions=False) as c:
         r = c.put(f"/api/agents/{agent_id}", json={"room_id": "changed"})
     assert r.status_code == 500

@@ -30,21 +30,28 @@ MAX_JSON_DEPTH = 16
 MAX_JSON_BYTES = 64_000
 
 
-def check_json_bounds(value: Any) -> Any:
-    """Refuse free-form JSON nested deeper than MAX_JSON_DEPTH or over MAX_JSON_BYTES.
-
-    Depth is checked iteratively (no recursion) before anything is stored: a
-    value that deep cannot be serialised back (pydantic stops at a depth limit),
-    so storing it would break every later read of the row.
-    """
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON `value` nests containers deeper than `limit` (checked without recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
+            if depth > limit:
+                return True
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_json_bounds(value: Any) -> Any:
+    """Refuse free-form JSON nested deeper than MAX_JSON_DEPTH or over MAX_JSON_BYTES.
+
+    Checked before anything is stored: a value that deep cannot be serialised
+    back (pydantic stops at a depth limit), so storing it would break every
+    later read of the row.
+    """
+    if too_deep(value):
+        raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
     if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
         raise ValueError(f"must be at most {MAX_JSON_BYTES} bytes as JSON")
     return value

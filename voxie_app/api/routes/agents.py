@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from voxie_app.api.deps import PrincipalDep, SettingsDep
 from voxie_app.db import session_scope
-from voxie_app.models import Agent
+from voxie_app.models import MAX_JSON_DEPTH, Agent, too_deep
 from voxie_app.schemas import AgentCreate, AgentCreated, AgentPublic, AgentUpdate
 from voxie_app.services import agent_creation, events, knowledge
 from voxie_app.services import agents as agents_svc
@@ -29,7 +29,15 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such age
 
 
 def _public(agent: Agent) -> AgentPublic:
-    return AgentPublic.model_validate(agent, from_attributes=True)
+    public = AgentPublic.model_validate(agent, from_attributes=True)
+    if too_deep(public.user_requirements):
+        # Stored before the limit existed: not sendable as JSON; one such agent must
+        # not break the list for everyone. Shown again once replaced by a PUT.
+        public.user_requirements = {"not_shown": NOT_SHOWN}
+    return public
+
+
+NOT_SHOWN = f"stored requirements nested deeper than {MAX_JSON_DEPTH} levels"
 
 
 _AGENT_LIST = TypeAdapter(list[AgentPublic])

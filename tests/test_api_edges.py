@@ -264,3 +264,22 @@ def test_api_paths_never_reach_the_app_mounted_behind(db: str) -> None:
         assert c.get("/api/nope").json() == {"detail": "no API endpoint at /api/nope"}
         assert c.head("/api/agents").status_code == 200
         assert c.get("/elsewhere").text == "<h1>404</h1>"
+
+
+def test_a_voice_stored_before_the_check_falls_back_to_the_default(client: TestClient) -> None:
+    """Specs stored before voices and models were checked still start calls."""
+    from voxie_app.db import session_scope
+    from voxie_app.models import Agent
+    from voxie_app.services import agents as agents_svc
+
+    agent_id = uuid.UUID(_create(client, voice="coral", temperature=0.3)["agent_id"])
+    with session_scope() as session:
+        agent = session.get(Agent, agent_id)
+        assert agent is not None
+        agent.processed_spec = {**agent.processed_spec, "voice": "Robot", "llm_model": "gpt 4o"}
+        session.add(agent)
+    with session_scope() as session:
+        spec = agents_svc.get_spec(session=session, agent_id=agent_id)
+    assert (spec.voice, spec.llm_model, spec.temperature) == ("alloy", "gpt-4o-mini", 0.3)
+    with pytest.raises(ValueError):
+        agents_svc.stored_spec({**spec.model_dump(), "voice": "Robot", "temperature": 9})

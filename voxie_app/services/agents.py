@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession
 from voxie_app.services.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 
 class SpecInvalid(Exception):
@@ -108,7 +111,24 @@ def get_spec(*, session: Session, agent_id: uuid.UUID) -> AgentSpec:
     agent = get_agent(session=session, agent_id=agent_id)
     if agent.status != "ready":
         raise InvalidInput(f"agent is {agent.status}, not ready", field="agent_id")
-    return AgentSpec.model_validate(agent.processed_spec)
+    return stored_spec(agent.processed_spec)
+
+
+# Checked only since issue 12: a spec stored before may have any text there.
+_CHECKED_LATER = frozenset({"voice", "llm_model"})
+
+
+def stored_spec(data: dict[str, Any]) -> AgentSpec:
+    """A stored spec; a `voice` or `llm_model` stored before they were checked falls
+    back to the default (logged) rather than stopping every call with the agent."""
+    try:
+        return AgentSpec.model_validate(data)
+    except ValidationError as exc:
+        bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        if not bad or not bad <= _CHECKED_LATER:
+            raise
+    log.warning("stored spec has an unknown %s; using the default", " and ".join(sorted(bad)))
+    return AgentSpec.model_validate({k: v for k, v in data.items() if k not in bad})
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,12 @@ def test_wrong_method_is_json_405_with_allow(
     assert r.json() == {"detail": f"{method} is not allowed here"}
 
 
+def test_a_trailing_slash_still_redirects(anonymous: TestClient) -> None:
+    r = anonymous.get("/api/agents/", follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"].endswith("/api/agents")
+
+
 def test_options_lists_the_methods(anonymous: TestClient) -> None:
     r = anonymous.options(f"/api/webhooks/{uuid.uuid4()}")
     assert r.status_code == 204

@@ -84,6 +84,9 @@ class ApiGate:
             return
         method = scope["method"]
         routes = self._resolve(path)
+        if not routes and path.endswith("/") and self._resolve(path.rstrip("/")):
+            await self.app(scope, receive, send)  # FastAPI redirects to the path without "/"
+            return
         if not routes:
             await _json(send, 404, f"no API endpoint at {path}")
             return

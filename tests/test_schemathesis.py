@@ -5,7 +5,9 @@ from the schema): no 5xx but the documented 502/503, every response matches
 the schema (status code, content type, body), invalid input is rejected with a
 4xx. LiveKit points at the Twirp double, so the call routes answer normally.
 About half the requests use ids that exist (an agent, a call, a knowledge
-document, a webhook), the rest random ones (404).
+document, a webhook), the rest random ones (404). Every check runs on every
+operation; the few rules JSON Schema cannot state are applied to the valid
+requests only (`_obey_rules_the_schema_cannot_state`).
 
 Bounded: a fixed seed, deterministic generation, a few examples per operation.
 """

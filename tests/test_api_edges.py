@@ -289,3 +289,13 @@ def test_a_voice_stored_before_the_check_falls_back_to_the_default(client: TestC
     assert (spec.voice, spec.llm_model, spec.temperature) == ("alloy", "gpt-4o-mini", 0.3)
     with pytest.raises(ValueError):
         agents_svc.stored_spec({**spec.model_dump(), "voice": "Robot", "temperature": 9})
+
+
+def test_pasted_text_that_is_not_utf8_is_422(client: TestClient) -> None:
+    agent_id = _create(client)["agent_id"]
+    r = client.post(
+        f"/api/agents/{agent_id}/knowledge",
+        content=b'{"name": "a.txt", "text": "\x80\xcc"}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text

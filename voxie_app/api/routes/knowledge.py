@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -110,6 +110,10 @@ def _check_agent(agent_id: uuid.UUID) -> None:
         agents_svc.get_agent(session=session, agent_id=agent_id)
 
 
+def _without_input(error: Any) -> dict[str, Any]:
+    return {k: v for k, v in error.items() if k != "input"}
+
+
 async def _read_upload(request: Request, settings: Settings) -> knowledge.Upload:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
@@ -127,8 +131,8 @@ async def _read_upload(request: Request, settings: Settings) -> knowledge.Upload
             body = KnowledgeText.model_validate_json(await request.body())
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False)
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in errors]
+            raise RequestValidationError(  # without `input`: it may be bytes, not UTF-8
+                [{**_without_input(e), "loc": ("body", *e["loc"])} for e in errors]
             ) from None
         return knowledge.check_text(name=body.name, text=body.text, settings=settings)
     raise knowledge.UploadRejected(

@@ -299,3 +299,19 @@ def test_pasted_text_that_is_not_utf8_is_422(client: TestClient) -> None:
         headers={"content-type": "application/json"},
     )
     assert r.status_code == 422, r.text
+
+
+def test_the_webhook_limit_is_a_409(client: TestClient) -> None:
+    from voxie_app.db import session_scope
+    from voxie_app.services import webhooks
+
+    with session_scope() as session:
+        for i in range(webhooks.MAX_WEBHOOKS):
+            webhooks.register(
+                session=session, url=f"https://h{i}.example.com/x", events=["call.ended"]
+            )
+    r = client.post(
+        "/api/webhooks", json={"url": "https://x.example.com/", "events": ["call.ended"]}
+    )
+    assert r.status_code == 409
+    assert "delete one first" in r.json()["detail"]

@@ -388,3 +388,43 @@ def test_resolve_agent_by_id_or_unique_name(db: str) -> None:
         assert among.agent is not None and among.agent.id == twins[0].id
         assert agents_svc.resolve_agent(session=s, ref=str(pending.id)) == agents_svc.Resolution()
         assert agents_svc.resolve_agent(session=s, ref="nobody") == agents_svc.Resolution()
+
+
+async def test_a_change_saved_while_the_llm_revises_is_kept(
+    settings: Settings, openai_double: OpenAIServerDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 H7: the revision writes only its text onto the spec as stored then."""
+    from voxie_app.services import agents as agents_svc
+
+    agent = agent_creation.submit(
+        user_requirements={},
+        processed_spec={"name": "Dental Bot", "instructions": "Book visits.", "temperature": 0.4},
+    )
+    openai_double.script(
+        Reply(
+            json={
+                "name": "Dental Bot",
+                "description": "",
+                "instructions": "Book visits warmly.",
+                "greeting": "Hi!",
+                "language": "en",
+                "tools": ["end_call"],
+            }
+        )
+    )
+    drafting = agent_creation.revise_spec
+
+    async def meanwhile(**kwargs: object):
+        with session_scope() as s:  # someone edits another field while the LLM drafts
+            agents_svc.update_agent(session=s, agent_id=agent.id, spec_changes={"temperature": 0.1})
+        return await drafting(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agent_creation, "revise_spec", meanwhile)
+    revised, error = await agent_creation.revise(
+        agent_id=agent.id, change="warmer", session_id="s", settings=settings
+    )
+    assert error is None and revised is not None
+    with session_scope() as s:
+        spec = AgentSpec.model_validate(s.get(Agent, agent.id).processed_spec)  # type: ignore[union-attr]
+    assert spec.instructions == "Book visits warmly." and spec.greeting == "Hi!"
+    assert spec.temperature == 0.1

@@ -19,7 +19,7 @@ from voice_worker.spec_agent import SpecAgent
 from voice_worker.text_chat import TextChat
 from voxie_app import prompts
 from voxie_app.db import session_scope
-from voxie_app.models import Agent, AgentSpec
+from voxie_app.models import Agent, AgentSpec, CallSession
 from voxie_app.services import agent_creation, events
 from voxie_app.services.spec_guard import _shingles
 from voxie_app.settings import Settings
@@ -254,3 +254,177 @@ async def test_without_an_llm_the_builder_says_which_setting(
 ) -> None:
     with pytest.raises(CannotStart, match="OPENAI_API_KEY"):
         await TextChat.open_builder(settings=configure(), session_id="s")
+
+
+# ---- agents found by id, or by a name only one agent has (issue 12 H16) ---------
+
+
+def _tool_outputs(openai_double: OpenAIServerDouble, request: int) -> list[str]:
+    return [
+        m["content"] for m in openai_double.requests[request]["messages"] if m["role"] == "tool"
+    ]
+
+
+def _twins(name: str, descriptions: list[str]) -> list[Agent]:
+    twins = [
+        agent_creation.submit(
+            user_requirements={},
+            processed_spec={"name": name, "description": d, "instructions": "Book visits."},
+        )
+        for d in descriptions
+    ]
+    with session_scope() as s:  # the second one has taken a call: a detail that tells them apart
+        s.add(CallSession(session_id="c1", agent_id=twins[1].id, room_name="room-c1"))
+    return twins
+
+
+async def test_update_by_a_shared_name_asks_which_one(
+    settings: Settings, openai_double: OpenAIServerDouble
+) -> None:
+    first, second = _twins("Dental Bot", ["Downtown clinic", "Airport clinic"])
+    openai_double.script(
+        Reply(
+            tool_calls=[ToolCall("update_agent", {"agent_name": "dental bot", "change": "warmer"})]
+        ),
+        Reply(content="Two agents are called Dental Bot: downtown or airport?"),
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "update_agent",
+                    {"agent_name": "Dental Bot", "agent_id": str(second.id), "change": "warmer"},
+                )
+            ]
+        ),
+        Reply(
+            json={
+                "name": "Dental Bot",
+                "description": "Airport clinic",
+                "instructions": "Book visits warmly.",
+                "greeting": "",
+                "language": "en",
+                "tools": ["end_call"],
+            }
+        ),
+        Reply(content="Done."),
+    )
+    chat = await TextChat.open_builder(settings=settings, session_id=uuid.uuid4().hex)
+    reply = await chat.send("Make Dental Bot warmer")
+    assert reply.messages == ["Two agents are called Dental Bot: downtown or airport?"]
+    (question,) = _tool_outputs(openai_double, 1)
+    assert "2 agents are called 'dental bot'" in question
+    for agent, calls in ((first, 0), (second, 1)):
+        line = next(x for x in question.splitlines() if str(agent.id) in x)
+        assert agent.processed_spec["description"] in line
+        assert agent.created_at.strftime("%Y-%m-%d %H:%M UTC") in line
+        assert f"{calls} calls" in line
+    # Nothing changed and no revision was drafted while it was ambiguous.
+    assert len(openai_double.requests) == 2
+    with session_scope() as s:
+        assert s.get(Agent, first.id).processed_spec["instructions"] == "Book visits."  # type: ignore[union-attr]
+
+    await chat.send("The airport one")
+    await chat.aclose()
+    with session_scope() as s:
+        assert s.get(Agent, first.id).processed_spec["instructions"] == "Book visits."  # type: ignore[union-attr]
+        assert s.get(Agent, second.id).processed_spec["instructions"] == "Book visits warmly."  # type: ignore[union-attr]
+
+
+async def test_transfer_to_a_shared_name_asks_before_creating(
+    settings: Settings, openai_double: OpenAIServerDouble
+) -> None:
+    billing, other_billing = _twins("Billing", ["Invoices", "Refunds"])
+    unique = agent_creation.submit(
+        user_requirements={}, processed_spec={"name": "Front Desk", "instructions": "Greet."}
+    )
+    args = {**DENTAL_ARGS, "when_to_transfer": "billing questions"}
+    openai_double.script(
+        Reply(tool_calls=[ToolCall("create_agent", {**args, "transfer_to_agents": ["Billing"]})]),
+        Reply(content="Which Billing agent: invoices or refunds?"),
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "create_agent",
+                    {**args, "transfer_to_agents": [str(other_billing.id), "front desk"]},
+                )
+            ]
+        ),
+        Reply(json=DENTAL_DRAFT),
+        Reply(content="Created."),
+    )
+    chat = await TextChat.open_builder(settings=settings, session_id=uuid.uuid4().hex)
+    await chat.send("Create it, transferring billing questions to Billing")
+    (question,) = _tool_outputs(openai_double, 1)
+    assert str(billing.id) in question and str(other_billing.id) in question
+    assert "Invoices" in question and "Refunds" in question
+    assert len(stored_agents()) == 3  # nothing created yet
+
+    await chat.send("Refunds")
+    await chat.aclose()
+    (created,) = [
+        a for a in stored_agents() if a.id not in {billing.id, other_billing.id, unique.id}
+    ]
+    spec = AgentSpec.model_validate(created.processed_spec)
+    assert {t.agent_id for t in spec.transfer_targets} == {other_billing.id, unique.id}
+
+
+def test_resolve_agent_by_id_or_unique_name(db: str) -> None:
+    from voxie_app.services import agents as agents_svc
+
+    def make(name: str) -> Agent:
+        return agent_creation.submit(
+            user_requirements={}, processed_spec={"name": name, "instructions": "x"}
+        )
+
+    unique = make("Front Desk")
+    twins = [make("Support") for _ in range(agents_svc.MAX_CANDIDATES + 2)]
+    pending = agent_creation.submit(user_requirements={"b": "x"}, processed_spec=None)
+    with session_scope() as s:
+        assert agents_svc.resolve_agent(session=s, ref=" front desk ").agent.id == unique.id  # type: ignore[union-attr]
+        assert agents_svc.resolve_agent(session=s, ref=str(twins[3].id)).agent.id == twins[3].id  # type: ignore[union-attr]
+        shared = agents_svc.resolve_agent(session=s, ref="SUPPORT")
+        assert shared.agent is None and shared.more
+        assert len(shared.candidates) == agents_svc.MAX_CANDIDATES
+        among = agents_svc.resolve_agent(session=s, ref="support", among={twins[0].id, unique.id})
+        assert among.agent is not None and among.agent.id == twins[0].id
+        assert agents_svc.resolve_agent(session=s, ref=str(pending.id)) == agents_svc.Resolution()
+        assert agents_svc.resolve_agent(session=s, ref="nobody") == agents_svc.Resolution()
+
+
+async def test_a_change_saved_while_the_llm_revises_is_kept(
+    settings: Settings, openai_double: OpenAIServerDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 H7: the revision writes only its text onto the spec as stored then."""
+    from voxie_app.services import agents as agents_svc
+
+    agent = agent_creation.submit(
+        user_requirements={},
+        processed_spec={"name": "Dental Bot", "instructions": "Book visits.", "temperature": 0.4},
+    )
+    openai_double.script(
+        Reply(
+            json={
+                "name": "Dental Bot",
+                "description": "",
+                "instructions": "Book visits warmly.",
+                "greeting": "Hi!",
+                "language": "en",
+                "tools": ["end_call"],
+            }
+        )
+    )
+    drafting = agent_creation.revise_spec
+
+    async def meanwhile(**kwargs: object):
+        with session_scope() as s:  # someone edits another field while the LLM drafts
+            agents_svc.update_agent(session=s, agent_id=agent.id, spec_changes={"temperature": 0.1})
+        return await drafting(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agent_creation, "revise_spec", meanwhile)
+    revised, error = await agent_creation.revise(
+        agent_id=agent.id, change="warmer", session_id="s", settings=settings
+    )
+    assert error is None and revised is not None
+    with session_scope() as s:
+        spec = AgentSpec.model_validate(s.get(Agent, agent.id).processed_spec)  # type: ignore[union-attr]
+    assert spec.instructions == "Book visits warmly." and spec.greeting == "Hi!"
+    assert spec.temperature == 0.1

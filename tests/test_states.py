@@ -50,7 +50,7 @@ def test_form_from_spec_and_back_keeps_every_field() -> None:
             "instructions": "i",
             "greeting": "g",
             "language": "es-MX",
-            "voice": "v",
+            "voice": "coral",
             "llm_model": "m",
             "temperature": 1.25,
             "tools": ["end_call", "transfer_to_agent"],

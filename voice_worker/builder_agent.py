@@ -14,7 +14,6 @@ from typing import Annotated
 
 from livekit.agents import Agent, RunContext, function_tool, llm
 from pydantic import Field
-from sqlmodel import select
 
 from voice_worker import prompts
 from voice_worker.calldata import CallData
@@ -22,9 +21,9 @@ from voice_worker.providers import OPENAI_VOICES
 from voice_worker.spec_agent import BoundedContextAgent, end_call
 from voxie_app import prompts as shared_prompts
 from voxie_app.db import session_scope
-from voxie_app.models import Agent as AgentRow
 from voxie_app.models import AgentSpec
 from voxie_app.services import agent_creation, events
+from voxie_app.services import agents as agents_svc
 from voxie_app.services.spec_guard import Guard
 from voxie_app.settings import Settings
 
@@ -53,18 +52,43 @@ def _builder(context: RunContext[CallData]) -> dict:
     return context.userdata.extra.setdefault("builder", {"created": {}})
 
 
-def _find_agents(names: list[str]) -> tuple[list[tuple[uuid.UUID, str]], list[str]]:
-    """Existing ready agents with these names (case-insensitive); and the names not found."""
-    wanted = {n.strip().lower(): n for n in names if n.strip()}
-    if not wanted:
-        return [], []
+def _resolve(ref: str, among: set[uuid.UUID] | None = None) -> agents_svc.Resolution:
     with session_scope() as session:
-        rows = session.exec(
-            select(AgentRow.id, AgentRow.name).where(AgentRow.status == "ready")
-        ).all()
-    found = {name.lower(): (agent_id, name) for agent_id, name in rows}
-    hits = [found[key] for key in wanted if key in found]
-    return hits, [orig for key, orig in wanted.items() if key not in found]
+        return agents_svc.resolve_agent(session=session, ref=ref, among=among)
+
+
+def _ambiguous(ref: str, found: agents_svc.Resolution, tool: str) -> str:
+    """The question the model must ask when a name fits several agents."""
+    choices = "\n".join(
+        prompts.AGENT_CHOICE.format(
+            id=c.id,
+            description=c.description or "no description",
+            created=c.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            calls=c.calls,
+        )
+        for c in found.candidates
+    )
+    count = f"More than {len(found.candidates)}" if found.more else str(len(found.candidates))
+    return prompts.AGENT_AMBIGUOUS.format(count=count, name=ref, tool=tool, choices=choices)
+
+
+def _find_agents(
+    refs: list[str],
+) -> tuple[list[agents_svc.AgentChoice], list[str], list[tuple[str, agents_svc.Resolution]]]:
+    """Ready agents named by id or unique name; the references matching nothing; and
+    those matching several agents (with their candidates)."""
+    hits: list[agents_svc.AgentChoice] = []
+    unknown: list[str] = []
+    ambiguous: list[tuple[str, agents_svc.Resolution]] = []
+    for ref in dict.fromkeys(r.strip() for r in refs if r.strip()):
+        found = _resolve(ref)
+        if found.agent is not None:
+            hits.append(found.agent)
+        elif found.candidates:
+            ambiguous.append((ref, found))
+        else:
+            unknown.append(ref)
+    return hits, unknown, ambiguous
 
 
 @function_tool
@@ -80,7 +104,11 @@ async def create_agent(
     voice: Annotated[str, Field(max_length=20, description="alloy, coral, echo, ...")] = "",
     details_to_collect: Long = "",
     transfer_to_agents: Annotated[
-        list[str], Field(max_length=5, description="names of existing agents to transfer to")
+        list[Short],
+        Field(
+            max_length=5,
+            description="existing agents to transfer to: their ids, or names no other agent has",
+        ),
     ] = [],  # noqa: B006 - the schema needs a literal default
     when_to_transfer: Long = "",
     when_to_end: Long = "",
@@ -89,7 +117,9 @@ async def create_agent(
     """Create the voice agent the user described, after they confirmed your summary."""
     data = context.userdata
     session_id = data.extra["session_id"]
-    targets, unknown = await asyncio.to_thread(_find_agents, list(transfer_to_agents))
+    targets, unknown, ambiguous = await asyncio.to_thread(_find_agents, list(transfer_to_agents))
+    if ambiguous:  # nothing is created until the user said which agents they meant
+        return "\n\n".join(_ambiguous(ref, found, "create_agent") for ref, found in ambiguous)
     requirements = {
         "business_name": business_name,
         "business_description": business_description,
@@ -111,7 +141,7 @@ async def create_agent(
         when, _ = Guard(data.settings).clean(when_to_transfer)
         tools.append("transfer_to_agent")
         fixed["transfer_targets"] = [
-            {"agent_id": str(agent_id), "when": when[:300]} for agent_id, _ in targets
+            {"agent_id": str(target.id), "when": when[:300]} for target in targets
         ]
     code = language.strip().lower()
     if code and AgentSpec.model_fields["language"].default != code:
@@ -148,22 +178,28 @@ async def update_agent(
     context: RunContext[CallData],
     agent_name: Short,
     change: Long,
+    agent_id: Annotated[
+        str, Field(max_length=40, description="the agent's id, when several share the name")
+    ] = "",
 ) -> str:
     """Change an existing agent as the user asked, e.g. make it friendlier or greet differently."""
     data = context.userdata
-    found, _ = await asyncio.to_thread(_find_agents, [agent_name])
-    if not found:
-        return f"There is no agent called '{agent_name}'. Ask the user which agent they mean."
-    agent_id, name = found[0]
+    ref = agent_id.strip() or agent_name
+    found = await asyncio.to_thread(_resolve, ref)
+    if found.agent is None:
+        if found.candidates:
+            return _ambiguous(ref, found, "update_agent")
+        return prompts.AGENT_UNKNOWN.format(name=ref)
+    target, name = found.agent.id, found.agent.name
     agent, error = await agent_creation.revise(
-        agent_id=agent_id,
+        agent_id=target,
         change=change,
         session_id=data.extra["session_id"],
         settings=data.settings,
     )
     if agent is None:
         return f"Updating '{name}' failed: {error}. Apologise and offer to try again."
-    _builder(context)["created"][str(agent_id)] = agent.name
+    _builder(context)["created"][str(target)] = agent.name
     return f"Updated '{agent.name}'. Tell the user what changed, briefly."
 
 
@@ -171,24 +207,34 @@ async def update_agent(
 async def connect_to_agent(
     context: RunContext[CallData],
     agent_name: Short,
+    agent_id: Annotated[
+        str, Field(max_length=40, description="the agent's id, when several share the name")
+    ] = "",
 ) -> Agent | str:
     """Put the user through to an agent you created or changed in this conversation."""
     data = context.userdata
     created = _builder(context)["created"]
-    matches = [i for i, n in created.items() if n.lower() == agent_name.strip().lower()]
-    if not matches:
+    ref = agent_id.strip() or agent_name
+    found = (
+        await asyncio.to_thread(_resolve, ref, {uuid.UUID(i) for i in created})
+        if created
+        else agents_svc.Resolution()
+    )
+    if found.agent is None:
+        if found.candidates:
+            return _ambiguous(ref, found, "connect_to_agent")
         names = ", ".join(created.values()) or "none yet"
         return f"You can only connect to agents from this conversation ({names})."
     if data.agent_factory is None:
         return "Connecting is not available here. Tell the user to open the agent's page."
-    agent_id = uuid.UUID(matches[0])
+    target = found.agent.id
     events.publish(
         f"agent-create:{data.extra['session_id']}",
         "handoff",
-        f"Connecting you to '{created[matches[0]]}'",
-        {"agent_id": matches[0]},
+        f"Connecting you to '{found.agent.name}'",
+        {"agent_id": str(target)},
     )
-    return data.agent_factory(agent_id, None, False)
+    return data.agent_factory(target, None, False)
 
 
 class VoxieBuilder(BoundedContextAgent):

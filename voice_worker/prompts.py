@@ -44,3 +44,12 @@ HANDOFF_INTRO = (
 )
 
 GOODBYE = "Say a short, friendly goodbye to the caller now; the call ends after it."
+
+# What the builder's tools answer when a name does not pick out one agent.
+AGENT_AMBIGUOUS = (
+    "{count} agents are called '{name}', so none was chosen. Do not guess: tell the "
+    "user how they differ (description, creation date, calls) and ask which one they "
+    "mean, then call {tool} again with that agent's id (the newest are listed).\n{choices}"
+)
+AGENT_CHOICE = "- id {id}: {description}; created {created}; {calls} calls"
+AGENT_UNKNOWN = "There is no agent called '{name}'. Ask the user which agent they mean."

@@ -97,3 +97,19 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 def dialect_name(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+def take_write_lock(session: Session) -> None:
+    """On SQLite, make this transaction the database's writer now (`BEGIN IMMEDIATE`).
+
+    SQLite has no row locks: a read-modify-write must hold the database write
+    lock from its read on, or two of them read the same row and the second
+    write loses the first. Python's sqlite3 opens a transaction only before the
+    first write, so one already open means the lock is held. No-op elsewhere
+    (PostgreSQL callers lock rows with `SELECT ... FOR UPDATE`).
+    """
+    if dialect_name(session) != "sqlite":
+        return
+    raw = session.connection().connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")

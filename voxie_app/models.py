@@ -9,18 +9,70 @@ needs are marked "added". `AgentSpec` is the validated shape of
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
 from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
+from voxie_app.voices import OPENAI_VOICES
+
+# ------------------------------------------------------------------ free-form JSON
+
+MAX_JSON_DEPTH = 16
+MAX_JSON_BYTES = 64_000
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON `value` nests containers deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_json_bounds(value: Any) -> Any:
+    """Refuse free-form JSON nested deeper than MAX_JSON_DEPTH or over MAX_JSON_BYTES.
+
+    Checked before anything is stored: a value that deep cannot be serialised
+    back (pydantic stops at a depth limit), so storing it would break every
+    later read of the row.
+    """
+    if too_deep(value):
+        raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
+        raise ValueError(f"must be at most {MAX_JSON_BYTES} bytes as JSON")
+    return value
+
+
+# A free-form JSON object with its depth and size capped (422 naming the field).
+# JSON Schema cannot state a depth, so the schema says it in words.
+BoundedJSONObject = Annotated[
+    dict[str, Any],
+    AfterValidator(check_json_bounds),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": (
+                f"Free-form JSON object, at most {MAX_JSON_DEPTH} levels deep and "
+                f"{MAX_JSON_BYTES} bytes as JSON."
+            ),
+        }
+    ),
+]
 
 # --------------------------------------------------------------------------- spec
 
@@ -35,7 +87,33 @@ ALLOWED_TOOLS: tuple[str, ...] = (
 )
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# The voices of the TTS providers Voxie drives (one list: voxie_app/voices.py):
+# OpenAI's named voices, and Cartesia's voice ids, which are UUIDs.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_RE = re.compile(UUID_PATTERN)
+# A model name as OpenAI-compatible servers spell them: `gpt-4o-mini`,
+# `llama3.1:8b`, `meta-llama/Llama-3.1-8B-Instruct`.
+LLM_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
+_LLM_MODEL_RE = re.compile(LLM_MODEL_PATTERN)
+
+
+def _known_models() -> set[str]:
+    """Model names configured by the admin are always valid (the pricing table's
+    built-in names all fit LLM_MODEL_PATTERN)."""
+    from voxie_app.settings import get_settings
+
+    settings = get_settings()
+    return {settings.openai_model, *settings.pricing_overrides}
+
+
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL_RE = re.compile(rf"[{_CONTROL}]")
+# The same rules as JSON Schema patterns, so the API schema states them exactly: text
+# without control characters; required text also has a character that is not a space.
+TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
+REQUIRED_TEXT_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+_REQUIRED_TEXT_RE = re.compile(REQUIRED_TEXT_PATTERN)
 
 
 def _no_control_chars(value: str) -> str:
@@ -44,19 +122,39 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _clean_text(value: str) -> str:
+    """Checked as sent (lengths too, so the schema's limits are exact), then stripped."""
+    return _no_control_chars(value).strip()
+
+
+def _required_text(value: str) -> str:
+    if not _REQUIRED_TEXT_RE.match(value):
+        _no_control_chars(value)
+        raise PydanticCustomError(
+            "string_too_short", "String should have at least 1 character other than spaces"
+        )
+    return value.strip()
+
+
+def _text(max_length: int, *, required: bool = False, **kw: Any) -> Any:
+    pattern = REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN
+    return Field(
+        min_length=1 if required else None,
+        max_length=max_length,
+        json_schema_extra={"pattern": pattern},
+        **kw,
+    )
+
+
 class TransferTarget(BaseModel):
     """Another stored agent this one may hand a live call to."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     agent_id: uuid.UUID
-    when: str = Field(
-        default="",
-        max_length=300,
-        description="When to transfer, in plain words (read by the model).",
-    )
+    when: str = _text(300, default="", description="When to transfer, in plain words.")
 
-    _check_when = field_validator("when")(_no_control_chars)
+    _check_when = field_validator("when")(_clean_text)
 
 
 class AgentSpec(BaseModel):
@@ -66,25 +164,57 @@ class AgentSpec(BaseModel):
     request produces reaches the worker unchecked.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=80)
-    description: str = Field(default="", max_length=500)
-    instructions: str = Field(min_length=1, max_length=8000)
-    greeting: str = Field(default="", max_length=500)
-    language: str = Field(default="en", max_length=16)
-    voice: str = Field(default="alloy", min_length=1, max_length=100)
-    llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    name: str = _text(80, required=True)
+    description: str = _text(500, default="")
+    instructions: str = _text(8000, required=True)
+    greeting: str = _text(500, default="")
+    language: str = Field(
+        default="en", max_length=16, json_schema_extra={"pattern": _LANGUAGE_RE.pattern}
+    )
+    voice: str = Field(
+        default="alloy",
+        min_length=1,
+        max_length=100,
+        description="An OpenAI voice name, or a Cartesia voice id (a UUID).",
+        json_schema_extra={"anyOf": [{"enum": sorted(OPENAI_VOICES)}, {"pattern": UUID_PATTERN}]},
+    )
+    llm_model: str = Field(
+        default="gpt-4o-mini",
+        min_length=1,
+        max_length=100,
+        description="The LLM's model name, as the OpenAI-compatible server knows it.",
+        json_schema_extra={"pattern": LLM_MODEL_PATTERN},
+    )
+    # Numbers are numbers (strict): not `true`, not "0.5", as the schema says.
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0, strict=True)
     tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
     transfer_targets: list[TransferTarget] = Field(default_factory=list, max_length=10)
-    min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0)
-    max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0)
+    min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
+    max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
-    @field_validator("name", "description", "instructions", "greeting", "voice", "llm_model")
+    _check_required = field_validator("name", "instructions")(_required_text)
+    _check_text = field_validator("description", "greeting")(_clean_text)
+
+    @field_validator("voice")
     @classmethod
-    def _text_is_clean(cls, value: str) -> str:
-        return _no_control_chars(value)
+    def _known_voice(cls, value: str) -> str:
+        if value in OPENAI_VOICES:
+            return value
+        if _UUID_RE.match(value):
+            return value.lower()
+        raise ValueError(
+            f"must be an OpenAI voice ({', '.join(sorted(OPENAI_VOICES))}) "
+            "or a Cartesia voice id (a UUID)"
+        )
+
+    @field_validator("llm_model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if _LLM_MODEL_RE.match(value) or value in _known_models():
+            return value
+        raise ValueError("must be a model name: letters, digits and . _ : / - (e.g. 'gpt-4o-mini')")
 
     @field_validator("language")
     @classmethod

@@ -5,11 +5,55 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from voxie_app.models import AgentSpec
+from voxie_app.models import (
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
+    AgentSpec,
+    BoundedJSONObject,
+    check_json_bounds,
+)
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def partial_schema(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """`model`'s JSON Schema (every limit it enforces) with no field required."""
+    schema = model.model_json_schema()
+    schema = _inline_refs(schema, schema.pop("$defs", {}))
+    schema.pop("required", None)
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+    return {**schema, "title": f"{model.__name__}Fields", "description": description}
+
+
+# Some or all fields of an `AgentSpec`, validated by the service as a spec (422 naming
+# the field); the schema states every per-field limit. Two rules JSON Schema cannot
+# state: `min_endpointing_delay` <= `max_endpointing_delay`, and transfer targets are
+# other existing agents (with the `transfer_to_agent` tool).
+SpecFields = Annotated[
+    dict[str, Any],
+    AfterValidator(check_json_bounds),
+    WithJsonSchema(
+        partial_schema(
+            AgentSpec,
+            "Fields of the agent's spec. Create: a complete spec is stored as is (no LLM), "
+            "a partial one guides the LLM. Update: merged into the stored spec.",
+        )
+    ),
+]
 
 
 class AgentCreate(BaseModel):
@@ -17,13 +61,11 @@ class AgentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_requirements: dict[str, Any] = Field(
-        description="What the business asked for, as collected (free-form JSON object).",
+    user_requirements: BoundedJSONObject = Field(
+        description="What the business asked for, as collected: a free-form JSON object, "
+        f"at most {MAX_JSON_DEPTH} levels deep and {MAX_JSON_BYTES} bytes as JSON.",
     )
-    processed_spec: dict[str, Any] | None = Field(
-        default=None,
-        description="A complete spec is stored as is (no LLM); a partial one guides the LLM.",
-    )
+    processed_spec: SpecFields | None = None
     session_id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -39,8 +81,8 @@ class AgentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_requirements: dict[str, Any] | None = None
-    processed_spec: dict[str, Any] | None = None
+    user_requirements: BoundedJSONObject | None = None
+    processed_spec: SpecFields | None = None
     room_id: str | None = Field(default=None, max_length=200)
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from voxie_app.api import docs, errors
 from voxie_app.api.deps import require_access
+from voxie_app.api.gate import ApiGate
 from voxie_app.api.limits import BodySizeLimit, reject_nul_characters
 from voxie_app.api.routes import (
     agents,
@@ -23,7 +24,7 @@ from voxie_app.api.routes import (
 )
 from voxie_app.api.security_headers import SecurityHeaders
 from voxie_app.services import knowledge as knowledge_svc
-from voxie_app.settings import get_settings
+from voxie_app.settings import Settings, get_settings
 
 
 class ErrorMessage(BaseModel):
@@ -42,11 +43,20 @@ BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _document_body_errors(router: APIRouter) -> APIRouter:
+def _document_body_errors(router: APIRouter, settings: Settings) -> APIRouter:
+    """Every route with a body documents 400 and 413, with the body limit in bytes
+    (OpenAPI has no keyword for a body's size)."""
+    too_large = {
+        "model": ErrorMessage,
+        "description": f"the body is over {settings.max_body_bytes} bytes (VOXIE_MAX_BODY_BYTES)",
+    }
     for route in router.routes:
         if isinstance(route, APIRoute) and route.methods & {"POST", "PUT", "PATCH"}:
             for code, doc in BODY_RESPONSES.items():
                 route.responses.setdefault(code, doc)
+            ours = str(route.responses[413].get("description", "")).startswith("the body is over")
+            if ours:  # not a route's own 413: state this app's limits
+                route.responses[413] = too_large
     return router
 
 
@@ -70,11 +80,13 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         responses=ACCESS_RESPONSES,
     )
     for module in (agents, knowledge, calls, analytics, webhooks):
-        protected.include_router(_document_body_errors(module.router))
+        protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)
     app.include_router(api)
     docs.install(app)
     errors.install(app)
+    # JSON 404/405 for every /api path and method, HEAD, and auth before the body is read.
+    app.add_middleware(ApiGate, api=app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

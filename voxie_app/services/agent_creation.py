@@ -27,7 +27,7 @@ from voxie_app.models import Agent
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import events, webhooks
 from voxie_app.services.errors import Conflict, InvalidInput, ServiceError
-from voxie_app.services.spec_builder import generate_spec, revise_spec
+from voxie_app.services.spec_builder import REVISED_FIELDS, generate_spec, revise_spec
 from voxie_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ async def process(*, agent_id: uuid.UUID, settings: Settings) -> Agent | None:
             {"tokens_used": tokens, "tools": list(spec.tools)},
         )
         with session_scope() as session:
-            agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+            agent = agents_svc.lock_agent(session=session, agent_id=agent_id)
             agents_svc.set_spec(session=session, agent=agent, spec=spec)
             events.publish(
                 stream,
@@ -204,7 +204,12 @@ async def revise(
                 level="warning",
             )
         with session_scope() as session:
-            agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+            agent = agents_svc.lock_agent(session=session, agent_id=agent_id)
+            # Only the revised text goes onto the spec as it is now: a change saved
+            # while the LLM was drafting (another field) is kept.
+            latest = agents_svc.parse_spec(agent.processed_spec)
+            revised = {f: getattr(spec, f) for f in REVISED_FIELDS}
+            spec = agents_svc.parse_spec({**latest.model_dump(mode="json"), **revised})
             agents_svc.set_spec(session=session, agent=agent, spec=spec)
             events.publish(
                 stream,

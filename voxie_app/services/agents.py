@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session, col, select
 
+from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import Agent, AgentSpec
+from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession
 from voxie_app.services.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 
 class SpecInvalid(Exception):
@@ -78,12 +86,139 @@ def get_agent(*, session: Session, agent_id: uuid.UUID) -> Agent:
     return agent
 
 
+def lock_agent(*, session: Session, agent_id: uuid.UUID, shared: bool = False) -> Agent:
+    """The agent, freshly read and locked until the transaction ends; NotFound if gone.
+
+    Every read-modify-write of an agent starts here, so concurrent writers queue
+    instead of overwriting each other, and a delete cannot slip between the read
+    and the write. PostgreSQL: `FOR UPDATE` (`FOR SHARE` when `shared`: the row
+    must only stay, e.g. while a call referencing it is inserted). SQLite: the
+    database write lock, its only lock.
+    """
+    take_write_lock(session)
+    query = (
+        select(Agent)
+        .where(Agent.id == agent_id)
+        .with_for_update(read=shared)
+        .execution_options(populate_existing=True)
+    )
+    agent = session.exec(query).first()
+    if agent is None:
+        raise NotFound(f"agent {agent_id} not found")
+    return agent
+
+
+_REQUIREMENTS = TypeAdapter(BoundedJSONObject)
+
+
+def check_requirements(value: dict[str, Any]) -> dict[str, Any]:
+    """`user_requirements` within the free-form JSON bounds (the API checks them too)."""
+    try:
+        return _REQUIREMENTS.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput(exc.errors()[0]["msg"], field="user_requirements") from None
+
+
 def get_spec(*, session: Session, agent_id: uuid.UUID) -> AgentSpec:
     """The validated spec of a ready agent (what the worker runs)."""
     agent = get_agent(session=session, agent_id=agent_id)
     if agent.status != "ready":
         raise InvalidInput(f"agent is {agent.status}, not ready", field="agent_id")
-    return AgentSpec.model_validate(agent.processed_spec)
+    return stored_spec(agent.processed_spec)
+
+
+# Checked only since issue 12: a spec stored before may have any text there.
+_CHECKED_LATER = frozenset({"voice", "llm_model"})
+
+
+def stored_spec(data: dict[str, Any]) -> AgentSpec:
+    """A stored spec; a `voice` or `llm_model` stored before they were checked falls
+    back to the default (logged) rather than stopping every call with the agent."""
+    try:
+        return AgentSpec.model_validate(data)
+    except ValidationError as exc:
+        bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        if not bad or not bad <= _CHECKED_LATER:
+            raise
+    log.warning("stored spec has an unknown %s; using the default", " and ".join(sorted(bad)))
+    return AgentSpec.model_validate({k: v for k, v in data.items() if k not in bad})
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    """What tells agents of the same name apart, for a person to pick one."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    created_at: datetime
+    calls: int
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The agent a reference names (`agent`), or the ones it could mean (`candidates`:
+    several agents share the name; none: nothing matched)."""
+
+    agent: AgentChoice | None = None
+    candidates: list[AgentChoice] = field(default_factory=list)
+    more: bool = False  # more agents share the name than `candidates` lists
+
+
+MAX_CANDIDATES = 10
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def resolve_agent(*, session: Session, ref: str, among: set[uuid.UUID] | None = None) -> Resolution:
+    """Find a ready agent by id, or by name (case-insensitive) only when one agent has it.
+
+    Names are not unique, so a name shared by several agents resolves to none of
+    them: the caller gets the candidates (newest first, at most MAX_CANDIDATES)
+    and must ask which one. `among` limits the search to those agents.
+    """
+    query = select(Agent).where(Agent.status == "ready")
+    if among is not None:
+        query = query.where(col(Agent.id).in_(among))
+    agent_id = _as_uuid(ref)
+    if agent_id is not None:
+        query = query.where(Agent.id == agent_id)
+    else:
+        query = query.where(sa.func.lower(Agent.name) == ref.strip().lower())
+    rows = session.exec(
+        query.order_by(col(Agent.created_at).desc()).limit(MAX_CANDIDATES + 1)
+    ).all()
+    choices = _choices(session, list(rows))
+    if len(choices) == 1:
+        return Resolution(agent=choices[0])
+    return Resolution(candidates=choices[:MAX_CANDIDATES], more=len(choices) > MAX_CANDIDATES)
+
+
+def _choices(session: Session, rows: list[Agent]) -> list[AgentChoice]:
+    if not rows:
+        return []
+    counts = dict(
+        session.exec(
+            select(CallSession.agent_id, sa.func.count())
+            .where(col(CallSession.agent_id).in_([a.id for a in rows]))
+            .group_by(CallSession.agent_id)
+        ).all()
+    )
+    return [
+        AgentChoice(
+            id=a.id,
+            name=a.name,
+            description=str((a.processed_spec or {}).get("description") or ""),
+            created_at=a.created_at,
+            calls=int(counts.get(a.id, 0)),
+        )
+        for a in rows
+    ]
 
 
 def list_agents(
@@ -91,7 +226,9 @@ def list_agents(
 ) -> list[Agent]:
     query = select(Agent)
     if search:
-        query = query.where(Agent.name.ilike(f"%{search}%"))  # type: ignore[attr-defined]
+        # `%` and `_` are wildcards in LIKE: escaped, so a search matches them literally.
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+        query = query.where(col(Agent.name).ilike(pattern, escape="\\"))
     query = query.order_by(Agent.created_at.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return list(session.exec(query).all())
 
@@ -110,7 +247,7 @@ def create_agent(
     hints for generation.
     """
     agent = Agent(
-        user_requirements=user_requirements,
+        user_requirements=check_requirements(user_requirements),
         processed_spec=partial_spec or {},
         session_id=session_id or uuid.uuid4().hex,
         status="processing" if spec is None else "ready",
@@ -154,8 +291,12 @@ def update_agent(
     spec_changes: dict[str, Any] | None = None,
     room_id: str | None = None,
 ) -> Agent:
-    """Partial update. `spec_changes` is merged into the current spec and re-validated."""
-    agent = get_agent(session=session, agent_id=agent_id)
+    """Partial update: the fields given are merged into the stored agent, read under its
+    lock (`lock_agent`), so concurrent updates of different fields all survive.
+    `spec_changes` is merged into the current spec and re-validated."""
+    if user_requirements is not None:
+        user_requirements = check_requirements(user_requirements)
+    agent = lock_agent(session=session, agent_id=agent_id)
     if user_requirements is not None:
         agent.user_requirements = user_requirements
     if room_id is not None:
@@ -171,6 +312,6 @@ def update_agent(
 
 def delete_agent(*, session: Session, agent_id: uuid.UUID) -> None:
     """Delete an agent. Its calls stay (their `agent_id` becomes NULL) for history."""
-    agent = get_agent(session=session, agent_id=agent_id)
+    agent = lock_agent(session=session, agent_id=agent_id)
     session.delete(agent)
     session.flush()

@@ -65,18 +65,23 @@ async def start_call(*, agent_id: uuid.UUID, settings: Settings, caller: Princip
     """Open a call with a stored agent: row, room, dispatch, browser token.
 
     The caller's call-start rate limit is checked first, then the LiveKit
-    settings, before anything is written. If LiveKit fails after the row
-    exists, the row is kept and marked `failed` with the reason.
+    settings, before anything is written. The agent is read under a lock and
+    the call row inserted in the same transaction, so an agent deleted
+    meanwhile is a 404 (`NotFound`), never a foreign-key error. If LiveKit
+    fails after the row exists, the row is kept and marked `failed`.
     """
     check_start_rate(caller=caller, settings=settings)
     require_livekit(settings)
     with session_scope() as session:
-        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
-        name = agent.name
-    return await _open_call(
-        settings=settings, agent_id=agent_id, label=name, metadata={"agent_id": str(agent_id)}
+        call = _insert_call(session, agent_id=agent_id, label=agent.name)
+    return await _dispatch(
+        settings=settings,
+        call=call,
+        label=call.primary_agent_type or "",
+        metadata={"agent_id": str(agent_id)},
     )
 
 
@@ -86,31 +91,37 @@ async def start_builder_call(
     """Open a voice call with Voxie, the builder; its log goes to `agent-create:<session_id>`."""
     check_start_rate(caller=caller, settings=settings)
     require_livekit(settings)
-    return await _open_call(
+    with session_scope() as session:
+        call = _insert_call(session, agent_id=None, label=BUILDER_NAME)
+    return await _dispatch(
         settings=settings,
-        agent_id=None,
+        call=call,
         label=BUILDER_NAME,
         metadata={"agent_id": None, "builder": True, "session_id": session_id},
     )
 
 
-async def _open_call(
-    *, settings: Settings, agent_id: uuid.UUID | None, label: str, metadata: dict
-) -> StartedCall:
-    gateway = LiveKitGateway(settings)
+def _insert_call(session: Session, *, agent_id: uuid.UUID | None, label: str) -> CallSession:
     call_id = uuid.uuid4()
-    room_name = f"voxie-{call_id.hex[:12]}-{secrets.token_hex(3)}"
-    with session_scope() as session:
-        session.add(
-            CallSession(
-                id=call_id,
-                session_id=uuid.uuid4().hex,
-                agent_id=agent_id,
-                room_name=room_name,
-                primary_agent_type=label,
-                last_activity_at=utcnow(),
-            )
-        )
+    call = CallSession(
+        id=call_id,
+        session_id=uuid.uuid4().hex,
+        agent_id=agent_id,
+        room_name=f"voxie-{call_id.hex[:12]}-{secrets.token_hex(3)}",
+        primary_agent_type=label,
+        last_activity_at=utcnow(),
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+async def _dispatch(
+    *, settings: Settings, call: CallSession, label: str, metadata: dict
+) -> StartedCall:
+    """Create the room and dispatch the worker for a stored call; mint the browser token."""
+    gateway = LiveKitGateway(settings)
+    call_id, room_name = call.id, call.room_name
     try:
         await gateway.create_room_and_dispatch(
             room_name=room_name, metadata={"call_session_id": str(call_id), **metadata}

@@ -196,8 +196,10 @@ def check_text(*, name: str | None, text: str, settings: Settings | None = None)
 def add_document(
     *, session: Session, agent_id: uuid.UUID, upload: Upload, settings: Settings | None = None
 ) -> KnowledgeDocument:
-    """Store a checked upload as a `processing` document; `ingest` does the rest."""
-    agents_svc.get_agent(session=session, agent_id=agent_id)
+    """Store a checked upload as a `processing` document; `ingest` does the rest.
+
+    The agent stays locked until the document is in (a concurrent delete is a 404)."""
+    agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
     doc = KnowledgeDocument(
         agent_id=agent_id,
         name=upload.name,

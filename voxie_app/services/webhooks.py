@@ -53,7 +53,7 @@ from voxie_app.db import dialect_name, session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, CallSession, Webhook, WebhookDelivery
 from voxie_app.services import url_guard
-from voxie_app.services.errors import InvalidInput, NotFound
+from voxie_app.services.errors import Conflict, InvalidInput, NotFound
 from voxie_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def register(
     events = _check_events(events)
     count = session.exec(select(sa.func.count()).select_from(Webhook)).one()
     if count >= MAX_WEBHOOKS:
-        raise InvalidInput(f"at most {MAX_WEBHOOKS} webhooks can be registered", field="url")
+        # A full list is the state of the server, not bad input: 409.
+        raise Conflict(f"at most {MAX_WEBHOOKS} webhooks can be registered; delete one first")
     hook = Webhook(url=url, events=events, secret=SECRET_PREFIX + secrets.token_hex(32))
     session.add(hook)
     session.flush()

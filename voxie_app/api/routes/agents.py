@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import TypeAdapter
 from sqlmodel import select
 
 from voxie_app.api.deps import PrincipalDep, SettingsDep
 from voxie_app.db import session_scope
-from voxie_app.models import Agent
+from voxie_app.models import MAX_JSON_DEPTH, Agent, too_deep
 from voxie_app.schemas import AgentCreate, AgentCreated, AgentPublic, AgentUpdate
 from voxie_app.services import agent_creation, events, knowledge
 from voxie_app.services import agents as agents_svc
@@ -28,7 +29,24 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such age
 
 
 def _public(agent: Agent) -> AgentPublic:
-    return AgentPublic.model_validate(agent, from_attributes=True)
+    public = AgentPublic.model_validate(agent, from_attributes=True)
+    if too_deep(public.user_requirements):
+        # Stored before the limit existed: not sendable as JSON; one such agent must
+        # not break the list for everyone. Shown again once replaced by a PUT.
+        public.user_requirements = {"not_shown": NOT_SHOWN}
+    return public
+
+
+NOT_SHOWN = f"stored requirements nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+_AGENT_LIST = TypeAdapter(list[AgentPublic])
+
+
+def _json(body: bytes) -> Response:
+    """The response already serialised: routes build it inside their transaction, so
+    a row that could not be sent back is never committed (the write rolls back)."""
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("", response_model=list[AgentPublic])
@@ -37,10 +55,10 @@ def list_agents(
     search: Annotated[str | None, Query(max_length=80, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[AgentPublic]:
+) -> Response:
     with session_scope() as session:
         rows = agents_svc.list_agents(session=session, search=search, limit=limit, offset=offset)
-        return [_public(a) for a in rows]
+        return _json(_AGENT_LIST.dump_json([_public(a) for a in rows]))
 
 
 @router.post(
@@ -135,14 +153,17 @@ async def _sse(stream: str, after: int) -> AsyncIterator[str]:
 
 
 @router.get("/{agent_id}", response_model=AgentPublic, responses=_NOT_FOUND)
-def get_agent(agent_id: uuid.UUID, _: PrincipalDep) -> AgentPublic:
+def get_agent(agent_id: uuid.UUID, _: PrincipalDep) -> Response:
     with session_scope() as session:
-        return _public(agents_svc.get_agent(session=session, agent_id=agent_id))
+        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        return _json(_public(agent).model_dump_json().encode())
 
 
 @router.put("/{agent_id}", response_model=AgentPublic, responses=_NOT_FOUND)
-def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> AgentPublic:
-    """Partial update: only the fields sent change; spec fields are merged and re-validated."""
+def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> Response:
+    """Partial update: only the fields sent change; spec fields are merged and re-validated.
+
+    Concurrent updates queue on the agent's lock, so each merges into the latest."""
     with session_scope() as session:
         agent = agents_svc.update_agent(
             session=session,
@@ -151,7 +172,7 @@ def update_agent(agent_id: uuid.UUID, body: AgentUpdate, _: PrincipalDep) -> Age
             spec_changes=body.processed_spec,
             room_id=body.room_id,
         )
-        return _public(agent)
+        return _json(_public(agent).model_dump_json().encode())
 
 
 @router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -37,8 +37,16 @@ class KnowledgeText(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="Pasted text", min_length=1, max_length=200)
-    text: str = Field(min_length=1)
+    # The patterns state `knowledge.clean_name` and `check_text`: a plain file name (no
+    # path, control characters, or leading dot or tilde, spaces around it ignored), and
+    # text that is not blank.
+    name: str = Field(
+        default="Pasted text",
+        min_length=1,
+        max_length=200,
+        json_schema_extra={"pattern": r"^\s*[^\s.~/\\:\x00-\x1f\x7f][^/\\:\x00-\x1f\x7f]*\s*$"},
+    )
+    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"})
 
 
 class KnowledgeDocumentPublic(BaseModel):
@@ -77,6 +85,7 @@ _UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
                         "file": {
                             "type": "string",
@@ -101,6 +110,10 @@ def _check_agent(agent_id: uuid.UUID) -> None:
         agents_svc.get_agent(session=session, agent_id=agent_id)
 
 
+def _without_input(error: Any) -> dict[str, Any]:
+    return {k: v for k, v in error.items() if k != "input"}
+
+
 async def _read_upload(request: Request, settings: Settings) -> knowledge.Upload:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
@@ -108,6 +121,9 @@ async def _read_upload(request: Request, settings: Settings) -> knowledge.Upload
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 raise InvalidInput("send the document in the form field 'file'", field="file")
+            for key in form:
+                if key != "file":  # the form has one field, as its schema says
+                    raise InvalidInput(f"unexpected form field '{key[:40]}'", field=key[:40])
             data = await file.read(knowledge.max_upload_bytes(settings) + 1)
             return knowledge.check_file(name=file.filename, data=data, settings=settings)
     if kind == "application/json":
@@ -115,8 +131,8 @@ async def _read_upload(request: Request, settings: Settings) -> knowledge.Upload
             body = KnowledgeText.model_validate_json(await request.body())
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False)
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in errors]
+            raise RequestValidationError(  # without `input`: it may be bytes, not UTF-8
+                [{**_without_input(e), "loc": ("body", *e["loc"])} for e in errors]
             ) from None
         return knowledge.check_text(name=body.name, text=body.text, settings=settings)
     raise knowledge.UploadRejected(

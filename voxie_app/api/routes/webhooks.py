@@ -74,7 +74,12 @@ def _delivery(row: WebhookDelivery) -> DeliveryPublic:
     )
 
 
-@router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=WebhookCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "the most webhooks there can be are registered"}},
+)
 def create_webhook(body: WebhookCreate, _: AdminDep) -> WebhookCreated:
     """Register a webhook; the response holds its signing secret (not shown again)."""
     with session_scope() as session:

@@ -133,8 +133,8 @@ def chart_box(chart: rx.Component, height: str = "16rem") -> rx.Component:
     return rx.box(chart, width="100%", height=height, min_width="0")
 
 
-def muted(text: rx.Var | str, **props: Any) -> rx.Component:
-    return rx.text(text, size="2", color=rx.color("gray", 10), **props)
+def muted(*text: rx.Var | str | rx.Component, **props: Any) -> rx.Component:
+    return rx.text(*text, size="2", color=rx.color("gray", 10), **props)
 
 
 def field_error(message: rx.Var) -> rx.Component:
@@ -144,11 +144,16 @@ def field_error(message: rx.Var) -> rx.Component:
     )
 
 
-def responsive_table(*children: rx.Component, **props: Any) -> rx.Component:
+def responsive_table(
+    *children: rx.Component, size: str = "2", variant: str = "ghost", **props: Any
+) -> rx.Component:
+    """A table in a box that scrolls sideways when the screen is narrower than the table."""
     return rx.box(
-        rx.table.root(*children, variant="ghost", size="2", width="100%", **props),
+        rx.table.root(*children, variant=variant, size=size, width="100%", **props),
         width="100%",
+        max_width="100%",
         overflow_x="auto",
+        data_testid="table-scroll",
     )
 
 

@@ -199,7 +199,11 @@ def _agents() -> rx.Component:
         agent_dialog(),
         delete_dialog(),
         title="Agents",
-        subtitle="Your voice agents: test them in a chat, call them, change them.",
+        subtitle=rx.cond(
+            ui.is_viewer(),
+            "Your voice agents, their calls and their knowledge.",
+            "Your voice agents: test them in a chat, call them, change them.",
+        ),
         actions=ui.editors_only(
             rx.button(
                 rx.icon("plus", size=16),

@@ -17,6 +17,7 @@ from voxie_app.models import Agent
 from voxie_app.services import agent_creation, calls
 from voxie_app.services.errors import ServiceError
 from voxie_app.settings import get_settings
+from voxie_app.state import guard
 from voxie_app.state.base import AppState
 from voxie_app.state.chat import ChatState
 from voxie_app.state.live import claim, client_connected, follow
@@ -77,7 +78,11 @@ class BuilderState(ChatState, AppState):
             log.warning("loading builder agents failed: %s", exc)
 
     @rx.event
+    @guard.viewer
     def on_load(self):
+        """Viewer-safe: a viewer gets the page's notice; no conversation opens."""
+        if not self._is_editor():
+            return None
         if not self.session_id:
             self.session_id = uuid.uuid4().hex
         missing = get_settings().missing_livekit_settings()

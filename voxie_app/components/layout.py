@@ -237,7 +237,7 @@ def page_header(
 ) -> rx.Component:
     return rx.flex(
         rx.vstack(
-            rx.heading(title, size="7", weight="bold", data_testid="page-title"),
+            rx.heading(title, size="7", weight="bold", as_="h1", data_testid="page-title"),
             rx.cond(subtitle != "", rx.text(subtitle, size="3", color=rx.color("gray", 11))),
             spacing="1",
             min_width="0",

@@ -205,6 +205,10 @@ def test_duplicate_agent_names_are_told_apart_in_pickers(db: str, clock) -> None
         "Twin (created 2026-11-01 14:30)",
         "Twin (created 2026-11-01 14:35)",
     ]
+    with session_scope() as session:  # made in the same minute: the id tells them apart
+        third = agents_svc.create_agent(session=session, user_requirements={}, spec=spec)
+        labels = dict(reports.agent_choices(session=session, tz="Asia/Tokyo"))
+    assert labels[third.id] == f"Twin (created 2026-11-01 14:35, #{third.id.hex[:6]})"
 
 
 # --------------------------------------------------------------------- filters

@@ -55,11 +55,11 @@ def stat(
         rx.hstack(
             rx.vstack(
                 rx.text(label, size="2", color=rx.color("gray", 11), weight="medium"),
-                rx.heading(
+                rx.text(  # a figure, not a heading: only the page title is an h1
                     value,
-                    as_="p",
                     size=rx.breakpoints(initial="5", sm="7"),
                     weight="bold",
+                    line_height="1.2",
                     data_testid=testid or None,
                 ),
                 rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10))),

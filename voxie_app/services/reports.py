@@ -518,7 +518,7 @@ def agent_choices(*, session: Session, tz: str = "UTC") -> list[tuple[uuid.UUID,
 
     Agents may share a name (a duplicate keeps it until renamed); those labels get
     the creation time in `tz` ("Support (created 2026-11-25 14:03)") so a picker
-    tells them apart.
+    tells them apart, and the start of the id when even that is shared.
     """
     rows = session.exec(
         select(Agent.id, Agent.name, Agent.created_at).order_by(
@@ -528,9 +528,14 @@ def agent_choices(*, session: Session, tz: str = "UTC") -> list[tuple[uuid.UUID,
     names = [n or "Untitled agent" for _, n, _ in rows]
     counts = Counter(names)
     zone = ZoneInfo(tz)
+    labels = [
+        name if counts[name] == 1 else f"{name} (created {_local(created, zone)})"
+        for (_, _, created), name in zip(rows, names, strict=True)
+    ]
+    same = Counter(labels)
     return [
-        (i, name if counts[name] == 1 else f"{name} (created {_local(created, zone)})")
-        for (i, _, created), name in zip(rows, names, strict=True)
+        (i, label if same[label] == 1 else f"{label[:-1]}, #{i.hex[:6]})")
+        for (i, _, _), label in zip(rows, labels, strict=True)
     ]
 
 

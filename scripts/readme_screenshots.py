@@ -1,6 +1,6 @@
 """Refresh the README's screenshots in docs/screenshots/ (desktop 1400x900, one phone shot).
 
-    .venv/bin/python -m scripts.readme_screenshots
+    .venv/bin/python scripts/readme_screenshots.py
 
 Runs the production build on a freshly seeded SQLite database (the same demo
 data as the browser tests), with the test doubles standing in for OpenAI (a

@@ -301,7 +301,7 @@ def test_account_handlers_are_open_to_viewers_and_admin_handlers_are_not() -> No
 
     for name in ("change_password", "sign_out_others"):
         assert guard.access_of(AccountState.event_handlers[name].fn) == "viewer"
-    for name in ("reset_password", "confirm_reset", "set_disabled"):
+    for name in ("reset_password", "confirm_secret", "set_disabled"):
         assert guard.access_of(AdminState.event_handlers[name].fn) == "admin"
 
 
@@ -363,12 +363,12 @@ async def test_admin_reset_shows_the_password_once_and_refuses_own_account(
     admin = _ctx("tab-6", _socket(cookie=f"voxie_session={tokens['admin']}"))
     await _handler(admin, AdminState, "load")
     _, state = await _handler(admin, AdminState, "reset_password", users["viewer@example.com"])
-    assert state.reset_user_id == users["viewer@example.com"] and len(state.reset_secret) >= 10
+    assert len(state.shown_secret) >= 10 and "viewer@example.com" in state.shown_title
     assert not _valid(tokens["viewer"])
     with session_scope() as s:
-        auth.login(session=s, email="viewer@example.com", password=state.reset_secret, hours=1)
-    _, state = await _handler(admin, AdminState, "confirm_reset")
-    assert state.reset_secret == "" and state.reset_user_id == ""
+        auth.login(session=s, email="viewer@example.com", password=state.shown_secret, hours=1)
+    _, state = await _handler(admin, AdminState, "confirm_secret")
+    assert state.shown_secret == "" and state.shown_title == ""
 
     for name, args in (
         ("reset_password", (users["admin@example.com"],)),

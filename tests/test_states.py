@@ -20,7 +20,13 @@ from voxie_app.services.livekit_check import check_livekit
 from voxie_app.state import agent_form, fmt
 from voxie_app.state.analytics import fetch_analytics
 from voxie_app.state.call_detail import detail_view
-from voxie_app.state.calls import ALL, blank_filters, build_filter
+from voxie_app.state.calls import (
+    ALL,
+    blank_filters,
+    build_filter,
+    filters_from_query,
+    query_for,
+)
 from voxie_app.state.dashboard import fetch_dashboard
 from voxie_app.state.settings import pricing_rows, provider_rows
 
@@ -198,6 +204,79 @@ def test_other_formats() -> None:
     assert fmt.when(when, "UTC") == "Nov 25, 23:30"
     assert fmt.when(when, "Asia/Tokyo") == "Nov 26, 08:30"
     assert fmt.sentiment_color("negative") == "red" and fmt.status_color("weird") == "gray"
+
+
+def test_counts_and_minutes_read_one_way() -> None:
+    assert [fmt.count(n, "call") for n in (0, 1, 2, 1204)] == [
+        "0 calls",
+        "1 call",
+        "2 calls",
+        "1,204 calls",
+    ]
+    assert [fmt.minutes(v) for v in (None, 0, 12, 12.34, 1234.56)] == [
+        "—",
+        "0.0",
+        "12.0",
+        "12.3",
+        "1,234.6",
+    ]
+
+
+def test_end_reasons_read_as_sentences_with_the_raw_detail_apart() -> None:
+    raw = "browser: could not establish pc connection"
+    assert fmt.end_reason(raw, "failed") == (
+        "The browser could not connect the call.",
+        "could not establish pc connection",
+    )
+    assert fmt.end_reason("microphone: NotAllowedError", "failed")[1] == "NotAllowedError"
+    assert fmt.end_reason("worker_error", "failed") == (
+        "The call failed before it finished.",
+        "worker_error",
+    )
+    assert fmt.end_reason("caller_hung_up", "completed") == ("The caller hung up.", "")
+    assert fmt.end_reason(None, "active") == ("The call is still going.", "")
+
+
+def test_failed_and_empty_calls_have_their_own_summary_wording() -> None:
+    assert fmt.summary_note("completed", 5, True) == ("", "No follow-up needed.")
+    failed, actions = fmt.summary_note("failed", 0, False)
+    assert "failed before anything was said" in failed and "No follow-up" not in actions
+    assert "nothing was said" in fmt.summary_note("completed", 0, False)[0]
+    assert "when the call ends" in fmt.summary_note("active", 2, False)[0]
+
+
+def test_calls_filters_round_trip_through_the_url() -> None:
+    filters = blank_filters() | {"status": "failed", "start": "2026-11-01"}
+    url = query_for(filters, 2)
+    assert url == "/calls?start=2026-11-01&status=failed&page=3"
+    query = dict(pair.split("=") for pair in url.partition("?")[2].split("&"))
+    assert filters_from_query(query) == (filters, 2)
+    assert query_for(blank_filters(), 0) == "/calls"
+    assert filters_from_query({"start": "nope", "page": "x", "bogus": "1"}) == (
+        blank_filters(),
+        0,
+    )
+
+
+def test_duplicate_agent_names_are_told_apart_in_pickers(db: str, clock) -> None:
+    clock(NOW)
+    seed_demo(now=NOW, tz="UTC")
+    with session_scope() as session:
+        spec = agents_svc.parse_spec({"name": "Twin", "instructions": "Answer the phone."})
+        agents_svc.create_agent(session=session, user_requirements={}, spec=spec)
+        clock(NOW + timedelta(minutes=5))
+        agents_svc.create_agent(session=session, user_requirements={}, spec=spec)
+    with session_scope() as session:
+        labels = [label for _, label in reports.agent_choices(session=session, tz="Asia/Tokyo")]
+    assert labels.count("Pizza Roma Orders") == 1
+    assert [x for x in labels if x.startswith("Twin")] == [
+        "Twin (created 2026-11-01 14:30)",
+        "Twin (created 2026-11-01 14:35)",
+    ]
+    with session_scope() as session:  # made in the same minute: the id tells them apart
+        third = agents_svc.create_agent(session=session, user_requirements={}, spec=spec)
+        labels = dict(reports.agent_choices(session=session, tz="Asia/Tokyo"))
+    assert labels[third.id] == f"Twin (created 2026-11-01 14:35, #{third.id.hex[:6]})"
 
 
 # --------------------------------------------------------------------- filters

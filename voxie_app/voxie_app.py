@@ -15,6 +15,7 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     calls,
     dashboard,
     login,
+    not_found,
     settings,
 )
 from voxie_app.services.session_purge import purger_lifespan
@@ -28,6 +29,8 @@ from voxie_app.state.upload_guard import UploadGuard
 app = rx.App(
     api_transformer=[create_api(ui_upload_refused=upload_refused_update), UploadGuard],
     stylesheets=["/voxie.css"],
+    # Chats and live logs follow their newest line unless the reader scrolled up.
+    head_components=[rx.script(src="/chat_scroll.js")],
     frontend_exception_handler=frontend_exception_handler,
 )
 # Every event of our states is checked on the server (session and role) before it runs.

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.apprunner import api_headers
-from tests.browser.conftest import SeededApp, seeded_app
+from tests.browser.conftest import LAPTOP, PHONE, SeededApp, seeded_app
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,6 +34,25 @@ DRAFT = {
     "language": "en",
     "tools": ["end_call", "record_caller_details"],
 }
+
+
+# Words (of 4+ letters) in the elements matching a selector that are split over two lines.
+WORDS_BROKEN_ACROSS_LINES = """(selector) => {
+    const broken = [];
+    for (const root of document.querySelectorAll(selector)) {
+        const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+            for (const m of node.textContent.matchAll(/[A-Za-z]{4,}/g)) {
+                const r = document.createRange();
+                r.setStart(node, m.index);
+                r.setEnd(node, m.index + m[0].length);
+                const tops = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
+                if (tops.size > 1) broken.push(m[0]);
+            }
+        }
+    }
+    return broken;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +109,12 @@ def test_chat_creates_an_agent_while_the_log_fills_in(
     assert seen_while_running < 4
     expect(page.get_by_test_id("builder-agent-card")).to_contain_text("Sunny Paws Booking")
     b.shot("created")
+
+    # On a phone the log wraps between words, never inside one ("Require ments").
+    page.set_viewport_size(PHONE)
+    assert page.evaluate(WORDS_BROKEN_ACROSS_LINES, "[data-testid=log-line]") == []
+    b.shot("log-phone")
+    page.set_viewport_size(LAPTOP)
 
     # The log survives a reload (replayed from the state, nothing doubled).
     page.reload()

@@ -124,11 +124,15 @@ def _expected(site: SeededApp, **kw) -> int:
         return reports.list_calls(session=session, filters=reports.CallFilter(**kw), limit=1).total
 
 
+def _calls(n: int) -> str:
+    return f"{n:,} call" if n == 1 else f"{n:,} calls"
+
+
 def test_calls_filters_and_paging(site: SeededApp, make_browse) -> None:
     browse = make_browse(site.base)
     page = browse.goto("/calls")
     everything = _expected(site)
-    expect(page.get_by_test_id("calls-range")).to_contain_text(f"of {everything} calls")
+    expect(page.get_by_test_id("calls-range")).to_contain_text("of " + _calls(everything))
     assert page.get_by_test_id("call-row").count() == min(20, everything)
 
     page.get_by_test_id("next-page").click()
@@ -137,25 +141,25 @@ def test_calls_filters_and_paging(site: SeededApp, make_browse) -> None:
     pizza = site.seeded.agent_ids["Pizza Roma Orders"]
     _pick(page, "filter-agent", "Pizza Roma Orders")
     expect(page.get_by_test_id("calls-range")).to_contain_text(
-        f"of {_expected(site, agent_id=pizza)} calls"
+        "of " + _calls(_expected(site, agent_id=pizza))
     )
     _pick(page, "filter-status", "Failed")
     n = _expected(site, agent_id=pizza, status="failed")
     if n:
-        expect(page.get_by_test_id("calls-range")).to_contain_text(f"of {n} calls")
+        expect(page.get_by_test_id("calls-range")).to_contain_text("of " + _calls(n))
     else:
         expect(page.get_by_test_id("empty-state")).to_contain_text("No call matches")
     browse.shot("agent-and-status")
 
     page.get_by_test_id("clear-filters").click()
-    expect(page.get_by_test_id("calls-range")).to_contain_text(f"of {everything} calls")
+    expect(page.get_by_test_id("calls-range")).to_contain_text("of " + _calls(everything))
     _pick(page, "filter-sentiment", "Negative")
     expect(page.get_by_test_id("calls-range")).to_contain_text(
-        f"of {_expected(site, sentiment='negative')} calls"
+        "of " + _calls(_expected(site, sentiment="negative"))
     )
     _pick(page, "filter-outcome", "Order placed")
     expect(page.get_by_test_id("calls-range")).to_contain_text(
-        f"of {_expected(site, sentiment='negative', outcome='order_placed')} calls"
+        "of " + _calls(_expected(site, sentiment="negative", outcome="order_placed"))
     )
     page.get_by_test_id("clear-filters").click()
 
@@ -163,16 +167,16 @@ def test_calls_filters_and_paging(site: SeededApp, make_browse) -> None:
     start = today - timedelta(days=2)
     page.get_by_test_id("filter-start").fill(start.isoformat())
     expect(page.get_by_test_id("calls-range")).to_contain_text(
-        f"of {_expected(site, start=start)} calls"
+        "of " + _calls(_expected(site, start=start))
     )
     page.get_by_test_id("filter-end").fill(start.isoformat())
     expect(page.get_by_test_id("calls-range")).to_contain_text(
-        f"of {_expected(site, start=start, end=start)} calls"
+        "of " + _calls(_expected(site, start=start, end=start))
     )
     browse.shot("dates")
 
     page.get_by_test_id("clear-filters").click()
-    expect(page.get_by_test_id("calls-range")).to_contain_text(f"of {everything} calls")
+    expect(page.get_by_test_id("calls-range")).to_contain_text("of " + _calls(everything))
     first = page.get_by_test_id("call-link").first
     href = first.get_attribute("href")
     first.click()

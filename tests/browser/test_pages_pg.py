@@ -30,7 +30,7 @@ def test_pages_render_on_postgresql(site: SeededApp, make_browse) -> None:
         ("/calls", "[data-testid=call-row]"),
         (f"/calls/{site.seeded.today_call_ids[0]}", "[data-testid=turn]"),
         ("/analytics", "[data-testid=chart-latency] .recharts-surface"),
-        ("/settings", "[data-testid=price-row]"),
+        ("/settings", "[data-testid=pricing-summary]"),
     ]:
         browse.goto(path, ready=ready)
     browse.shot("analytics-pg")

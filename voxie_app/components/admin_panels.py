@@ -5,11 +5,17 @@ from __future__ import annotations
 import reflex as rx
 
 from voxie_app.components import ui
+from voxie_app.components.show_once import show_once_dialog
 from voxie_app.state.admin import AdminState as S
 
 
 def _row(*cells: rx.Component, **props) -> rx.Component:
-    return rx.table.row(*[rx.table.cell(c) for c in cells], **props)
+    return rx.table.row(*[rx.table.cell(c, white_space="nowrap") for c in cells], **props)
+
+
+def _table(*children: rx.Component) -> rx.Component:
+    """A table that scrolls sideways on a phone instead of hiding its last columns."""
+    return ui.responsive_table(*children, size="1", variant="surface")
 
 
 def _head(*names: str) -> rx.Component:
@@ -18,56 +24,8 @@ def _head(*names: str) -> rx.Component:
     )
 
 
-def _secret_banner() -> rx.Component:
-    return rx.cond(
-        S.new_secret != "",
-        rx.callout(
-            rx.vstack(
-                rx.text(
-                    S.new_secret_label, ": copy it now, it will not be shown again.", weight="bold"
-                ),
-                rx.code(S.new_secret, data_testid="new-secret", word_break="break-all"),
-                rx.button("I have copied it", size="1", variant="soft", on_click=S.dismiss_secret),
-                spacing="2",
-            ),
-            icon="key-round",
-            color_scheme="amber",
-            width="100%",
-        ),
-    )
-
-
-def _reset_shown(u: rx.Var) -> rx.Component:
-    """The password just reset for this user, in its row, until the admin confirms."""
-    return rx.vstack(
-        rx.text("New password (shown once):", size="1", weight="bold"),
-        rx.hstack(
-            rx.code(S.reset_secret, data_testid="reset-secret", word_break="break-all"),
-            rx.icon_button(
-                rx.icon("copy", size=14),
-                size="1",
-                variant="soft",
-                on_click=rx.set_clipboard(S.reset_secret),
-                aria_label="Copy password",
-                data_testid="copy-reset",
-            ),
-            align="center",
-        ),
-        rx.button(
-            "I have given it to them",
-            size="1",
-            variant="soft",
-            on_click=S.confirm_reset,
-            data_testid="confirm-reset",
-        ),
-        spacing="1",
-    )
-
-
 def _user_actions(u: rx.Var) -> rx.Component:
-    return rx.cond(
-        S.reset_user_id == u["id"],
-        _reset_shown(u),
+    return rx.fragment(
         rx.hstack(
             rx.cond(u["disabled"] != "", rx.badge("disabled", color_scheme="gray")),
             rx.cond(
@@ -118,7 +76,7 @@ def _user_actions(u: rx.Var) -> rx.Component:
 def _users() -> rx.Component:
     return ui.section(
         "Users",
-        rx.table.root(
+        _table(
             _head("Email", "Name", "Role", "Last sign-in", "Account"),
             rx.table.body(
                 rx.foreach(
@@ -138,8 +96,6 @@ def _users() -> rx.Component:
                     ),
                 )
             ),
-            size="1",
-            width="100%",
         ),
         rx.form(
             rx.flex(
@@ -166,8 +122,12 @@ def _users() -> rx.Component:
 def _keys() -> rx.Component:
     return ui.section(
         "API keys",
-        ui.muted("For /api/*: send `Authorization: Bearer <key>`. Viewer keys can only read."),
-        rx.table.root(
+        ui.muted(
+            "For the REST API under /api: send the header ",
+            rx.code("Authorization: Bearer <key>"),
+            ". Viewer keys can only read.",
+        ),
+        _table(
             _head("Name", "Key", "Role", "Last used", "Revoked", ""),
             rx.table.body(
                 rx.foreach(
@@ -177,7 +137,7 @@ def _keys() -> rx.Component:
                         rx.code(k["prefix"]),
                         rx.text(k["role"]),
                         rx.text(k["last_used"], size="1"),
-                        rx.text(k["revoked"]),
+                        rx.text(k["revoked"], size="1", data_testid="key-revoked"),
                         rx.cond(
                             k["revoked"] == "",
                             rx.button(
@@ -192,8 +152,6 @@ def _keys() -> rx.Component:
                     ),
                 )
             ),
-            size="1",
-            width="100%",
         ),
         rx.form(
             rx.flex(
@@ -223,7 +181,7 @@ def _webhooks() -> rx.Component:
             "Voxie POSTs call.ended and agent.created events, signed with "
             "X-Voxie-Signature (HMAC-SHA256), retried with backoff."
         ),
-        rx.table.root(
+        _table(
             _head("URL", "Events", "Created", ""),
             rx.table.body(
                 rx.foreach(
@@ -243,8 +201,6 @@ def _webhooks() -> rx.Component:
                     ),
                 )
             ),
-            size="1",
-            width="100%",
         ),
         rx.form(
             rx.flex(
@@ -272,7 +228,13 @@ def admin_panels() -> rx.Component:
     return rx.fragment(
         rx.cond(
             S.is_admin,
-            rx.vstack(_secret_banner(), _users(), _keys(), _webhooks(), spacing="4", width="100%"),
+            rx.vstack(_users(), _keys(), _webhooks(), spacing="4", width="100%"),
+        ),
+        show_once_dialog(
+            secret=S.shown_secret,
+            title=S.shown_title,
+            hint=S.shown_hint,
+            on_confirm=S.confirm_secret,
         ),
         rx.box(display="none", on_mount=S.load),
     )

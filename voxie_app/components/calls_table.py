@@ -30,8 +30,11 @@ def _row(call: rx.Var, show_agent: bool) -> rx.Component:
         _cell(call["outcome"]),
         _cell(call["rating"]),
         _cell(call["cost"], text_align="right"),
+        # The whole row opens the call (the date stays a real link for keyboards).
+        on_click=rx.redirect(call["href"]),
+        cursor="pointer",
         data_testid="call-row",
-        _hover={"background_color": rx.color("gray", 2)},
+        _hover={"background_color": rx.color("gray", 3)},
     )
 
 

@@ -18,6 +18,13 @@ def _y_width(unit: str) -> int:
     return 76 if unit else 44
 
 
+def _value_axis(axis, *, unit: str, integer: bool, decimals: int, **props: Any) -> rx.Component:
+    """The value axis: whole ticks for counts, else every tick with the same decimals
+    (recharts would mix "0", "0.25" and "1" on one axis)."""
+    fixed = {} if integer else {"tick_formatter": f"(v) => Number(v).toFixed({decimals})"}
+    return axis(unit=unit, allow_decimals=not integer, **fixed, **props, **AXIS)
+
+
 def _tooltip() -> rx.Component:
     return rx.recharts.graphing_tooltip(
         content_style={
@@ -48,6 +55,7 @@ def bar_chart(
     stacked: bool = False,
     layout: str = "horizontal",
     integer: bool = True,
+    decimals: int = 1,
     testid: str = "",
     **props: Any,
 ) -> rx.Component:
@@ -69,15 +77,25 @@ def bar_chart(
                 for key, name, c in bars
             ],
             (
-                rx.recharts.x_axis(type_="number", unit=unit, allow_decimals=not integer, **AXIS)
+                _value_axis(
+                    rx.recharts.x_axis,
+                    unit=unit,
+                    integer=integer,
+                    decimals=decimals,
+                    type_="number",
+                )
                 if vertical
                 else rx.recharts.x_axis(data_key=x, **AXIS)
             ),
             (
                 rx.recharts.y_axis(data_key=x, type_="category", width=120, **AXIS)
                 if vertical
-                else rx.recharts.y_axis(
-                    width=_y_width(unit), unit=unit, allow_decimals=not integer, **AXIS
+                else _value_axis(
+                    rx.recharts.y_axis,
+                    unit=unit,
+                    integer=integer,
+                    decimals=decimals,
+                    width=_y_width(unit),
                 )
             ),
             _tooltip(),
@@ -103,6 +121,7 @@ def area_chart(
     height: int = 260,
     unit: str = "",
     integer: bool = False,
+    decimals: int = 1,
     testid: str = "",
 ) -> rx.Component:
     return rx.box(
@@ -135,7 +154,13 @@ def area_chart(
                 for key, name, c in areas
             ],
             rx.recharts.x_axis(data_key=x, **AXIS),
-            rx.recharts.y_axis(width=_y_width(unit), unit=unit, allow_decimals=not integer, **AXIS),
+            _value_axis(
+                rx.recharts.y_axis,
+                unit=unit,
+                integer=integer,
+                decimals=decimals,
+                width=_y_width(unit),
+            ),
             _tooltip(),
             data=data,
             height=height,
@@ -155,6 +180,8 @@ def line_chart(
     *,
     height: int = 260,
     unit: str = "",
+    integer: bool = False,
+    decimals: int = 1,
     testid: str = "",
 ) -> rx.Component:
     return rx.box(
@@ -174,7 +201,13 @@ def line_chart(
                 for key, name, c in lines
             ],
             rx.recharts.x_axis(data_key=x, **AXIS),
-            rx.recharts.y_axis(width=_y_width(unit), unit=unit, **AXIS),
+            _value_axis(
+                rx.recharts.y_axis,
+                unit=unit,
+                integer=integer,
+                decimals=decimals,
+                width=_y_width(unit),
+            ),
             _tooltip(),
             rx.recharts.legend(icon_size=10, icon_type="circle"),
             data=data,

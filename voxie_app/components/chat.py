@@ -80,6 +80,7 @@ def chat_panel(state: type[ChatState], placeholder: str = "Type a message…") -
             scrollbars="vertical",
             height=["55vh", "55vh", "60vh"],
             data_testid="chat-messages",
+            custom_attrs={"data-autoscroll": "true"},
         ),
         rx.form(
             rx.hstack(

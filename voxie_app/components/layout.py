@@ -61,7 +61,7 @@ def _brand() -> rx.Component:
                     f"linear-gradient(135deg, {rx.color('accent', 9)}, {rx.color('iris', 9)})"
                 ),
             ),
-            rx.heading("Voxie", size="5", weight="bold"),
+            rx.text("Voxie", size="5", weight="bold"),
             spacing="2",
             align="center",
         ),
@@ -85,8 +85,8 @@ def theme_toggle() -> rx.Component:
     )
 
 
-def user_menu() -> rx.Component:
-    """Who is signed in, their role, and sign out."""
+def user_menu(*, load: bool = True) -> rx.Component:
+    """Who is signed in, their role, and sign out (`load`: fetch who it is when mounted)."""
     from voxie_app.state.session import SessionState
 
     return rx.hstack(
@@ -113,12 +113,31 @@ def user_menu() -> rx.Component:
         width="100%",
         align="center",
         padding_y="0.5rem",
-        on_mount=SessionState.load_user,
+        on_mount=SessionState.load_user if load else None,
         data_testid="user-menu",
     )
 
 
+def _footer() -> rx.Component:
+    """API docs and the theme toggle, under the user menu (sidebar and phone drawer)."""
+    return rx.hstack(
+        rx.link(
+            rx.hstack(rx.icon("book-open", size=14), rx.text("API docs", size="2")),
+            href=routes.API_DOCS,
+            color=rx.color("gray", 10),
+            is_external=True,
+            data_testid="api-docs-link",
+        ),
+        rx.spacer(),
+        theme_toggle(),
+        width="100%",
+        align="center",
+    )
+
+
 def sidebar() -> rx.Component:
+    """A column as tall as the page (its background and border reach the bottom of long
+    pages), holding a navigation panel that stays in view while the page scrolls."""
     return rx.box(
         rx.vstack(
             _brand(),
@@ -126,31 +145,20 @@ def sidebar() -> rx.Component:
             _nav_links(),
             rx.spacer(),
             user_menu(),
-            rx.hstack(
-                rx.link(
-                    rx.hstack(rx.icon("book-open", size=14), rx.text("API docs", size="2")),
-                    href=routes.API_DOCS,
-                    color=rx.color("gray", 10),
-                    is_external=True,
-                ),
-                rx.spacer(),
-                theme_toggle(),
-                width="100%",
-                align="center",
-            ),
-            height="100%",
+            _footer(),
+            height="100vh",
+            position="sticky",
+            top="0",
             padding="1.25rem",
             spacing="1",
         ),
-        position="fixed",
-        top="0",
-        left="0",
-        height="100vh",
         width=SIDEBAR_WIDTH,
+        flex_shrink="0",
         border_right=f"1px solid {rx.color('gray', 4)}",
         background_color=rx.color("gray", 1),
         display=["none", "none", "none", "block"],
         z_index="5",
+        data_testid="sidebar",
     )
 
 
@@ -188,8 +196,13 @@ def mobile_bar() -> rx.Component:
                             ),
                             rx.box(height="0.75rem"),
                             rx.drawer.close(_nav_links()),
+                            rx.spacer(),
+                            rx.separator(size="4"),
+                            user_menu(load=False),
+                            _footer(),
                             padding="1.25rem",
                             width="100%",
+                            height="100%",
                         ),
                         top="0",
                         left="0",
@@ -224,7 +237,7 @@ def page_header(
 ) -> rx.Component:
     return rx.flex(
         rx.vstack(
-            rx.heading(title, size="7", weight="bold", data_testid="page-title"),
+            rx.heading(title, size="7", weight="bold", as_="h1", data_testid="page-title"),
             rx.cond(subtitle != "", rx.text(subtitle, size="3", color=rx.color("gray", 11))),
             spacing="1",
             min_width="0",
@@ -247,8 +260,8 @@ def layout(
     """Every page: navigation, a header with the title and actions, then the content."""
     return rx.box(
         sidebar(),
-        mobile_bar(),
         rx.box(
+            mobile_bar(),
             rx.vstack(
                 page_header(title, subtitle, actions),
                 *children,
@@ -259,8 +272,10 @@ def layout(
                 padding_x=["1rem", "1rem", "1.5rem", "2rem"],
                 padding_y=["1.25rem", "1.25rem", "1.75rem", "2rem"],
             ),
-            margin_left=["0", "0", "0", SIDEBAR_WIDTH],
+            flex="1",
+            min_width="0",
         ),
+        display="flex",
         min_height="100vh",
         background_color=rx.color("gray", 2),
     )

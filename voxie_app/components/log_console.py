@@ -13,7 +13,9 @@ def _line(line: rx.Var) -> rx.Component:
         ("warning", rx.color("amber", 11)),
         rx.color("gray", 12),
     )
-    return rx.hstack(
+    # The message wraps onto its own line when the row is narrow (a phone) and breaks
+    # only between words; a single overlong token may still break where it must.
+    return rx.flex(
         rx.text(
             line["time"],
             size="1",
@@ -28,9 +30,18 @@ def _line(line: rx.Var) -> rx.Component:
             color_scheme=rx.match(level, ("error", "red"), ("warning", "amber"), "gray"),
             flex_shrink="0",
         ),
-        rx.text(line["message"], size="2", color=color, word_break="break-word"),
+        rx.text(
+            line["message"],
+            size="2",
+            color=color,
+            word_break="normal",
+            overflow_wrap="break-word",
+            flex="1 1 14rem",
+            min_width="0",
+        ),
         spacing="2",
         align="start",
+        wrap="wrap",
         width="100%",
         data_testid=rx.cond(level == "error", "log-error", "log-line"),
     )
@@ -53,4 +64,5 @@ def log_console(
         background_color=rx.color("gray", 2),
         border=f"1px solid {rx.color('gray', 4)}",
         data_testid="log-console",
+        custom_attrs={"data-autoscroll": "true"},
     )

@@ -30,7 +30,7 @@ def section(
     return card(
         rx.vstack(
             rx.hstack(
-                rx.heading(title, size="4", weight="bold"),
+                rx.heading(title, size="4", weight="bold", as_="h2"),
                 rx.spacer(),
                 action if action is not None else rx.fragment(),
                 width="100%",
@@ -55,10 +55,11 @@ def stat(
         rx.hstack(
             rx.vstack(
                 rx.text(label, size="2", color=rx.color("gray", 11), weight="medium"),
-                rx.heading(
+                rx.text(  # a figure, not a heading: only the page title is an h1
                     value,
                     size=rx.breakpoints(initial="5", sm="7"),
                     weight="bold",
+                    line_height="1.2",
                     data_testid=testid or None,
                 ),
                 rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10))),
@@ -133,8 +134,8 @@ def chart_box(chart: rx.Component, height: str = "16rem") -> rx.Component:
     return rx.box(chart, width="100%", height=height, min_width="0")
 
 
-def muted(text: rx.Var | str, **props: Any) -> rx.Component:
-    return rx.text(text, size="2", color=rx.color("gray", 10), **props)
+def muted(*text: rx.Var | str | rx.Component, **props: Any) -> rx.Component:
+    return rx.text(*text, size="2", color=rx.color("gray", 10), **props)
 
 
 def field_error(message: rx.Var) -> rx.Component:
@@ -144,11 +145,16 @@ def field_error(message: rx.Var) -> rx.Component:
     )
 
 
-def responsive_table(*children: rx.Component, **props: Any) -> rx.Component:
+def responsive_table(
+    *children: rx.Component, size: str = "2", variant: str = "ghost", **props: Any
+) -> rx.Component:
+    """A table in a box that scrolls sideways when the screen is narrower than the table."""
     return rx.box(
-        rx.table.root(*children, variant="ghost", size="2", width="100%", **props),
+        rx.table.root(*children, variant=variant, size=size, width="100%", **props),
         width="100%",
+        max_width="100%",
         overflow_x="auto",
+        data_testid="table-scroll",
     )
 
 
@@ -192,4 +198,50 @@ def agent_description(agent: rx.Var) -> rx.Component:
         color=rx.color("gray", 11),
         class_name="voxie-clamp-2",
         min_height="2.6em",
+    )
+
+
+def _page_button(label: str, icon: str, *, before: bool, **props: Any) -> rx.Component:
+    """Icon-only on a phone, so the pager stays on one line."""
+    text = rx.text(label, display=["none", "inline"])
+    parts = [rx.icon(icon, size=16), text] if before else [text, rx.icon(icon, size=16)]
+    return rx.button(
+        *parts, variant="soft", color_scheme="gray", size="2", aria_label=label, **props
+    )
+
+
+def pager(
+    range_text: rx.Var,
+    page: rx.Var,
+    pages: rx.Var,
+    on_prev: Any,
+    on_next: Any,
+    *,
+    testid: str = "page-range",
+) -> rx.Component:
+    """'1 to 20 of 57 calls', Previous, 'page / pages', Next: one line at every width."""
+    return rx.hstack(
+        rx.text(range_text, size="2", color=rx.color("gray", 11), data_testid=testid),
+        rx.spacer(),
+        _page_button(
+            "Previous",
+            "chevron-left",
+            before=True,
+            disabled=page == 0,
+            on_click=on_prev,
+            data_testid="prev-page",
+        ),
+        rx.text(page + 1, " / ", pages, size="2", white_space="nowrap"),
+        _page_button(
+            "Next",
+            "chevron-right",
+            before=False,
+            disabled=(page + 1) >= pages,
+            on_click=on_next,
+            data_testid="next-page",
+        ),
+        width="100%",
+        align="center",
+        spacing="2",
+        data_testid="pager",
     )

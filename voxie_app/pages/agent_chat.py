@@ -12,18 +12,22 @@ from voxie_app.state.agent_chat import AgentChatState as S
 
 
 def _actions() -> rx.Component:
+    """Restart and Call are for editors; everyone may go to the agent's page."""
     return rx.hstack(
-        rx.button(
-            rx.icon("rotate-ccw", size=16),
-            "Restart",
-            variant="soft",
-            color_scheme="gray",
-            on_click=S.restart,
-            data_testid="chat-restart",
-        ),
-        rx.link(
-            rx.button(rx.icon("phone", size=16), "Call instead"),
-            href="/call/" + S.agent_id,
+        ui.editors_only(
+            rx.button(
+                rx.icon("rotate-ccw", size=16),
+                "Restart",
+                variant="soft",
+                color_scheme="gray",
+                on_click=S.restart,
+                data_testid="chat-restart",
+            ),
+            rx.link(
+                rx.button(rx.icon("phone", size=16), "Call instead"),
+                href="/call/" + S.agent_id,
+                data_testid="chat-call",
+            ),
         ),
         rx.link(
             rx.button(rx.icon("bot", size=16), "Agent", variant="soft"),

@@ -64,7 +64,7 @@ def _agent_card(agent: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.hstack(
                     rx.icon("phone", size=14),
-                    rx.text(agent["calls"], " calls", size="2", data_testid="agent-calls"),
+                    rx.text(agent["calls_text"], size="2", data_testid="agent-calls"),
                     spacing="1",
                     align="center",
                 ),
@@ -149,9 +149,24 @@ def _list() -> rx.Component:
         S.loaded,
         rx.cond(
             S.rows.length() > 0,
-            rx.grid(
-                rx.foreach(S.rows, _agent_card),
-                columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+            rx.vstack(
+                rx.grid(
+                    rx.foreach(S.rows, _agent_card),
+                    columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.cond(
+                    S.pages > 1,
+                    ui.pager(
+                        S.range_text,
+                        S.page,
+                        S.pages,
+                        S.prev_page,
+                        S.next_page,
+                        testid="agents-range",
+                    ),
+                ),
                 spacing="4",
                 width="100%",
             ),
@@ -199,7 +214,11 @@ def _agents() -> rx.Component:
         agent_dialog(),
         delete_dialog(),
         title="Agents",
-        subtitle="Your voice agents: test them in a chat, call them, change them.",
+        subtitle=rx.cond(
+            ui.is_viewer(),
+            "Your voice agents, their calls and their knowledge.",
+            "Your voice agents: test them in a chat, call them, change them.",
+        ),
         actions=ui.editors_only(
             rx.button(
                 rx.icon("plus", size=16),

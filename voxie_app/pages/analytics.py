@@ -115,7 +115,9 @@ def _daily() -> rx.Component:
         ),
         ui.section(
             "Cost per day (USD)",
-            charts.area_chart(S.series, "day", [("cost", "Cost", "amber")], testid="chart-cost"),
+            charts.area_chart(
+                S.series, "day", [("cost", "Cost", "amber")], decimals=2, testid="chart-cost"
+            ),
         ),
         columns=rx.breakpoints(initial="1", lg="3"),
         spacing="4",

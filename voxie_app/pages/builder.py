@@ -156,7 +156,13 @@ def _body() -> rx.Component:
                 ui.section(
                     "Live log",
                     log_console(S.log_lines),
-                    action=rx.badge(rx.text(S.log_lines.length(), " steps"), variant="soft"),
+                    action=rx.badge(
+                        rx.text(
+                            S.log_lines.length(),
+                            rx.cond(S.log_lines.length() == 1, " step", " steps"),
+                        ),
+                        variant="soft",
+                    ),
                 ),
                 rx.cond(
                     S.agents.length() > 0,

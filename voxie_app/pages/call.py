@@ -46,7 +46,7 @@ def _start_card() -> rx.Component:
             rx.hstack(
                 _icon_tile("bot"),
                 rx.vstack(
-                    rx.heading(S.agent_name, size="5", weight="bold"),
+                    rx.heading(S.agent_name, size="5", weight="bold", as_="h2"),
                     rx.cond(
                         S.agent_description != "",
                         rx.text(S.agent_description, size="2", color=rx.color("gray", 11)),
@@ -151,7 +151,7 @@ def _ended_card() -> rx.Component:
             rx.hstack(
                 _icon_tile("phone-off", "grass"),
                 rx.vstack(
-                    rx.heading("Call ended", size="5", weight="bold"),
+                    rx.heading("Call ended", size="5", weight="bold", as_="h2"),
                     rx.text(S.summary, size="2", color=rx.color("gray", 11)),
                     spacing="1",
                 ),
@@ -281,7 +281,11 @@ def _problem_card() -> rx.Component:
                     flex_shrink="0",
                 ),
                 rx.heading(
-                    S.problem_title, size="5", weight="bold", data_testid="call-problem-title"
+                    S.problem_title,
+                    size="5",
+                    weight="bold",
+                    as_="h2",
+                    data_testid="call-problem-title",
                 ),
                 spacing="3",
                 align="center",
@@ -397,7 +401,7 @@ def _choice(agent: rx.Var) -> rx.Component:
             ui.agent_description(agent),
             rx.hstack(
                 rx.icon("phone", size=14),
-                rx.text(agent["calls"], " calls · last ", agent["last_call"], size="2"),
+                rx.text(agent["calls"], " · last ", agent["last_call"], size="2"),
                 spacing="1",
                 align="center",
                 color=rx.color("gray", 10),

@@ -63,7 +63,7 @@ def _transcript() -> rx.Component:
     )
 
 
-def _list(items: rx.Var, icon: str, empty: str) -> rx.Component:
+def _list(items: rx.Var, icon: str, empty: str | rx.Var) -> rx.Component:
     return rx.cond(
         items.length() > 0,
         rx.vstack(
@@ -93,20 +93,43 @@ def _fact(label: str, value: rx.Component | rx.Var) -> rx.Component:
     return rx.data_list.item(rx.data_list.label(label), rx.data_list.value(value))
 
 
+def _ended() -> rx.Component:
+    """How the call ended in words; a raw error (from the browser) folded under it."""
+    return rx.vstack(
+        rx.text(S.call["end_reason"], data_testid="end-reason"),
+        rx.cond(
+            S.call["end_detail"] != "",
+            rx.el.details(
+                rx.el.summary("Technical details", cursor="pointer", color=rx.color("gray", 10)),
+                rx.code(
+                    S.call["end_detail"],
+                    size="1",
+                    word_break="break-all",
+                    white_space="pre-wrap",
+                    data_testid="end-detail",
+                ),
+                data_testid="end-details",
+            ),
+        ),
+        spacing="1",
+        min_width="0",
+    )
+
+
 def _summary() -> rx.Component:
     return ui.section(
         "Summary",
         rx.cond(
             S.summary["text"] != "",
             rx.text(S.summary["text"], size="2", data_testid="call-summary"),
-            ui.muted("No summary yet: it is written when the call ends."),
+            ui.muted(S.call["no_summary"], data_testid="summary-empty"),
         ),
         rx.data_list.root(
             _fact("Outcome", S.summary["outcome"]),
             _fact("Category", S.summary["category"]),
             _fact("Resolved", S.call["resolved"]),
             _fact("Sales value", S.summary["sales"]),
-            _fact("Ended", S.call["end_reason"]),
+            _fact("Ended", _ended()),
             size="2",
         ),
         rx.vstack(
@@ -117,7 +140,7 @@ def _summary() -> rx.Component:
         ),
         rx.vstack(
             rx.text("Action items", size="2", weight="bold"),
-            _list(S.action_items, "square-check", "No follow-up needed."),
+            _list(S.action_items, "square-check", S.call["no_actions"]),
             spacing="2",
             width="100%",
         ),
@@ -179,6 +202,7 @@ def _latency() -> rx.Component:
                 ],
                 unit="ms",
                 height=280,
+                integer=True,
                 testid="latency-chart",
             ),
             ui.empty_state("timer-off", "No latency metrics for this call"),

@@ -66,34 +66,13 @@ def _filters() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(S.range_text, size="2", color=rx.color("gray", 11), data_testid="calls-range"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            color_scheme="gray",
-            size="2",
-            disabled=S.page == 0,
-            on_click=S.prev_page,
-            data_testid="prev-page",
-        ),
-        rx.text(S.page + 1, " / ", S.pages, size="2"),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            color_scheme="gray",
-            size="2",
-            disabled=(S.page + 1) >= S.pages,
-            on_click=S.next_page,
-            data_testid="next-page",
-        ),
-        width="100%",
-        align="center",
-        spacing="3",
-        wrap="wrap",
+    return ui.pager(
+        S.range_text,
+        S.page,
+        S.pages,
+        S.prev_page,
+        S.next_page,
+        testid="calls-range",
     )
 
 

@@ -20,7 +20,7 @@ def _shell(title: str, subtitle: str, form: rx.Component) -> rx.Component:
                         border_radius="var(--radius-3)",
                         background=rx.color("accent", 9),
                     ),
-                    rx.heading("Voxie", size="6"),
+                    rx.text("Voxie", size="6", weight="bold"),
                     align="center",
                 ),
                 rx.heading(title, size="5", data_testid="page-title"),

@@ -113,52 +113,78 @@ def _livekit() -> rx.Component:
 
 
 def _pricing() -> rx.Component:
-    return ui.section(
-        "Pricing in use",
-        ui.muted(
-            "Costs on calls are computed with these list prices (override with VOXIE_PRICING)."
-        ),
-        rx.cond(
-            S.pricing.length() > 0,
-            ui.responsive_table(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(
-                                h, white_space="nowrap", color=rx.color("gray", 11)
+    """Reference data, folded: most visits to /settings are for the admin tasks above it."""
+    return ui.card(
+        rx.el.details(
+            rx.el.summary(
+                rx.text("Pricing in use", size="4", weight="bold", as_="span"),
+                rx.text(
+                    " (",
+                    S.pricing.length(),
+                    " prices; click to show)",
+                    size="2",
+                    color=rx.color("gray", 10),
+                    as_="span",
+                ),
+                cursor="pointer",
+                data_testid="pricing-summary",
+            ),
+            rx.vstack(
+                ui.muted(
+                    "Costs on calls are computed with these list prices (override with "
+                    "VOXIE_PRICING)."
+                ),
+                rx.cond(
+                    S.pricing.length() > 0,
+                    ui.responsive_table(
+                        rx.table.header(
+                            rx.table.row(
+                                *[
+                                    rx.table.column_header_cell(
+                                        h, white_space="nowrap", color=rx.color("gray", 11)
+                                    )
+                                    for h in ("Model", "Kind", "Input", "Output", "Unit")
+                                ]
                             )
-                            for h in ("Model", "Kind", "Input", "Output", "Unit")
-                        ]
-                    )
-                ),
-                rx.table.body(
-                    rx.foreach(
-                        S.pricing,
-                        lambda r: rx.table.row(
-                            rx.table.row_header_cell(rx.code(r["model"], variant="ghost")),
-                            rx.table.cell(ui.pill(r["kind"].upper(), "violet")),
-                            rx.table.cell(r["input"]),
-                            rx.table.cell(rx.cond(r["output"] != "", r["output"], "—")),
-                            rx.table.cell(
-                                r["unit"], white_space="nowrap", color=rx.color("gray", 11)
-                            ),
-                            data_testid="price-row",
                         ),
-                    )
+                        rx.table.body(
+                            rx.foreach(
+                                S.pricing,
+                                lambda r: rx.table.row(
+                                    rx.table.row_header_cell(rx.code(r["model"], variant="ghost")),
+                                    rx.table.cell(ui.pill(r["kind"].upper(), "violet")),
+                                    rx.table.cell(r["input"]),
+                                    rx.table.cell(rx.cond(r["output"] != "", r["output"], "—")),
+                                    rx.table.cell(
+                                        r["unit"], white_space="nowrap", color=rx.color("gray", 11)
+                                    ),
+                                    data_testid="price-row",
+                                ),
+                            )
+                        ),
+                    ),
+                    rx.callout(
+                        rx.cond(S.pricing_note != "", S.pricing_note, "No prices configured."),
+                        icon="info",
+                        data_testid="pricing-note",
+                    ),
                 ),
+                spacing="3",
+                width="100%",
+                padding_top="0.75rem",
             ),
-            rx.callout(
-                rx.cond(S.pricing_note != "", S.pricing_note, "No prices configured."),
-                icon="info",
-                data_testid="pricing-note",
-            ),
+            data_testid="pricing",
         ),
     )
 
 
 @rx.page(route=routes.SETTINGS, title="Settings · Voxie", on_load=S.load)
 def settings() -> rx.Component:
+    # Admin tasks first (users, keys, webhooks), then your account, then what Voxie
+    # is connected to, and the pricing reference last, folded.
     return layout(
+        admin_panels(),
+        account_panel(),
         rx.grid(
             _providers(),
             rx.vstack(_livekit(), spacing="4", width="100%"),
@@ -167,8 +193,6 @@ def settings() -> rx.Component:
             width="100%",
         ),
         _pricing(),
-        account_panel(),
-        admin_panels(),
         rx.link("REST API documentation →", href=routes.API_DOCS, size="2", is_external=True),
         title="Settings",
         subtitle="What this Voxie is connected to.",

@@ -14,10 +14,12 @@ import csv
 import dataclasses
 import io
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -462,6 +464,19 @@ def latest_event_id(*, session: Session, stream: str) -> int:
 # ---------------------------------------------------------------------- agents
 
 
+def _agent_search(query, search: str | None):
+    if search and search.strip():
+        term = search.strip().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        query = query.where(col(Agent.name).ilike(f"%{term}%", escape="\\"))
+    return query
+
+
+def count_agents(*, session: Session, search: str | None = None) -> int:
+    """How many agents `agents_overview` pages through (for "25 to 48 of 60 agents")."""
+    query = _agent_search(select(sa.func.count()).select_from(Agent), search)
+    return int(session.exec(query).one())
+
+
 def agents_overview(
     *, session: Session, search: str | None = None, limit: int = 200, offset: int = 0
 ) -> list[AgentRow]:
@@ -481,9 +496,7 @@ def agents_overview(
         sa.func.coalesce(per_agent.c.calls, 0),
         sa.type_coerce(per_agent.c.last_call_at, UTCDateTime),
     ).outerjoin(per_agent, per_agent.c.agent_id == col(Agent.id))
-    if search and search.strip():
-        term = search.strip().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-        query = query.where(col(Agent.name).ilike(f"%{term}%", escape="\\"))
+    query = _agent_search(query, search)
     query = query.order_by(col(Agent.created_at).desc()).offset(offset).limit(limit)
     return [
         AgentRow(
@@ -500,13 +513,39 @@ def agents_overview(
     ]
 
 
-def agent_choices(*, session: Session) -> list[tuple[uuid.UUID, str]]:
-    """(id, name) of every agent, by name: for pickers and filters."""
-    rows = session.exec(select(Agent.id, Agent.name).order_by(col(Agent.name))).all()
-    return [(i, n or "Untitled agent") for i, n in rows]
+def agent_choices(*, session: Session, tz: str = "UTC") -> list[tuple[uuid.UUID, str]]:
+    """(id, label) of every agent, by name: for pickers and filters.
+
+    Agents may share a name (a duplicate keeps it until renamed); those labels get
+    the creation time in `tz` ("Support (created 2026-11-25 14:03)") so a picker
+    tells them apart, and the start of the id when even that is shared.
+    """
+    rows = session.exec(
+        select(Agent.id, Agent.name, Agent.created_at).order_by(
+            col(Agent.name), col(Agent.created_at)
+        )
+    ).all()
+    names = [n or "Untitled agent" for _, n, _ in rows]
+    counts = Counter(names)
+    zone = ZoneInfo(tz)
+    labels = [
+        name if counts[name] == 1 else f"{name} (created {_local(created, zone)})"
+        for (_, _, created), name in zip(rows, names, strict=True)
+    ]
+    same = Counter(labels)
+    return [
+        (i, label if same[label] == 1 else f"{label[:-1]}, #{i.hex[:6]})")
+        for (i, _, _), label in zip(rows, labels, strict=True)
+    ]
 
 
-def filter_options(*, session: Session) -> FilterOptions:
+def _local(value: datetime, zone: ZoneInfo) -> str:
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def filter_options(*, session: Session, tz: str = "UTC") -> FilterOptions:
     sentiments = session.exec(
         select(CallSession.customer_sentiment)
         .where(col(CallSession.customer_sentiment).is_not(None))
@@ -520,7 +559,7 @@ def filter_options(*, session: Session) -> FilterOptions:
         .order_by(col(CallSummary.business_outcome))
     ).all()
     return FilterOptions(
-        agents=agent_choices(session=session),
+        agents=agent_choices(session=session, tz=tz),
         sentiments=[str(s) for s in sentiments],
         outcomes=[str(o) for o in outcomes],
     )

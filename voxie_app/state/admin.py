@@ -25,11 +25,11 @@ class AdminState(AppState):
     users: list[dict[str, str]] = []
     keys: list[dict[str, str]] = []
     hooks: list[dict[str, str]] = []
-    new_secret: str = ""  # a just-created API key or webhook secret, shown once
-    new_secret_label: str = ""
-    # A password an admin just reset: shown once in that user's row until confirmed.
-    reset_user_id: str = ""
-    reset_secret: str = ""
+    # A just-made API key, webhook secret or reset password: shown once in a dialog,
+    # emptied when the admin confirms (and on every load). No other var holds it.
+    shown_secret: str = ""
+    shown_title: str = ""
+    shown_hint: str = ""
 
     def _refresh(self) -> None:
         with session_scope() as session:
@@ -52,7 +52,7 @@ class AdminState(AppState):
                     "role": k.role,
                     "last_used": _when(k.last_used_at),
                     "created": _when(k.created_at),
-                    "revoked": "yes" if k.revoked_at else "",
+                    "revoked": _when(k.revoked_at) if k.revoked_at else "",
                 }
                 for k in auth.list_api_keys(session=session)
             ]
@@ -73,8 +73,7 @@ class AdminState(AppState):
         principal = guard.current()
         self.is_admin = principal is not None and principal.can("admin")
         self.me = principal.id if principal else ""
-        self.new_secret = self.new_secret_label = ""
-        self.reset_user_id = self.reset_secret = ""
+        self._forget_secret()
         if not self.is_admin:
             self.users, self.keys, self.hooks = [], [], []
             return None
@@ -83,6 +82,12 @@ class AdminState(AppState):
         except sa.exc.SQLAlchemyError as exc:
             return self._db_failed(exc)
         return None
+
+    def _show_secret(self, secret: str, title: str, hint: str) -> None:
+        self.shown_secret, self.shown_title, self.shown_hint = secret, title, hint
+
+    def _forget_secret(self) -> None:
+        self.shown_secret = self.shown_title = self.shown_hint = ""
 
     def _run(self, action, ok: str):
         try:
@@ -146,7 +151,7 @@ class AdminState(AppState):
         """A new random password for another user, shown once; their sessions end."""
         if user_id == self.me:
             return self._toast_error("Change your own password under Your account.")
-        self.reset_user_id = self.reset_secret = ""
+        self._forget_secret()
 
         def reset() -> str:  # argon2 runs in a thread, not on the event loop
             with session_scope() as session:
@@ -160,12 +165,18 @@ class AdminState(AppState):
             return self._toast_error("That item does not exist.")
         except sa.exc.SQLAlchemyError as exc:
             return self._db_failed(exc)
-        self.reset_user_id, self.reset_secret = user_id, password
-        return self._toast_ok("Password reset: give it to the user, it is shown once.")
+        email = next((u["email"] for u in self.users if u["id"] == user_id), "the user")
+        self._show_secret(
+            password,
+            f"New password for {email}",
+            "Their sessions have ended. Give them this password; it is shown only once.",
+        )
+        return None
 
     @rx.event
-    def confirm_reset(self) -> None:
-        self.reset_user_id = self.reset_secret = ""
+    def confirm_secret(self) -> None:
+        """The admin has copied the secret: it leaves the page state for good."""
+        self._forget_secret()
 
     @rx.event
     async def create_key(self, form: dict):
@@ -178,10 +189,14 @@ class AdminState(AppState):
                 role=str(form.get("role", "viewer")),
                 created_by=creator,
             ),
-            "API key created: copy it now, it is shown once.",
+            "API key created.",
         )
         if made is not None:
-            self.new_secret, self.new_secret_label = made[0], "New API key"
+            self._show_secret(
+                made[0],
+                "New API key",
+                "Copy it now: it is shown only once. Send it as Authorization: Bearer <key>.",
+            )
         return toast
 
     @rx.event
@@ -198,10 +213,15 @@ class AdminState(AppState):
             lambda s: webhooks.register(
                 session=s, url=str(form.get("url", ""))[:2000], events=events
             ),
-            "Webhook added: copy its signing secret now, it is shown once.",
+            "Webhook added.",
         )
         if made is not None:
-            self.new_secret, self.new_secret_label = made.secret, "Webhook signing secret"
+            self._show_secret(
+                made.secret,
+                "Webhook signing secret",
+                "Copy it now: it is shown only once. Use it to verify the signature of "
+                "each delivery.",
+            )
         return toast
 
     @rx.event
@@ -211,7 +231,3 @@ class AdminState(AppState):
             "Webhook deleted.",
         )
         return toast
-
-    @rx.event
-    def dismiss_secret(self) -> None:
-        self.new_secret = self.new_secret_label = ""

@@ -12,6 +12,7 @@ from voice_worker.text_chat import TextChat
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.settings import get_settings
+from voxie_app.state import guard
 from voxie_app.state.base import AppState
 from voxie_app.state.chat import ChatState
 
@@ -30,7 +31,9 @@ class AgentChatState(ChatState, AppState):
         return await TextChat.open(agent_id=uuid.UUID(self.agent_id), settings=get_settings())
 
     @rx.event
+    @guard.viewer
     def on_load(self):
+        """Viewer-safe: a viewer sees the agent's name and a notice; no chat opens."""
         raw = self._path_part(1)
         if raw != self.agent_id:  # another agent: a fresh conversation on screen
             self.messages, self.ended, self.sending = [], False, False
@@ -47,6 +50,8 @@ class AgentChatState(ChatState, AppState):
             self.not_found, self.agent_name = True, ""
             return None
         self.agent_name = agent.name
+        if not self._is_editor():
+            return None
         if agent.status != "ready":
             self.unavailable = f"This agent is {agent.status}; it can chat once it is ready."
             return None

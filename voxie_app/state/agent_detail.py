@@ -122,7 +122,7 @@ class AgentDetailState(AppState):
         ]
         self.stats = {
             "calls": fmt.number(stats.calls),
-            "minutes": fmt.number(stats.minutes),
+            "minutes": fmt.minutes(stats.minutes),
             "cost": fmt.money(stats.cost_usd),
             "rating": fmt.rating(stats.average_rating),
             "resolution": fmt.percent(stats.resolution_rate),

@@ -20,9 +20,9 @@ from voxie_app.settings import get_settings, providers
 from voxie_app.state import agent_form, fmt, guard
 from voxie_app.state.base import AppState
 
-LIST_LIMIT = 200
 CUSTOM_MODEL = "__custom__"  # the model picker's "type a name" choice
 FORM_TOAST = "agent-form-errors"  # one toast id: a new round replaces the last
+PAGE_SIZE = 24  # a grid of 1, 2 or 3 columns: whole rows at every width
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -36,6 +36,8 @@ class AgentsState(AppState):
     search: str = ""
     rows: list[dict[str, Any]] = []
     loaded: bool = False
+    page: int = 0
+    total: int = 0
 
     form_open: bool = False
     editing_id: str = ""
@@ -64,8 +66,15 @@ class AgentsState(AppState):
         tz = self._tz()
         try:
             with session_scope() as session:
+                search = self.search or None
+                self.total = reports.count_agents(session=session, search=search)
+                last_page = max(0, -(-self.total // PAGE_SIZE) - 1)
+                self.page = min(self.page, last_page)
                 rows = reports.agents_overview(
-                    session=session, search=self.search or None, limit=LIST_LIMIT
+                    session=session,
+                    search=search,
+                    limit=PAGE_SIZE,
+                    offset=self.page * PAGE_SIZE,
                 )
         except sa.exc.SQLAlchemyError as exc:
             self.loaded = True
@@ -80,6 +89,7 @@ class AgentsState(AppState):
                 "error": r.error or "",
                 "ready": r.status == "ready",
                 "calls": fmt.number(r.calls),
+                "calls_text": fmt.count(r.calls, "call"),
                 "last_call": fmt.when(r.last_call_at, tz) if r.last_call_at else "never",
                 "href": routes.agent(str(r.id)),
                 "chat_href": routes.agent_chat(str(r.id)),
@@ -96,6 +106,7 @@ class AgentsState(AppState):
         """`/agents` (`?edit=<id>` opens that agent's form, as the agent page links)."""
         self.form_open = False
         self.delete_open = False
+        self.page = 0
         result = self._reload()
         if edit := self._query("edit"):
             return self._edit(edit) or result
@@ -113,7 +124,36 @@ class AgentsState(AppState):
     @guard.viewer
     def set_search(self, value: str):
         self.search = value[:80]
+        self.page = 0
         return self._reload()
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var
+    def range_text(self) -> str:
+        if self.total == 0:
+            return "No agents"
+        first = self.page * PAGE_SIZE + 1
+        last = min(self.total, first + PAGE_SIZE - 1)
+        return f"{first:,} to {last:,} of {fmt.count(self.total, 'agent')}"
+
+    @rx.event
+    @guard.viewer
+    def next_page(self):
+        if (self.page + 1) * PAGE_SIZE < self.total:
+            self.page += 1
+            return self._reload()
+        return None
+
+    @rx.event
+    @guard.viewer
+    def prev_page(self):
+        if self.page > 0:
+            self.page -= 1
+            return self._reload()
+        return None
 
     # ------------------------------------------------------------------ form
 
@@ -153,7 +193,7 @@ class AgentsState(AppState):
     def _choices(self) -> list[tuple[uuid.UUID, str]]:
         try:
             with session_scope() as session:
-                return reports.agent_choices(session=session)
+                return reports.agent_choices(session=session, tz=self._tz())
         except sa.exc.SQLAlchemyError:
             return []
 

@@ -25,6 +25,19 @@ class AppState(rx.State):
         parts = [p for p in str(self.router.url.path).split("/") if p]
         return parts[index] if len(parts) > index else ""
 
+    @staticmethod
+    def _is_editor() -> bool:
+        """Whether the user behind this event may change things (an admin).
+
+        Pages a viewer may open but not use (chat, builder) mark their `on_load`
+        viewer-safe and do nothing past this check, so loading never fires a
+        refused event; the page shows a notice instead.
+        """
+        from voxie_app.state import guard
+
+        principal = guard.current()
+        return principal is not None and principal.can("admin")
+
     def _query(self, name: str) -> str:
         return str(self.router.url.query_parameters.get(name, ""))
 

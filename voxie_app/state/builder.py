@@ -78,7 +78,11 @@ class BuilderState(ChatState, AppState):
             log.warning("loading builder agents failed: %s", exc)
 
     @rx.event
+    @guard.viewer
     def on_load(self):
+        """Viewer-safe: a viewer gets the page's notice; no conversation opens."""
+        if not self._is_editor():
+            return None
         if not self.session_id:
             self.session_id = uuid.uuid4().hex
         missing = get_settings().missing_livekit_settings()

@@ -199,7 +199,7 @@ class CallState(AppState):
                 "id": str(r.id),
                 "name": r.name,
                 "description": r.description,
-                "calls": fmt.number(r.calls),
+                "calls": fmt.count(r.calls, "call"),
                 "last_call": fmt.when(r.last_call_at, tz) if r.last_call_at else "never",
                 "href": routes.call_agent(str(r.id)),
                 "chat_href": routes.agent_chat(str(r.id)),

@@ -69,6 +69,10 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
         for m in detail.latency
     ]
     e2e = [m.e2e_latency for m in detail.latency if m.e2e_latency is not None]
+    ended, ended_detail = fmt.end_reason(call.end_reason, call.call_status)
+    no_summary, no_actions = fmt.summary_note(
+        call.call_status, len(turns), bool(summary and summary.summary_text)
+    )
     return {
         "call": {
             "id": str(call.id),
@@ -81,7 +85,10 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
             "duration": fmt.duration(call.duration_seconds),
             "status": call.call_status,
             "status_color": fmt.status_color(call.call_status),
-            "end_reason": fmt.label(call.end_reason),
+            "end_reason": ended,
+            "end_detail": ended_detail,
+            "no_summary": no_summary,
+            "no_actions": no_actions,
             "sentiment": fmt.label(call.customer_sentiment),
             "sentiment_color": fmt.sentiment_color(call.customer_sentiment),
             "rating": fmt.rating(call.call_rating),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
+from urllib.parse import urlencode
 
 import reflex as rx
 import sqlalchemy as sa
 
+from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.models import CALL_STATUSES
 from voxie_app.services import reports
@@ -54,6 +57,32 @@ def blank_filters() -> dict[str, str]:
     return {"agent": ALL, "start": "", "end": "", "status": ALL, "sentiment": ALL, "outcome": ALL}
 
 
+def filters_from_query(query: dict[str, str]) -> tuple[dict[str, str], int]:
+    """The filters and page a `/calls?...` URL names (unknown keys and bad values ignored)."""
+    filters = blank_filters()
+    for key in FILTER_KEYS:
+        value = str(query.get(key, "") or "")[:64]
+        if not value:
+            continue
+        if key in ("start", "end") and parse_day(value) is None:
+            continue
+        filters[key] = value
+    try:
+        page = max(0, int(str(query.get("page", "1"))) - 1)
+    except ValueError:
+        page = 0
+    return filters, page
+
+
+def query_for(filters: dict[str, str], page: int) -> str:
+    """The `/calls` URL for these filters and page: only what differs from the defaults."""
+    blank = blank_filters()
+    params = {k: v for k, v in filters.items() if k in FILTER_KEYS and v != blank[k]}
+    if page > 0:
+        params["page"] = str(page + 1)
+    return routes.CALLS + (f"?{urlencode(params)}" if params else "")
+
+
 class CallsState(AppState):
     filters: dict[str, str] = blank_filters()
     page: int = 0
@@ -78,7 +107,7 @@ class CallsState(AppState):
             return "No calls"
         first = self.page * PAGE_SIZE + 1
         last = min(self.total, first + PAGE_SIZE - 1)
-        return f"{first:,} to {last:,} of {self.total:,} calls"
+        return f"{first:,} to {last:,} of {fmt.count(self.total, 'call')}"
 
     @rx.var
     def filtered(self) -> bool:
@@ -102,23 +131,36 @@ class CallsState(AppState):
         self.loaded = True
         return None
 
+    def _fetch_and_share(self) -> rx.event.EventSpec:
+        """Fetch, and put the filters in the address bar (shareable; a reload keeps them).
+
+        `replaceState` changes the URL without a navigation, so `load` does not run again.
+        """
+        url = json.dumps(query_for(self.filters, self.page))
+        push = rx.call_script(f"window.history.replaceState(window.history.state, '', {url})")
+        failed = self._fetch()
+        return failed if failed is not None else push
+
     @rx.event
     @guard.viewer
     def load(self):
-        filters = blank_filters()
-        if agent := self._query("agent"):
-            filters["agent"] = agent
-        self.filters, self.page = filters, 0
+        """`/calls?agent=…&status=…&page=2`: the filters come from the URL."""
+        query = dict(self.router.url.query_parameters)
+        self.filters, self.page = filters_from_query(query)
         try:
             with session_scope() as session:
-                options = reports.filter_options(session=session)
+                options = reports.filter_options(session=session, tz=self._tz())
         except sa.exc.SQLAlchemyError as exc:
             self.loaded = True
             return self._db_failed(exc)
         self.agent_options = [{"value": str(i), "label": n} for i, n in options.agents]
         self.sentiment_options = [{"value": s, "label": fmt.label(s)} for s in options.sentiments]
         self.outcome_options = [{"value": o, "label": fmt.label(o)} for o in options.outcomes]
-        return self._fetch()
+        failed = self._fetch()
+        if failed is None and self.page > 0 and not self.rows:  # a page past the end
+            self.page = max(0, -(-self.total // PAGE_SIZE) - 1)
+            return self._fetch_and_share()
+        return failed
 
     @rx.event
     @guard.viewer
@@ -129,20 +171,20 @@ class CallsState(AppState):
             return self._toast_error("Enter a date as YYYY-MM-DD.")
         self.filters = {**self.filters, key: value}
         self.page = 0
-        return self._fetch()
+        return self._fetch_and_share()
 
     @rx.event
     @guard.viewer
     def clear_filters(self):
         self.filters, self.page = blank_filters(), 0
-        return self._fetch()
+        return self._fetch_and_share()
 
     @rx.event
     @guard.viewer
     def next_page(self):
         if (self.page + 1) * PAGE_SIZE < self.total:
             self.page += 1
-            return self._fetch()
+            return self._fetch_and_share()
         return None
 
     @rx.event
@@ -150,5 +192,5 @@ class CallsState(AppState):
     def prev_page(self):
         if self.page > 0:
             self.page -= 1
-            return self._fetch()
+            return self._fetch_and_share()
         return None

@@ -42,13 +42,14 @@ def fetch_dashboard(tz: str) -> dict[str, Any]:
         "stats": {
             "calls": fmt.number(today.total_calls),
             "active": str(today.active_calls),
-            "minutes": fmt.number(today.total_minutes),
+            "minutes": fmt.minutes(today.total_minutes),
             "cost": fmt.money(today.total_cost_usd),
             "rating": fmt.rating(today.average_rating),
             "resolution": fmt.percent(today.resolution_rate),
         },
         "series": [
-            {"day": fmt.day_label(p.day), "calls": p.calls, "minutes": p.minutes} for p in series
+            {"day": fmt.day_label(p.day), "calls": p.calls, "minutes": round(p.minutes, 1)}
+            for p in series
         ],
         "series_total": sum(p.calls for p in series),
         "recent": [

@@ -29,6 +29,16 @@ def number(value: float | int | None, places: int = 1) -> str:
     return f"{value:,.{places}f}"
 
 
+def count(n: int, noun: str, plural: str = "") -> str:
+    """'1 call', '2 calls', '1,204 calls' (`plural` when adding an s is wrong)."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def minutes(value: float | None) -> str:
+    """Minutes of talk, one way everywhere: one decimal ('12.5'; under the label 'Minutes')."""
+    return DASH if value is None else f"{value:,.1f}"
+
+
 def percent(rate: float | None) -> str:
     return DASH if rate is None else f"{rate * 100:.0f}%"
 
@@ -94,3 +104,50 @@ def sentiment_color(value: str | None) -> str:
 
 def status_color(value: str | None) -> str:
     return STATUS_COLORS.get(value or "", "gray")
+
+
+# How a call ended, in words: (what happened, the technical detail to fold away).
+_NORMAL_ENDINGS = {
+    "caller_ended": "The caller hung up.",
+    "caller_hung_up": "The caller hung up.",
+    "agent_ended": "The agent ended the call.",
+    "abandoned": "The call was left open and closed automatically.",
+}
+_FAILED_PREFIXES = {
+    "browser": "The browser could not connect the call.",
+    "microphone": "The browser could not use the microphone.",
+}
+
+
+def end_reason(reason: str | None, status: str | None) -> tuple[str, str]:
+    """A stored end reason as a sentence, with any raw detail (a browser error) apart.
+
+    Failures keep their raw text as the detail, so support can still read it, but
+    the page leads with what happened.
+    """
+    if not reason:
+        return ("The call is still going." if status == "active" else DASH), ""
+    raw = reason.strip()
+    if raw in _NORMAL_ENDINGS:
+        return _NORMAL_ENDINGS[raw], ""
+    prefix, sep, rest = raw.partition(":")
+    if sep and prefix.strip() in _FAILED_PREFIXES:
+        return _FAILED_PREFIXES[prefix.strip()], rest.strip()
+    if status == "failed":
+        return "The call failed before it finished.", raw
+    return label(raw), ""
+
+
+def summary_note(status: str | None, turns: int, has_summary: bool) -> tuple[str, str]:
+    """What the summary card says when a part is empty: (summary text, action items text)."""
+    if has_summary:
+        return "", "No follow-up needed."
+    if status == "active":
+        return "No summary yet: it is written when the call ends.", "None yet."
+    if status == "failed":
+        if turns == 0:
+            return "No summary: the call failed before anything was said.", "None: the call failed."
+        return "No summary: the call failed part-way.", "None: the call failed."
+    if turns == 0:
+        return "No summary: nothing was said on this call.", "None: nothing was said."
+    return "No summary yet: it is written shortly after the call ends.", "None yet."

@@ -315,3 +315,17 @@ def test_the_webhook_limit_is_a_409(client: TestClient) -> None:
     )
     assert r.status_code == 409
     assert "delete one first" in r.json()["detail"]
+
+
+def test_the_docs_assets_pass_the_gate(db: str) -> None:
+    """The API docs' local assets are a mounted folder under /api: GET works, others 405."""
+    from fastapi.testclient import TestClient
+
+    from voxie_app.api.app import create_api
+
+    with TestClient(create_api()) as client:
+        assert client.get("/api/docs").status_code == 200
+        css = client.get("/api/docs/assets/swagger-ui.css")
+        assert css.status_code == 200 and "swagger" in css.text.lower()
+        refused = client.post("/api/docs/assets/swagger-ui.css")
+        assert refused.status_code == 405 and "GET" in refused.headers["allow"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, HTTPException
 from fastapi.routing import iter_route_contexts
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxie_app.api.deps import authenticate, require_access
@@ -58,10 +59,13 @@ class ApiGate:
                     continue
                 dependant = getattr(route, "dependant", None)
                 calls = {d.call for d in dependant.dependencies} if dependant else set()
+                # A mounted static folder (the API docs' assets) has no methods of its own.
+                mounted = isinstance(route.original_route, Mount)
+                methods = {"GET", "HEAD"} if mounted else route.methods or ()
                 found.append(
                     _Route(
                         path_regex=route.path_regex,
-                        methods=frozenset(route.methods or ()),
+                        methods=frozenset(methods),
                         literals=sum("{" not in part for part in path.split("/")),
                         protected=require_access in calls,
                     )

@@ -187,6 +187,11 @@ def test_viewer_meets_no_admin_controls_and_no_refusal(site: SeededApp, make_bro
     page.wait_for_timeout(800)
     assert REFUSED not in _toasts(page)
 
+    page = b.goto(f"/agents/{agent_id}", ready="[data-testid=knowledge-panel]")
+    page.wait_for_timeout(800)
+    expect(page.get_by_test_id("knowledge-paste-toggle")).to_have_count(0)
+    assert REFUSED not in _toasts(page)
+
     page = b.goto("/agents", ready="[data-testid=agent-card]")
     subtitle = page.get_by_test_id("page-title").locator("xpath=..").inner_text()
     assert "chat" not in subtitle and "call them" not in subtitle

@@ -302,13 +302,15 @@ def knowledge_panel() -> rx.Component:
                     ui.loading_block("4rem"),
                 ),
             ),
-            action=rx.button(
-                rx.icon("clipboard-paste", size=14),
-                "Paste text",
-                size="1",
-                variant="soft",
-                on_click=K.toggle_paste,
-                data_testid="knowledge-paste-toggle",
+            action=ui.editors_only(
+                rx.button(
+                    rx.icon("clipboard-paste", size=14),
+                    "Paste text",
+                    size="1",
+                    variant="soft",
+                    on_click=K.toggle_paste,
+                    data_testid="knowledge-paste-toggle",
+                )
             ),
         ),
         _delete_dialog(),

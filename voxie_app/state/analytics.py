@@ -49,7 +49,7 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
     return {
         "stats": {
             "calls": fmt.number(stats.calls),
-            "minutes": fmt.number(stats.minutes),
+            "minutes": fmt.minutes(stats.minutes),
             "cost": fmt.money(stats.cost_usd),
             "rating": fmt.rating(stats.average_rating),
             "resolution": fmt.percent(stats.resolution_rate),
@@ -59,7 +59,7 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
             {
                 "day": fmt.day_label(p.day),
                 "calls": p.calls,
-                "minutes": p.minutes,
+                "minutes": round(p.minutes, 1),
                 "cost": float(p.cost_usd),
             }
             for p in series
@@ -85,7 +85,7 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
             {
                 "agent": r.agent_name or "Deleted agent",
                 "calls": fmt.number(r.calls),
-                "minutes": fmt.number(r.minutes),
+                "minutes": fmt.minutes(r.minutes),
                 "cost": fmt.money(r.cost_usd),
                 "rating": fmt.rating(r.average_rating),
                 "resolution": fmt.percent(r.resolution_rate),

@@ -128,6 +128,9 @@ class AgentSpec(BaseModel):
 
 AGENT_STATUSES = ("processing", "ready", "failed")
 CALL_STATUSES = ("active", "completed", "failed")
+CALL_KINDS = ("web", "chat", "phone")  # browser voice call, text chat, telephone
+CALL_DIRECTIONS = ("inbound", "outbound")
+VOICE_KINDS = ("web", "phone")  # what "calls" means in counts unless a kind is asked for
 
 
 def _ts(**kw: Any) -> Any:

@@ -16,6 +16,7 @@ from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import events, ratelimit, webhooks
 from voxie_app.services.auth import Principal
+from voxie_app.services.call_kinds import BUILDER_NAME
 from voxie_app.services.errors import Conflict, NotFound, ProviderFailed, RateLimited
 from voxie_app.services.livekit_gateway import (
     LiveKitGateway,
@@ -43,9 +44,6 @@ def get_call(*, session: Session, call_session_id: uuid.UUID) -> CallSession:
     if call is None:
         raise NotFound(f"call session {call_session_id} not found")
     return call
-
-
-BUILDER_NAME = "Voxie builder"
 
 
 def check_start_rate(*, caller: Principal, settings: Settings) -> None:

@@ -17,7 +17,8 @@ from voxie_app.state.base import AppState
 
 ALL = "all"
 PAGE_SIZE = 20
-FILTER_KEYS = ("agent", "start", "end", "status", "sentiment", "outcome")
+FILTER_KEYS = ("agent", "start", "end", "status", "sentiment", "outcome", "kind")
+DEFAULT_KIND = "voice"  # chats are kept as calls but listed only when asked for
 
 
 def parse_day(value: str) -> date | None:
@@ -47,11 +48,22 @@ def build_filter(values: dict[str, str], tz: str) -> reports.CallFilter:
         sentiment=pick("sentiment"),
         outcome=pick("outcome"),
         tz=tz,
+        kind=kind
+        if (kind := values.get("kind", DEFAULT_KIND)) in reports.KIND_FILTERS
+        else "voice",
     )
 
 
 def blank_filters() -> dict[str, str]:
-    return {"agent": ALL, "start": "", "end": "", "status": ALL, "sentiment": ALL, "outcome": ALL}
+    return {
+        "agent": ALL,
+        "start": "",
+        "end": "",
+        "status": ALL,
+        "sentiment": ALL,
+        "outcome": ALL,
+        "kind": DEFAULT_KIND,
+    }
 
 
 class CallsState(AppState):
@@ -66,6 +78,9 @@ class CallsState(AppState):
     outcome_options: list[dict[str, str]] = []
     status_options: list[dict[str, str]] = [
         {"value": s, "label": fmt.label(s)} for s in CALL_STATUSES
+    ]
+    kind_options: list[dict[str, str]] = [
+        {"value": k, "label": label} for k, label in reports.KIND_FILTER_LABELS.items()
     ]
 
     @rx.var
@@ -108,6 +123,8 @@ class CallsState(AppState):
         filters = blank_filters()
         if agent := self._query("agent"):
             filters["agent"] = agent
+        if (kind := self._query("kind")) in reports.KIND_FILTERS:
+            filters["kind"] = kind
         self.filters, self.page = filters, 0
         try:
             with session_scope() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
@@ -86,12 +87,21 @@ def get_spec(*, session: Session, agent_id: uuid.UUID) -> AgentSpec:
     return AgentSpec.model_validate(agent.processed_spec)
 
 
+def _search(query: Any, search: str | None) -> Any:
+    if search:
+        query = query.where(Agent.name.ilike(f"%{search}%"))  # type: ignore[attr-defined]
+    return query
+
+
+def count_agents(*, session: Session, search: str | None = None) -> int:
+    """How many agents `list_agents` pages through (its `X-Total-Count`)."""
+    return int(session.exec(_search(select(sa.func.count()).select_from(Agent), search)).one())
+
+
 def list_agents(
     *, session: Session, search: str | None = None, limit: int = 100, offset: int = 0
 ) -> list[Agent]:
-    query = select(Agent)
-    if search:
-        query = query.where(Agent.name.ilike(f"%{search}%"))  # type: ignore[attr-defined]
+    query = _search(select(Agent), search)
     query = query.order_by(Agent.created_at.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return list(session.exec(query).all())
 

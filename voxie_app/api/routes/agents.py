@@ -31,15 +31,38 @@ def _public(agent: Agent) -> AgentPublic:
     return AgentPublic.model_validate(agent, from_attributes=True)
 
 
-@router.get("", response_model=list[AgentPublic])
+@router.get(
+    "",
+    response_model=list[AgentPublic],
+    responses={
+        200: {
+            "description": "the page of agents (a list, as before); paging in the headers",
+            "headers": {
+                "X-Total-Count": {
+                    "description": "agents matching in all",
+                    "schema": {"type": "integer"},
+                },
+                "X-Limit": {"description": "the limit used", "schema": {"type": "integer"}},
+                "X-Offset": {"description": "the offset used", "schema": {"type": "integer"}},
+            },
+        }
+    },
+)
 def list_agents(
     _: PrincipalDep,
+    response: Response,
     search: Annotated[str | None, Query(max_length=80, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AgentPublic]:
     with session_scope() as session:
         rows = agents_svc.list_agents(session=session, search=search, limit=limit, offset=offset)
+        total = agents_svc.count_agents(session=session, search=search)
+        # The body stays a bare list (clients of the first release read it so);
+        # the paging info rides in headers, as `total`/`limit`/`offset`.
+        response.headers.update(
+            {"X-Total-Count": str(total), "X-Limit": str(limit), "X-Offset": str(offset)}
+        )
         return [_public(a) for a in rows]
 
 

@@ -260,6 +260,8 @@ def test_call_end_enqueues_call_ended_for_subscribers(db: str) -> None:
         "started_at": call.started_at.isoformat(),
         "ended_at": call.ended_at.isoformat(),
         "duration_seconds": call.duration_seconds,
+        "kind": "web",
+        "direction": "inbound",
     }
     # Ending an ended call again changes nothing and sends nothing new.
     with session_scope() as session:

@@ -136,6 +136,28 @@ async def _open_call(
     )
 
 
+def open_chat_record(*, agent_id: uuid.UUID) -> uuid.UUID:
+    """Keep a text chat with a stored agent: a call row of kind `chat`, no room.
+
+    The chat's recorder (the voice worker's `CallRecorder`) writes its turns,
+    tool calls and usage to this row as they happen, and its end closes it, so a
+    test chat can be read back on /calls like any call (kind filter: chat).
+    """
+    with session_scope() as session:
+        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        call = CallSession(
+            session_id=uuid.uuid4().hex,
+            agent_id=agent_id,
+            room_name=f"chat-{uuid.uuid4().hex[:12]}",
+            primary_agent_type=agent.name,
+            kind="chat",
+            last_activity_at=utcnow(),
+        )
+        session.add(call)
+        session.flush()
+        return call.id
+
+
 def _finish(session: Session, call: CallSession, status: str, reason: str) -> CallSession:
     now = utcnow()
     call.ended_at = now
@@ -163,7 +185,8 @@ def end_call_record(
         {"call_session_id": str(call.id), "status": status},
         session=session,
     )
-    webhooks.enqueue_call_ended(session=session, call=call)
+    if call.kind != "chat":  # a test chat is kept like a call but is not one to receivers
+        webhooks.enqueue_call_ended(session=session, call=call)
     return call
 
 

@@ -214,6 +214,8 @@ def enqueue_call_ended(*, session: Session, call: CallSession) -> list[WebhookDe
             "started_at": _iso(call.started_at),
             "ended_at": _iso(call.ended_at),
             "duration_seconds": call.duration_seconds,
+            "kind": call.kind,
+            "direction": call.direction,
         },
     )
 

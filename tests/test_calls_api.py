@@ -184,6 +184,19 @@ def test_bad_filters_answer_422_naming_the_field(
         assert field in {e["loc"][-1] for e in r.json()["detail"]}
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "0001-01-01", "to": "9999-12-31"}],
+)
+def test_days_at_the_calendars_ends_bound_nothing(
+    client: TestClient, params: dict[str, str]
+) -> None:
+    ids = _seed()
+    assert len(_ids(client.get("/api/calls", params=params))) == 4
+    csv_rows = client.get("/api/calls/export.csv", params=params)
+    assert csv_rows.status_code == 200 and str(ids["web"]) in csv_rows.text
+
+
 def test_detail_has_transcript_tools_summary_costs_latency_variables(client: TestClient) -> None:
     ids = _seed()
     r = client.get(f"/api/calls/{ids['web']}")

@@ -240,9 +240,10 @@ def _call_conditions(f: CallFilter) -> list[Any]:
         conds.append(col(CallSession.direction) == f.direction)
     if f.agent_id is not None:
         conds.append(col(CallSession.agent_id) == f.agent_id)
-    if f.start is not None:
+    # A day at the calendar's ends bounds nothing (and its UTC time would overflow).
+    if f.start is not None and f.start > date.min + timedelta(days=1):
         conds.append(_started() >= local_day_start(f.start, f.tz))
-    if f.end is not None:
+    if f.end is not None and f.end < date.max - timedelta(days=1):
         conds.append(_started() < local_day_start(f.end + timedelta(days=1), f.tz))
     if f.status:
         conds.append(col(CallSession.call_status) == f.status)

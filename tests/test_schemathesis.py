@@ -139,6 +139,10 @@ EXCLUDED = {
     # The schema says "a binary file"; the service takes only .txt/.md/.html/.pdf files that
     # are what their names say (415), and no empty ones (422).
     "POST /api/agents/{agent_id}/knowledge": [positive_data_acceptance],
+    # `from` and `to` are each a valid date, but a `to` before `from` is 422 naming `to`
+    # (tests/test_calls_api.py), which a JSON Schema cannot say.
+    "GET /api/calls": [positive_data_acceptance],
+    "GET /api/calls/export.csv": [positive_data_acceptance],
 }
 
 

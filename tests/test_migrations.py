@@ -99,3 +99,24 @@ def test_postgres_uses_jsonb_and_timestamptz(postgres_url: str) -> None:
     assert rows["processed_spec"] == "jsonb"
     assert rows["id"] == "uuid"
     assert rows["created_at"] == "timestamp with time zone"
+
+
+def test_existing_calls_become_inbound_web_calls(empty_url: str) -> None:
+    """0006 adds `kind`/`direction`: rows from before are browser calls placed by the caller."""
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0005")
+    engine = db_module.get_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO call_sessions (id, session_id, room_name, started_at, call_status)"
+                " VALUES (:id, 's', 'r', :at, 'completed')"
+            ),
+            {"id": "0" * 32, "at": "2026-01-01 00:00:00"},
+        )
+    command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT kind, direction FROM call_sessions")).one()
+        assert tuple(row) == ("web", "inbound")
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("UPDATE call_sessions SET kind = 'fax'"))

@@ -493,3 +493,51 @@ def test_sqlite_without_math_functions_gets_them() -> None:
             f"SELECT floor(ln(0.5 / {rollups.BIN_BASE}) / {rollups._LN_RATIO})"
         ).fetchone()[0]
     )
+
+
+def test_chats_are_left_out_of_the_rollups_and_the_raw_counts(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text chats are calls of kind chat: no default count has them, rolled or raw."""
+    ids = _seed()
+    today = _today()
+    f = CallFilter(start=today - timedelta(days=11), end=today)
+    before = _all(f)
+    with session_scope() as s:
+        for back, status in ((2, "completed"), (5, "active"), (0, "completed")):
+            at = datetime.combine(today - timedelta(days=back), datetime.min.time(), tzinfo=UTC)
+            chat = CallSession(
+                session_id=uuid.uuid4().hex,
+                agent_id=ids["agents"][0],
+                room_name=f"chat-{back}",
+                started_at=at + timedelta(hours=1),
+                duration_seconds=300.0,
+                call_status=status,
+                customer_sentiment="positive",
+                last_activity_at=utcnow(),  # the active one is still chatting
+                kind="chat",
+            )
+            s.add(chat)
+            s.flush()
+            s.add(
+                TokenUsage(
+                    call_session_id=chat.id,
+                    model_name="m",
+                    usage_type="llm",
+                    total_cost_usd=Decimal("1.5"),
+                )
+            )
+            s.add(TurnMetric(call_session_id=chat.id, turn_number=1, e2e_latency=9.0))
+    rolled = _all(f)
+    assert rolled == before  # every report, rolled up, as if the chats were not there
+    with monkeypatch.context() as m:
+        _raw(m)
+        raw = _all(f)
+    _assert_same(rolled, raw)
+    # A live chat does not keep its day unsettled: it is not a call.
+    assert today - timedelta(days=5) in _stored_days()
+    with session_scope() as s:
+        chats = reports.call_stats(session=s, filters=dataclasses.replace(f, kind="chat"))
+        every = reports.call_stats(session=s, filters=dataclasses.replace(f, kind="all"))
+    assert chats.calls == 3 and chats.cost_usd == Decimal("4.5000")
+    assert every.calls == before["call_stats"].calls + 3

@@ -138,6 +138,10 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
         body["url"] = WEBHOOK_URL  # a public http(s) URL the server accepts
     if "file" in body and isinstance(body["file"], bytes | Binary):
         body["file"] = FILE_SAMPLES["pdf"]  # a real document of a supported type
+    query = case.query if isinstance(case.query, dict) else {}
+    if isinstance(query.get("from"), str) and isinstance(query.get("to"), str):
+        # A `to` before `from` is a 422 naming `to` (tests/test_calls_api.py).
+        query["from"], query["to"] = sorted((query["from"], query["to"]))
 
 
 def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:

@@ -1,7 +1,9 @@
 """Outbound webhooks on SQLite and PostgreSQL, delivered to a real local HTTP receiver.
 
 The receiver (aiohttp, 127.0.0.1, its own thread) checks each request's
-signature with the registered secret by its own HMAC code (not Voxie's), and
+signatures with the registered secret: the Standard Webhooks one with the
+`standardwebhooks` package, as a receiver would, and `X-Voxie-Signature` by its
+own HMAC code (not Voxie's); it answers 401 unless both pass. It
 can answer the next N requests with an error or hang past the timeout. The URL
 guard refuses loopback, so the `receiver` fixture allow-lists 127.0.0.1, as an
 admin would (`VOXIE_URL_ALLOWLIST`); the guard tests below prove the refusal
@@ -13,6 +15,7 @@ without sleeping; one test runs the real `run_deliverer` loop with tiny delays.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -29,6 +32,8 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import standardwebhooks
+import standardwebhooks.webhooks
 from aiohttp import web
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -63,12 +68,21 @@ DRAFT = {
 class Received:
     headers: dict[str, str]
     body: bytes
-    signature_ok: bool
+    signature_ok: bool  # both signatures verified
     answered: int | None  # None: hung
 
     @property
     def json(self) -> dict[str, Any]:
         return json.loads(self.body)
+
+
+def standard_check(secret: str, headers: Any, body: bytes) -> bool:
+    """Verify as a Standard Webhooks receiver does: the reference library, nothing of Voxie's."""
+    try:
+        standardwebhooks.Webhook(secret).verify(body, dict(headers), json_parse=False)
+    except standardwebhooks.webhooks.WebhookVerificationError:
+        return False
+    return True
 
 
 def independent_check(secret: str, header: str, body: bytes) -> bool:
@@ -115,7 +129,9 @@ class Receiver:
         body = await request.read()
         header = request.headers.get("X-Voxie-Signature", "")
         with self._lock:
-            ok = independent_check(self.secret, header, body)
+            ok = independent_check(self.secret, header, body) and standard_check(
+                self.secret, request.headers, body
+            )
             if self.hang_next > 0:
                 self.hang_next -= 1
                 mode = "hang"
@@ -244,6 +260,8 @@ def test_call_end_enqueues_call_ended_for_subscribers(db: str) -> None:
         "started_at": call.started_at.isoformat(),
         "ended_at": call.ended_at.isoformat(),
         "duration_seconds": call.duration_seconds,
+        "kind": "web",
+        "direction": "inbound",
     }
     # Ending an ended call again changes nothing and sends nothing new.
     with session_scope() as session:
@@ -674,6 +692,43 @@ def test_concurrent_deliverers_send_each_delivery_once(db: str, receiver: Receiv
     assert len(counts) == 24 and set(counts.values()) == {1}, counts
     rows = deliveries()
     assert {d.status for d in rows} == {"delivered"} and {d.attempts for d in rows} == {1}
+
+
+async def test_deliveries_verify_with_the_standardwebhooks_library(
+    db: str, receiver: Receiver
+) -> None:
+    """A receiver using `standardwebhooks` accepts Voxie's deliveries, old secrets too."""
+    hook = hook_for(receiver, ["agent.created"])
+    assert base64.b64decode(hook.secret.removeprefix("whsec_"), validate=True)  # spec secret
+    ready_agent()
+    queued = only_delivery()
+    await webhooks.deliver_due()
+    got = receiver.requests[0]
+    assert got.answered == 200 and got.signature_ok
+    assert got.headers["webhook-id"] == got.headers["X-Voxie-Delivery"] == str(queued.id)
+    assert got.headers["webhook-signature"].startswith("v1,")
+    t = got.headers["X-Voxie-Signature"].split(",")[0].removeprefix("t=")
+    assert got.headers["webhook-timestamp"] == t  # one timestamp for both signatures
+    payload = standardwebhooks.Webhook(hook.secret).verify(got.body, got.headers)
+    assert payload["id"] == str(queued.id) and payload["type"] == "agent.created"
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(hook.secret).verify(got.body + b" ", got.headers)
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        other = "whsec_" + base64.b64encode(b"x" * 32).decode()
+        standardwebhooks.Webhook(other).verify(got.body, got.headers)
+
+    # A secret made before this release (whsec_ + 64 hex digits) keeps working.
+    old = "whsec_" + "ab12" * 16
+    with session_scope() as session:
+        row = session.get(Webhook, hook.id)
+        assert row is not None
+        row.secret = old
+        session.add(row)
+    receiver.secret = old
+    ready_agent()
+    await webhooks.deliver_due()
+    assert receiver.requests[-1].signature_ok and receiver.requests[-1].answered == 200
+    standardwebhooks.Webhook(old).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
 
 
 # --------------------------------------------------------------- signatures

@@ -258,6 +258,9 @@ class AgentSpec(BaseModel):
 
 AGENT_STATUSES = ("processing", "ready", "failed")
 CALL_STATUSES = ("active", "completed", "failed")
+CALL_KINDS = ("web", "chat", "phone")  # browser voice call, text chat, telephone
+CALL_DIRECTIONS = ("inbound", "outbound")
+VOICE_KINDS = ("web", "phone")  # what "calls" means in counts unless a kind is asked for
 
 
 def _ts(**kw: Any) -> Any:
@@ -311,6 +314,11 @@ class CallSession(SQLModel, table=True):
         sa.Index("idx_call_sessions_agent_id", "agent_id"),
         sa.Index("idx_call_sessions_started_at", "started_at"),
         sa.Index("idx_call_sessions_status", "call_status"),
+        sa.Index("idx_call_sessions_kind", "kind"),
+        sa.CheckConstraint("kind IN ('web', 'chat', 'phone')", name="ck_call_sessions_kind"),
+        sa.CheckConstraint(
+            "direction IN ('inbound', 'outbound')", name="ck_call_sessions_direction"
+        ),
     )
 
     id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
@@ -335,6 +343,14 @@ class CallSession(SQLModel, table=True):
     end_reason: str | None = None
     duration_seconds: float | None = None
     last_activity_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    # What carried the conversation: a browser voice call ('web'), a text chat
+    # ('chat') or the telephone ('phone', later); and who placed it.
+    kind: str = SQLField(
+        default="web", sa_column_kwargs={"server_default": "web", "nullable": False}
+    )
+    direction: str = SQLField(
+        default="inbound", sa_column_kwargs={"server_default": "inbound", "nullable": False}
+    )
 
 
 class ConversationTurn(SQLModel, table=True):

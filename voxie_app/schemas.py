@@ -146,6 +146,9 @@ class RecentCall(BaseModel):
     id: uuid.UUID
     agent_id: uuid.UUID | None
     agent_name: str | None
+    agent_label: str = ""  # the agent's name, "Voxie (builder)" or "Deleted agent"
+    kind: str = "web"
+    direction: str = "inbound"
     customer_name: str | None
     started_at: datetime
     ended_at: datetime | None

@@ -16,6 +16,7 @@ from voxie_app.api.limits import BodySizeLimit, reject_nul_characters
 from voxie_app.api.routes import (
     agents,
     analytics,
+    call_history,
     calls,
     health,
     knowledge,
@@ -79,7 +80,7 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         dependencies=[Depends(require_access), Depends(reject_nul_characters)],
         responses=ACCESS_RESPONSES,
     )
-    for module in (agents, knowledge, calls, analytics, webhooks):
+    for module in (agents, knowledge, calls, call_history, analytics, webhooks):
         protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)
     app.include_router(api)

@@ -221,14 +221,23 @@ def _choices(session: Session, rows: list[Agent]) -> list[AgentChoice]:
     ]
 
 
-def list_agents(
-    *, session: Session, search: str | None = None, limit: int = 100, offset: int = 0
-) -> list[Agent]:
-    query = select(Agent)
+def _search(query: Any, search: str | None) -> Any:
     if search:
         # `%` and `_` are wildcards in LIKE: escaped, so a search matches them literally.
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
         query = query.where(col(Agent.name).ilike(pattern, escape="\\"))
+    return query
+
+
+def count_agents(*, session: Session, search: str | None = None) -> int:
+    """How many agents `list_agents` pages through (its `X-Total-Count`)."""
+    return int(session.exec(_search(select(sa.func.count()).select_from(Agent), search)).one())
+
+
+def list_agents(
+    *, session: Session, search: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Agent]:
+    query = _search(select(Agent), search)
     query = query.order_by(Agent.created_at.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return list(session.exec(query).all())
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, CallSession, CallSummary, ConversationTurn, TokenUsage
 from voxie_app.schemas import AnalyticsSummary, RecentCall
+from voxie_app.services.call_kinds import agent_label, kind_condition
 
 
 def day_bounds(day: datetime, tz: str) -> tuple[datetime, datetime]:
@@ -30,7 +31,11 @@ def _money(value: object) -> Decimal:
 def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -> AnalyticsSummary:
     """Today's calls, minutes, cost, rating, resolution rate and sentiment mix."""
     start, end = day_bounds(now or utcnow(), tz)
-    in_day = sa.and_(col(CallSession.started_at) >= start, col(CallSession.started_at) < end)
+    in_day = sa.and_(
+        col(CallSession.started_at) >= start,
+        col(CallSession.started_at) < end,
+        kind_condition("voice"),
+    )
     status = col(CallSession.call_status)
     resolved = col(CallSession.issue_resolved)
     row = session.exec(
@@ -105,6 +110,7 @@ def recent_calls(*, session: Session, limit: int = 20, offset: int = 0) -> list[
         )
         .outerjoin(Agent, col(Agent.id) == col(CallSession.agent_id))
         .outerjoin(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id))
+        .where(kind_condition("voice"))
         .order_by(col(CallSession.started_at).desc())
         .offset(offset)
         .limit(limit)
@@ -114,6 +120,9 @@ def recent_calls(*, session: Session, limit: int = 20, offset: int = 0) -> list[
             id=call.id,
             agent_id=call.agent_id,
             agent_name=agent_name,
+            agent_label=agent_label(agent_name, call.agent_id, call.primary_agent_type),
+            kind=call.kind,
+            direction=call.direction,
             customer_name=call.customer_name,
             started_at=call.started_at,
             ended_at=call.ended_at,

@@ -16,6 +16,7 @@ from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import events, ratelimit, webhooks
 from voxie_app.services.auth import Principal
+from voxie_app.services.call_kinds import BUILDER_NAME
 from voxie_app.services.errors import Conflict, NotFound, ProviderFailed, RateLimited
 from voxie_app.services.livekit_gateway import (
     LiveKitGateway,
@@ -43,9 +44,6 @@ def get_call(*, session: Session, call_session_id: uuid.UUID) -> CallSession:
     if call is None:
         raise NotFound(f"call session {call_session_id} not found")
     return call
-
-
-BUILDER_NAME = "Voxie builder"
 
 
 def check_start_rate(*, caller: Principal, settings: Settings) -> None:
@@ -149,6 +147,28 @@ async def _dispatch(
     )
 
 
+def open_chat_record(*, agent_id: uuid.UUID) -> uuid.UUID:
+    """Keep a text chat with a stored agent: a call row of kind `chat`, no room.
+
+    The chat's recorder (the voice worker's `CallRecorder`) writes its turns,
+    tool calls and usage to this row as they happen, and its end closes it, so a
+    test chat can be read back on /calls like any call (kind filter: chat).
+    """
+    with session_scope() as session:
+        agent = agents_svc.get_agent(session=session, agent_id=agent_id)
+        call = CallSession(
+            session_id=uuid.uuid4().hex,
+            agent_id=agent_id,
+            room_name=f"chat-{uuid.uuid4().hex[:12]}",
+            primary_agent_type=agent.name,
+            kind="chat",
+            last_activity_at=utcnow(),
+        )
+        session.add(call)
+        session.flush()
+        return call.id
+
+
 def _finish(session: Session, call: CallSession, status: str, reason: str) -> CallSession:
     now = utcnow()
     call.ended_at = now
@@ -176,7 +196,8 @@ def end_call_record(
         {"call_session_id": str(call.id), "status": status},
         session=session,
     )
-    webhooks.enqueue_call_ended(session=session, call=call)
+    if call.kind != "chat":  # a test chat is kept like a call but is not one to receivers
+        webhooks.enqueue_call_ended(session=session, call=call)
     return call
 
 

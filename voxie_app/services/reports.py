@@ -36,6 +36,16 @@ from voxie_app.models import (
 )
 from voxie_app.services import rollups
 from voxie_app.services.analytics import call_cost, call_turns
+from voxie_app.services.call_kinds import (  # noqa: F401 - re-exported for pages and the API
+    BUILDER_LABEL,
+    DELETED_LABEL,
+    KIND_FILTER_LABELS,
+    KIND_FILTERS,
+    KIND_LABELS,
+    NO_AGENT_LABEL,
+    agent_label,
+    kind_condition,
+)
 from voxie_app.services.rollups import day_bucket, local_day_start
 
 MAX_RANGE_DAYS = 366
@@ -63,6 +73,8 @@ class CallFilter:
     sentiment: str | None = None
     outcome: str | None = None
     tz: str = "UTC"
+    kind: str = "voice"  # one of KIND_FILTERS: voice calls unless chats are asked for
+    direction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,9 @@ class CallRow:
     id: uuid.UUID
     agent_id: uuid.UUID | None
     agent_name: str | None
+    agent_label: str
+    kind: str
+    direction: str
     customer_name: str | None
     started_at: datetime
     duration_seconds: float | None
@@ -151,6 +166,7 @@ class CostPart:
 class CallDetail:
     call: CallSession
     agent_name: str | None
+    agent_label: str
     summary: CallSummary | None
     turns: list[Turn]
     costs: list[CostPart]
@@ -221,12 +237,15 @@ def _started() -> Any:
 
 def _call_conditions(f: CallFilter) -> list[Any]:
     """WHERE conditions on `call_sessions` (and `call_summaries` for the outcome)."""
-    conds: list[Any] = []
+    conds: list[Any] = [kind_condition(f.kind)]
+    if f.direction:
+        conds.append(col(CallSession.direction) == f.direction)
     if f.agent_id is not None:
         conds.append(col(CallSession.agent_id) == f.agent_id)
-    if f.start is not None:
+    # A day at the calendar's ends bounds nothing (and its UTC time would overflow).
+    if f.start is not None and f.start > date.min + timedelta(days=1):
         conds.append(_started() >= local_day_start(f.start, f.tz))
-    if f.end is not None:
+    if f.end is not None and f.end < date.max - timedelta(days=1):
         conds.append(_started() < local_day_start(f.end + timedelta(days=1), f.tz))
     if f.status:
         conds.append(col(CallSession.call_status) == f.status)
@@ -276,6 +295,8 @@ def _rolled(session: Session, filters: CallFilter) -> rollups.Summary | None:
     """
     f = filters
     if f.start is None or f.end is None or f.status or f.sentiment or f.outcome:
+        return None
+    if f.kind != "voice" or f.direction:  # the rollups hold voice calls of both directions
         return None
     start, end = sorted((f.start, f.end))
     if (end - start).days >= MAX_RANGE_DAYS:
@@ -487,7 +508,7 @@ def agents_overview(
             sa.func.count().label("calls"),
             sa.func.max(CallSession.started_at).label("last_call_at"),
         )
-        .where(col(CallSession.agent_id).is_not(None))
+        .where(col(CallSession.agent_id).is_not(None), kind_condition("voice"))
         .group_by(col(CallSession.agent_id))
         .subquery()
     )
@@ -597,6 +618,9 @@ def list_calls(
                 id=c.id,
                 agent_id=c.agent_id,
                 agent_name=name,
+                agent_label=agent_label(name, c.agent_id, c.primary_agent_type),
+                kind=c.kind,
+                direction=c.direction,
                 customer_name=c.customer_name,
                 started_at=c.started_at,
                 duration_seconds=c.duration_seconds,
@@ -690,6 +714,7 @@ def call_detail(*, session: Session, call_id: uuid.UUID) -> CallDetail | None:
     return CallDetail(
         call=call,
         agent_name=agent_name,
+        agent_label=agent_label(agent_name, call.agent_id, call.primary_agent_type),
         summary=summary,
         turns=turns,
         costs=costs,
@@ -864,6 +889,8 @@ CSV_COLUMNS = (
     "started_at",
     "ended_at",
     "agent",
+    "kind",
+    "direction",
     "customer_name",
     "status",
     "duration_seconds",
@@ -907,6 +934,10 @@ def calls_csv(*, session: Session, filters: CallFilter, max_rows: int = CSV_MAX_
             CallSession.started_at,
             CallSession.ended_at,
             Agent.name,
+            CallSession.agent_id,
+            CallSession.primary_agent_type,
+            CallSession.kind,
+            CallSession.direction,
             CallSession.customer_name,
             CallSession.call_status,
             CallSession.duration_seconds,
@@ -921,16 +952,17 @@ def calls_csv(*, session: Session, filters: CallFilter, max_rows: int = CSV_MAX_
         .outerjoin(Agent, col(Agent.id) == col(CallSession.agent_id))
         .outerjoin(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id))
         .where(*_call_conditions(filters))
-        .order_by(_started().desc())
+        .order_by(_started().desc(), col(CallSession.id))
         .limit(max_rows)
     ).all()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        cells = list(row)
-        cells[12] = _money(cells[12])
-        if cells[6] is not None:
-            cells[6] = round(float(cells[6]), 1)
+        call_id, started, ended, name, agent_id, agent_type, *rest = row
+        cells = [call_id, started, ended, agent_label(name, agent_id, agent_type), *rest]
+        cells[14] = _money(cells[14])
+        if cells[8] is not None:
+            cells[8] = round(float(cells[8]), 1)
         writer.writerow([csv_cell(v) for v in cells])
     return buf.getvalue()

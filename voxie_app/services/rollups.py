@@ -25,6 +25,10 @@ with a call still active) from the raw tables.
 Writes the recorder makes during a live call (usage totals, per-turn latency)
 mark their session `LIVE_CALL_WRITE`: an active call's day is never settled,
 and the call's end (a change to its row) invalidates its day afterwards.
+
+The rollups hold voice calls (kinds web and phone, both directions): text
+chats (kind chat) are left out, as every default count leaves them out, and a
+report that asks for chats or one direction reads the raw tables.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from voxie_app.models import (
     TurnMetric,
 )
 from voxie_app.services.analytics import call_cost
+from voxie_app.services.call_kinds import kind_condition
 from voxie_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -260,7 +265,7 @@ def compute(session: Session, *, tz: str, start: date, end: date) -> dict[Key, D
     """Every agent's totals for each local day from `start` to `end`, from the raw tables."""
     lo, hi = local_day_start(start, tz), local_day_start(end + timedelta(days=1), tz)
     started = col(CallSession.started_at)
-    in_range = (started >= lo, started < hi)
+    in_range = (started >= lo, started < hi, kind_condition("voice"))  # chats are not calls
     out: dict[Key, DayTotals] = {}
     conn = session.connection()  # Core rows: lighter than ORM results for these aggregates
 
@@ -398,6 +403,7 @@ def summarize(
         for at in session.exec(
             select(CallSession.started_at).where(
                 col(CallSession.call_status) == "active",
+                kind_condition("voice"),
                 col(CallSession.started_at) >= lo,
                 col(CallSession.started_at) < hi,
                 last_heard >= live_after,

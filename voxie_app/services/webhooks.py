@@ -20,14 +20,25 @@ each connection is opened (the guarded client re-resolves and re-checks, so DNS
 rebinding to an internal address is refused). The log keeps the HTTP status
 and a generic reason, never the receiver's body.
 
-Every request is signed: `X-Voxie-Signature: t=<unix>,v1=<hex>` where the hex
-is HMAC-SHA256 of `f"{t}.{raw body}"` keyed with the webhook's secret.
-`verify_signature` is the receiver-side check.
+Every request is signed twice, with the same timestamp:
+
+- Standard Webhooks (https://www.standardwebhooks.com, what the `standardwebhooks`
+  libraries verify): `webhook-id` (the delivery id, the same on every retry),
+  `webhook-timestamp` (unix seconds) and `webhook-signature: v1,<base64>`, the
+  HMAC-SHA256 of `f"{id}.{timestamp}.{raw body}"` keyed with the secret's bytes:
+  the base64 after the `whsec_` prefix, decoded (`signing_key`). Secrets made
+  before this were `whsec_` + 64 hex digits, which is valid base64 too (48 bytes),
+  so every existing secret works unchanged with the libraries; new ones are
+  `whsec_` + base64 of 32 random bytes.
+- `X-Voxie-Signature: t=<unix>,v1=<hex>` (kept for this release): the hex
+  HMAC-SHA256 of `f"{t}.{raw body}"` keyed with the whole secret string.
+  `verify_signature` is its receiver-side check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -66,6 +77,9 @@ MAX_URL = url_guard.MAX_URL
 MAX_WEBHOOKS = 50
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER = "X-Voxie-Signature"
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
 EVENT_HEADER = "X-Voxie-Event"
 DELIVERY_HEADER = "X-Voxie-Delivery"
 USER_AGENT = "Voxie-Webhooks/1.0"
@@ -109,10 +123,15 @@ def register(
     if count >= MAX_WEBHOOKS:
         # A full list is the state of the server, not bad input: 409.
         raise Conflict(f"at most {MAX_WEBHOOKS} webhooks can be registered; delete one first")
-    hook = Webhook(url=url, events=events, secret=SECRET_PREFIX + secrets.token_hex(32))
+    hook = Webhook(url=url, events=events, secret=new_secret())
     session.add(hook)
     session.flush()
     return hook
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def list_webhooks(*, session: Session) -> list[Webhook]:
@@ -196,6 +215,8 @@ def enqueue_call_ended(*, session: Session, call: CallSession) -> list[WebhookDe
             "started_at": _iso(call.started_at),
             "ended_at": _iso(call.ended_at),
             "duration_seconds": call.duration_seconds,
+            "kind": call.kind,
+            "direction": call.direction,
         },
     )
 
@@ -215,6 +236,33 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The `X-Voxie-Signature` value for `body` sent at `timestamp`."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of the Standard Webhooks signature: the secret's base64 part, decoded.
+
+    Decoded as the reference libraries do (prefix dropped, padding added), so a
+    receiver handing the secret to `standardwebhooks.Webhook` gets the same key.
+    """
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+
+
+def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value (Standard Webhooks v1) for `body`."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    mac = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """Both signatures of one request: Standard Webhooks and `X-Voxie-Signature`."""
+    return {
+        STANDARD_ID_HEADER: msg_id,
+        STANDARD_TIMESTAMP_HEADER: str(timestamp),
+        STANDARD_SIGNATURE_HEADER: sign_standard(secret, msg_id, timestamp, body),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
 
 
 def verify_signature(
@@ -387,7 +435,7 @@ async def _send(item: _Claimed, client: httpx.AsyncClient, limit_s: float) -> _O
         "User-Agent": USER_AGENT,
         EVENT_HEADER: item.event_type,
         DELIVERY_HEADER: str(item.id),
-        SIGNATURE_HEADER: sign(item.secret, int(time.time()), body),
+        **signed_headers(item.secret, str(item.id), int(time.time()), body),
     }
     try:
         async with asyncio.timeout(limit_s):

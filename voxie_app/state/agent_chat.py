@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import ClassVar
 
@@ -11,10 +12,18 @@ import sqlalchemy as sa
 from voice_worker.text_chat import TextChat
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
+from voxie_app.services import calls as calls_svc
 from voxie_app.settings import get_settings
 from voxie_app.state import guard
 from voxie_app.state.base import AppState
 from voxie_app.state.chat import ChatState
+
+
+def _fail_chat(call_id: uuid.UUID, reason: str) -> None:
+    with session_scope() as session:
+        calls_svc.end_call_record(
+            session=session, call_session_id=call_id, status="failed", reason=reason
+        )
 
 
 class AgentChatState(ChatState, AppState):
@@ -28,7 +37,16 @@ class AgentChatState(ChatState, AppState):
         return self.agent_id
 
     async def _open(self) -> TextChat:
-        return await TextChat.open(agent_id=uuid.UUID(self.agent_id), settings=get_settings())
+        """Open the chat, kept as a call of kind `chat` (recorded turn by turn)."""
+        agent_id = uuid.UUID(self.agent_id)
+        call_id = await asyncio.to_thread(calls_svc.open_chat_record, agent_id=agent_id)
+        try:
+            return await TextChat.open(
+                agent_id=agent_id, settings=get_settings(), call_session_id=call_id
+            )
+        except Exception as exc:  # the kept chat says why it never started
+            await asyncio.to_thread(_fail_chat, call_id, str(exc) or type(exc).__name__)
+            raise
 
     @rx.event
     @guard.viewer

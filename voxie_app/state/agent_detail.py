@@ -27,8 +27,9 @@ def call_rows(rows: list[reports.CallRow], tz: str) -> list[dict[str, str]]:
         {
             "id": str(r.id),
             "href": routes.call(str(r.id)),
-            "agent": r.agent_name or "Deleted agent",
-            "customer": r.customer_name or "Unknown caller",
+            "agent": r.agent_label,
+            "kind": reports.KIND_LABELS.get(r.kind, r.kind),
+            "customer": r.customer_name or ("Text chat" if r.kind == "chat" else "Unknown caller"),
             "when": fmt.when(r.started_at, tz),
             "duration": fmt.duration(r.duration_seconds),
             "status": r.status,

@@ -75,7 +75,7 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
         "outcomes": [{"name": fmt.label(c.label), "calls": c.count} for c in outcomes],
         "latency": [
             {
-                "agent": r.agent_name or "Deleted agent",
+                "agent": r.agent_name or reports.NO_AGENT_LABEL,
                 "p50": round((r.p50 or 0) * 1000),
                 "p95": round((r.p95 or 0) * 1000),
             }
@@ -83,7 +83,7 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
         ],
         "agents": [
             {
-                "agent": r.agent_name or "Deleted agent",
+                "agent": r.agent_name or reports.NO_AGENT_LABEL,
                 "calls": fmt.number(r.calls),
                 "minutes": fmt.minutes(r.minutes),
                 "cost": fmt.money(r.cost_usd),

@@ -76,7 +76,8 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
     return {
         "call": {
             "id": str(call.id),
-            "agent": detail.agent_name or "Deleted agent",
+            "agent": detail.agent_label,
+            "kind": reports.KIND_LABELS.get(call.kind, call.kind),
             "agent_href": routes.agent(str(call.agent_id)) if call.agent_id else "",
             "customer": call.customer_name or "Unknown caller",
             "phone": call.customer_phone or "",

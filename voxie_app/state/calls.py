@@ -20,7 +20,8 @@ from voxie_app.state.base import AppState
 
 ALL = "all"
 PAGE_SIZE = 20
-FILTER_KEYS = ("agent", "start", "end", "status", "sentiment", "outcome")
+FILTER_KEYS = ("agent", "start", "end", "status", "sentiment", "outcome", "kind")
+DEFAULT_KIND = "voice"  # chats are kept as calls but listed only when asked for
 
 
 def parse_day(value: str) -> date | None:
@@ -50,11 +51,22 @@ def build_filter(values: dict[str, str], tz: str) -> reports.CallFilter:
         sentiment=pick("sentiment"),
         outcome=pick("outcome"),
         tz=tz,
+        kind=kind
+        if (kind := values.get("kind", DEFAULT_KIND)) in reports.KIND_FILTERS
+        else "voice",
     )
 
 
 def blank_filters() -> dict[str, str]:
-    return {"agent": ALL, "start": "", "end": "", "status": ALL, "sentiment": ALL, "outcome": ALL}
+    return {
+        "agent": ALL,
+        "start": "",
+        "end": "",
+        "status": ALL,
+        "sentiment": ALL,
+        "outcome": ALL,
+        "kind": DEFAULT_KIND,
+    }
 
 
 def filters_from_query(query: dict[str, str]) -> tuple[dict[str, str], int]:
@@ -65,6 +77,8 @@ def filters_from_query(query: dict[str, str]) -> tuple[dict[str, str], int]:
         if not value:
             continue
         if key in ("start", "end") and parse_day(value) is None:
+            continue
+        if key == "kind" and value not in reports.KIND_FILTERS:
             continue
         filters[key] = value
     try:
@@ -95,6 +109,9 @@ class CallsState(AppState):
     outcome_options: list[dict[str, str]] = []
     status_options: list[dict[str, str]] = [
         {"value": s, "label": fmt.label(s)} for s in CALL_STATUSES
+    ]
+    kind_options: list[dict[str, str]] = [
+        {"value": k, "label": label} for k, label in reports.KIND_FILTER_LABELS.items()
     ]
 
     @rx.var

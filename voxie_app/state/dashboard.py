@@ -56,7 +56,7 @@ def fetch_dashboard(tz: str) -> dict[str, Any]:
             {
                 "id": str(c.id),
                 "href": routes.call(str(c.id)),
-                "agent": c.agent_name or "Deleted agent",
+                "agent": c.agent_label,
                 "customer": c.customer_name or "Unknown caller",
                 "when": fmt.when(c.started_at, tz),
                 "duration": fmt.duration(c.duration_seconds),

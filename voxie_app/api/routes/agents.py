@@ -49,16 +49,40 @@ def _json(body: bytes) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-@router.get("", response_model=list[AgentPublic])
+@router.get(
+    "",
+    response_model=list[AgentPublic],
+    responses={
+        200: {
+            "description": "the page of agents (a list, as before); paging in the headers",
+            "headers": {
+                "X-Total-Count": {
+                    "description": "agents matching in all",
+                    "schema": {"type": "integer"},
+                },
+                "X-Limit": {"description": "the limit used", "schema": {"type": "integer"}},
+                "X-Offset": {"description": "the offset used", "schema": {"type": "integer"}},
+            },
+        }
+    },
+)
 def list_agents(
     _: PrincipalDep,
+    response: Response,
     search: Annotated[str | None, Query(max_length=80, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     with session_scope() as session:
         rows = agents_svc.list_agents(session=session, search=search, limit=limit, offset=offset)
-        return _json(_AGENT_LIST.dump_json([_public(a) for a in rows]))
+        total = agents_svc.count_agents(session=session, search=search)
+        answer = _json(_AGENT_LIST.dump_json([_public(a) for a in rows]))
+    # The body stays a bare list (clients of the first release read it so);
+    # the paging info rides in headers, as `total`/`limit`/`offset`.
+    answer.headers.update(
+        {"X-Total-Count": str(total), "X-Limit": str(limit), "X-Offset": str(offset)}
+    )
+    return answer
 
 
 @router.post(

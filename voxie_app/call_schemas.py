@@ -1,0 +1,157 @@
+"""Response shapes of the calls API (`/api/calls*`), built from `services.reports` results.
+
+Kept apart from `schemas.py` (agents, starting calls) because these mirror the
+read-side report types one to one: a field here is a field of the /calls page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from voxie_app.services import reports
+
+
+class _FromAttrs(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CallItem(_FromAttrs):
+    """One call of a list: what a row of the /calls page shows."""
+
+    id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_name: str | None  # null for the builder and deleted agents (see agent_label)
+    agent_label: str  # the agent's name, "Voxie (builder)" or "Deleted agent"
+    kind: str  # web, chat or phone
+    direction: str  # inbound or outbound
+    customer_name: str | None
+    started_at: datetime
+    duration_seconds: float | None
+    status: str
+    sentiment: str | None
+    rating: int | None
+    resolved: bool | None
+    outcome: str | None
+    cost_usd: Decimal
+    turns: int
+
+
+class CallList(BaseModel):
+    items: list[CallItem]
+    total: int  # calls matching the filters in all
+    limit: int
+    offset: int
+
+
+class TranscriptTurn(_FromAttrs):
+    turn_number: int
+    speaker: str  # user, agent, tool or system
+    transcript: str
+    agent_name: str | None
+    function_called: str | None
+    timestamp: datetime
+
+
+class CostLine(_FromAttrs):
+    usage_type: str
+    cost_usd: Decimal
+    input_tokens: int
+    output_tokens: int
+    audio_seconds: float
+    characters: int
+
+
+class TurnLatency(_FromAttrs):
+    turn_number: int
+    end_of_utterance_delay: float | None
+    transcription_delay: float | None
+    llm_ttft: float | None
+    tts_ttfb: float | None
+    e2e_latency: float | None
+
+
+class CallSummaryOut(_FromAttrs):
+    summary_text: str
+    key_points: list[str]
+    action_items: list[str]
+    call_category: str | None
+    business_outcome: str | None
+    sales_value_usd: Decimal | None
+    generated_by: str
+    generated_at: datetime
+
+
+class CallVariables(BaseModel):
+    """What the caller told the agent about themselves, recorded on the call."""
+
+    customer_name: str | None
+    customer_phone: str | None
+    customer_email: str | None
+    notes: str | None
+
+
+class CallDetailOut(BaseModel):
+    id: uuid.UUID
+    session_id: str
+    room_name: str
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    agent_label: str
+    agent_type: str | None
+    kind: str
+    direction: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_seconds: float | None
+    end_reason: str | None
+    rating: int | None
+    sentiment: str | None
+    resolved: bool | None
+    variables: CallVariables
+    summary: CallSummaryOut | None
+    transcript: list[TranscriptTurn]  # every turn in order, tool calls included
+    tool_calls: list[TranscriptTurn]  # the turns that ran a tool
+    costs: list[CostLine]
+    total_cost_usd: Decimal
+    latency: list[TurnLatency]  # one entry per measured turn
+
+    @classmethod
+    def of(cls, d: reports.CallDetail) -> CallDetailOut:
+        c = d.call
+        turns = [TranscriptTurn.model_validate(t) for t in d.turns]
+        return cls(
+            id=c.id,
+            session_id=c.session_id,
+            room_name=c.room_name,
+            agent_id=c.agent_id,
+            agent_name=d.agent_name,
+            agent_label=d.agent_label,
+            agent_type=c.primary_agent_type,
+            kind=c.kind,
+            direction=c.direction,
+            status=c.call_status,
+            started_at=c.started_at,
+            ended_at=c.ended_at,
+            duration_seconds=c.duration_seconds,
+            end_reason=c.end_reason,
+            rating=c.call_rating,
+            sentiment=c.customer_sentiment,
+            resolved=c.issue_resolved,
+            variables=CallVariables(
+                customer_name=c.customer_name,
+                customer_phone=c.customer_phone,
+                customer_email=c.customer_email,
+                notes=c.notes,
+            ),
+            summary=CallSummaryOut.model_validate(d.summary) if d.summary else None,
+            transcript=turns,
+            tool_calls=[t for t in turns if t.function_called],
+            costs=[CostLine.model_validate(p) for p in d.costs],
+            total_cost_usd=d.total_cost_usd,
+            latency=[TurnLatency.model_validate(m) for m in d.latency],
+        )

@@ -61,7 +61,7 @@ def app_policy(settings: Settings) -> str:
             "img-src 'self' data: blob:",
             "font-src 'self' data:",
             f"connect-src {connect}",
-            "media-src 'self' blob:",
+            "media-src 'self' data: blob:",  # the form's voice sample is a data: URL
             "worker-src 'self' blob:",
             "object-src 'none'",
             "base-uri 'self'",

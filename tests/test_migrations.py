@@ -30,6 +30,7 @@ TABLES = {
     "call_summaries",
     "turn_metrics",
     "events",
+    "secrets",
 }
 
 

@@ -705,6 +705,24 @@ class RollupLabelCount(SQLModel, table=True):
     calls: int = 0
 
 
+# ------------------------------------------------------------------ secrets and tools
+
+
+class Secret(SQLModel, table=True):
+    """Added: a named secret (an API key a tool sends), its value Fernet-encrypted.
+
+    Only `services.secrets` reads `ciphertext`; it is kept out of `repr` so a logged
+    row shows nothing of it either.
+    """
+
+    __tablename__ = "secrets"
+
+    name: str = SQLField(primary_key=True, max_length=64)
+    ciphertext: str = SQLField(sa_type=sa.Text, repr=False)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
 # Full-text objects created by raw DDL in migration 0002 on one dialect only.
 FULLTEXT_TABLE_PREFIX = "knowledge_chunks_fts"  # SQLite FTS5 table and its shadow tables
 FULLTEXT_COLUMN = ("knowledge_chunks", "tsv")  # PostgreSQL generated tsvector column

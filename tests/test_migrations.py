@@ -31,6 +31,8 @@ TABLES = {
     "turn_metrics",
     "events",
     "secrets",
+    "tools",
+    "tool_invocations",
 }
 
 

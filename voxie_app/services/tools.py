@@ -31,7 +31,7 @@ from voxie_app.services.errors import Conflict, InvalidInput, NotFound
 BUILTIN_TOOL_NAMES = frozenset(get_args(ToolName))
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PLACEHOLDER_RE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
-RESULT_PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+RESULT_PATH_RE = re.compile(r"^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$")
 HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_SCHEMA_BYTES = 16 * 1024
@@ -89,6 +89,7 @@ class ToolIn(BaseModel):
         default="",
         max_length=200,
         description="A dotted path (`data.slots`, `items.0`) into a JSON answer; empty: all.",
+        json_schema_extra={"pattern": RESULT_PATH_RE.pattern},
     )
     status: Status = "ready"
 
@@ -121,7 +122,7 @@ class ToolIn(BaseModel):
     @field_validator("result_path")
     @classmethod
     def _result_path(cls, value: str) -> str:
-        if value and not RESULT_PATH_RE.match(value):
+        if not RESULT_PATH_RE.match(value):
             raise ValueError("must be a dotted path such as 'data.slots'")
         return value
 

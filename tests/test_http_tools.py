@@ -422,3 +422,23 @@ async def test_a_secret_in_the_url_is_sent_but_never_logged(
     assert SECRET not in caplog.text  # ...without the secret
     [record] = invocations()
     assert SECRET not in json.dumps(record.model_dump(mode="json"))
+
+
+async def test_a_schema_that_cannot_be_checked_sends_nothing(env: Settings, clinic: Clinic) -> None:
+    """A stored schema with a remote $ref (refused on save since): nothing is fetched
+    or sent; the model gets a tool error."""
+    tool = http_tools.HttpTool(
+        id=uuid.uuid4(),
+        name="check_slots",
+        description="Free slots.",
+        parameters={"type": "object", "$ref": "http://169.254.169.254/schema.json"},
+        method="GET",
+        url=f"{clinic.base}/slots",
+        headers={},
+        timeout_s=2,
+        wait_message="",
+        result_path="",
+    )
+    with pytest.raises(ToolError, match="cannot be checked"):
+        await http_tools.invoke(tool, {"date": "2026-12-03"}, call_session_id=None)
+    assert clinic.requests == []

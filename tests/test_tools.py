@@ -125,6 +125,11 @@ for _ in range(9):
         ({"parameters": {"type": "object", "required": "date"}}, "parameters", "JSON Schema"),
         ({"parameters": DEEP}, "parameters", "levels deep"),
         (
+            {"parameters": {"type": "object", "$ref": "http://169.254.169.254/s.json"}},
+            "parameters",
+            "local $ref",
+        ),
+        (
             {"parameters": {"type": "object", "description": "x" * 17000}},
             "parameters",
             "bytes",

@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 import httpx
 import jsonschema
+import referencing.exceptions
 from livekit.agents import RunContext, ToolError, function_tool, llm
 
 from voice_worker.calldata import CallData
@@ -138,9 +139,14 @@ def check_arguments(tool: HttpTool, arguments: Any) -> dict[str, Any]:
     """The arguments if they fit the tool's schema, else `_Failed` saying what is wrong."""
     if not isinstance(arguments, dict):
         raise _Failed("invalid_arguments", "arguments must be a JSON object")
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments)
-    )
+    try:
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments)
+        )
+    # A schema stored before a rule existed: an unresolvable $ref, a bad schema.
+    except (referencing.exceptions.Unresolvable, jsonschema.SchemaError):
+        log.warning("tool %s has a schema its arguments cannot be checked with", tool.name)
+        raise _Failed("failed", "the tool's parameters cannot be checked") from None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         message = f"{where}: {error.message}" if where else error.message

@@ -135,6 +135,10 @@ def check_parameters(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"must be at most {MAX_SCHEMA_BYTES} bytes as JSON")
     if value.get("type") != "object":
         raise ValueError('must be a JSON Schema with "type": "object"')
+    for ref in _refs(value):
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            # Only references inside the schema: nothing is fetched to check arguments.
+            raise ValueError(f"may only use local $ref ('#/...'), not {str(ref)[:100]!r}")
     try:
         jsonschema.Draft202012Validator.check_schema(value)
     except jsonschema.SchemaError as exc:
@@ -143,6 +147,21 @@ def check_parameters(value: dict[str, Any]) -> dict[str, Any]:
             f"is not a valid JSON Schema: {exc.message}" + (f" at {where}" if where else "")
         ) from None
     return value
+
+
+def _refs(value: Any) -> list[Any]:
+    """Every `$ref` value in a (depth-capped) JSON value."""
+    found: list[Any] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "$ref" in item:
+                found.append(item["$ref"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 @dataclass(frozen=True)

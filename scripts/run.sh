@@ -6,6 +6,7 @@ PORT="${PORT:-3000}"
 PY=.venv/bin/python
 
 $PY -m voxie_app.manage migrate
+$PY -m voxie_app.manage secret-key  # data/secret.key unless VOXIE_SECRET_KEY is set
 $PY -m voxie_app.manage rollups || true  # analytics days summarised now, not on first view
 
 worker_pid=""

@@ -13,8 +13,13 @@ from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.services import auth
 
-# Reads that are still admin-only: webhook URLs and delivery payloads are admin settings.
-ADMIN_READS = {("GET", "/api/webhooks"), ("GET", "/api/webhooks/{webhook_id}/deliveries")}
+# Reads that are still admin-only: webhook URLs and delivery payloads are admin settings,
+# and so is the list of secret names.
+ADMIN_READS = {
+    ("GET", "/api/webhooks"),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"),
+    ("GET", "/api/secrets"),
+}
 OPEN = {("GET", "/api/health"), ("POST", "/api/livekit/webhook")}
 
 

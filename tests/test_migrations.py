@@ -30,6 +30,9 @@ TABLES = {
     "call_summaries",
     "turn_metrics",
     "events",
+    "secrets",
+    "tools",
+    "tool_invocations",
 }
 
 

@@ -31,6 +31,7 @@ from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import CallSession
 from voxie_app.services import agent_creation, knowledge
+from voxie_app.services import tools as tools_svc
 from voxie_app.services import webhooks as webhooks_svc
 from voxie_app.settings import Settings
 
@@ -95,6 +96,10 @@ def known_ids(
         hook = webhooks_svc.register(
             session=session, url="https://hooks.example.com/voxie", events=["call.ended"]
         )
+        tool = tools_svc.create_tool(
+            session=session,
+            body=tools_svc.parse({"name": "schema_tool", "description": "d", "url": TOOL_URL}),
+        )
     _KEY["raw"] = admin_headers()["Authorization"].removeprefix("Bearer ")
     yield {
         "agent_id": str(agent.id),
@@ -102,6 +107,7 @@ def known_ids(
         "document_id": str(doc.id),
         "webhook_id": str(hook.id),
         "colleague_id": str(colleague.id),
+        "tool_id": str(tool.id),
     }
     _KEY.clear()
 
@@ -125,6 +131,8 @@ def _use_known_ids(case: schemathesis.Case, known: dict[str, str]) -> None:
 # Rules JSON Schema cannot state, applied to valid (positive) requests only, so that
 # every check runs on every operation. Everything else the API enforces is in the schema.
 WEBHOOK_URL = "https://hooks.example.com/voxie"
+TOOL_URL = "https://tools.example.com/slots"
+TOOL_WRITES = ("POST /api/tools", "PUT /api/tools/{tool_id}")
 
 
 def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str, str]) -> None:
@@ -136,6 +144,11 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
         _obey_spec_rules(spec, known)
     if case.operation.label == "POST /api/webhooks" and isinstance(body.get("url"), str):
         body["url"] = WEBHOOK_URL  # a public http(s) URL the server accepts
+    if case.operation.label in TOOL_WRITES:
+        # A public URL, a JSON Schema object, headers without secrets, not a built-in name.
+        body.update(url=TOOL_URL, parameters={"type": "object", "properties": {}}, headers={})
+        if body.get("name") in tools_svc.BUILTIN_TOOL_NAMES:
+            body["name"] = "custom_" + str(body["name"])[:50]
     if "file" in body and isinstance(body["file"], bytes | Binary):
         body["file"] = FILE_SAMPLES["pdf"]  # a real document of a supported type
     query = case.query if isinstance(case.query, dict) else {}
@@ -152,6 +165,8 @@ def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:
         low = low if isinstance(low, int | float) else 0.0
         high = high if isinstance(high, int | float) else 10.0
         spec["min_endpointing_delay"], spec["max_endpointing_delay"] = sorted((low, high))
+    if isinstance(spec.get("custom_tools"), list) and spec["custom_tools"]:
+        spec["custom_tools"] = [known["tool_id"]]  # an existing tool
     targets = spec.get("transfer_targets")
     if isinstance(targets, list) and targets:
         for target in targets:

@@ -14,7 +14,7 @@ from typing import Annotated
 from livekit.agents import Agent, ModelSettings, RunContext, function_tool, llm
 from pydantic import Field
 
-from voice_worker import prompts
+from voice_worker import http_tools, prompts
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
@@ -165,7 +165,10 @@ class SpecAgent(BoundedContextAgent):
         handed_over: bool = False,
         knowledge: bool = False,
         max_context_items: int | None = None,
+        custom_tools: list[http_tools.HttpTool] | None = None,
     ) -> None:
+        """`custom_tools`: the spec's ready HTTP tools, loaded by the caller (the
+        runtime's builder); None loads them here (one database read)."""
         self.spec = spec
         self.agent_id = agent_id
         if max_context_items is not None:
@@ -176,6 +179,10 @@ class SpecAgent(BoundedContextAgent):
         tools = [TOOLS[name] for name in tool_names(spec, knowledge=knowledge) if name in TOOLS]
         if "transfer_to_agent" in spec.tools and not self.targets:
             tools = [t for t in tools if t is not transfer_to_agent]
+        if custom_tools is None:
+            custom_tools = http_tools.load(spec.custom_tools)
+        self.custom_tools = custom_tools
+        tools = [*tools, *(http_tools.function_tool_for(t) for t in custom_tools)]
         kwargs: dict = {}
         if llm is not None:
             kwargs["llm"] = llm

@@ -77,11 +77,26 @@ def purge_sessions() -> int:
     return 0
 
 
+def secret_key() -> int:
+    """Make sure the secrets store has its key (creates data/secret.key when unset)."""
+    from voxie_app.services import secrets
+    from voxie_app.services.errors import NotConfigured
+
+    try:
+        where = secrets.ensure_key()
+    except (NotConfigured, OSError) as exc:
+        print(f"error: secrets key: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    print(f"secrets: key from {where} (back it up: stored secrets cannot be read without it)")
+    return 0
+
+
 COMMANDS = {
     "migrate": migrate,
     "worker-status": worker_status,
     "rollups": fill_rollups,
     "purge-sessions": purge_sessions,
+    "secret-key": secret_key,
 }
 
 

@@ -191,6 +191,11 @@ class AgentSpec(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, strict=True)
     tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
     transfer_targets: list[TransferTarget] = Field(default_factory=list, max_length=10)
+    custom_tools: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Ids of HTTP tools (from /api/tools) this agent may call.",
+    )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
@@ -226,6 +231,11 @@ class AgentSpec(BaseModel):
     @field_validator("tools")
     @classmethod
     def _unique_tools(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("custom_tools")
+    @classmethod
+    def _unique_custom_tools(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
         return list(dict.fromkeys(value))
 
     @field_validator("transfer_targets", mode="before")
@@ -719,6 +729,84 @@ class RollupLabelCount(SQLModel, table=True):
     kind: str = SQLField(max_length=16)
     label: str
     calls: int = 0
+
+
+# ------------------------------------------------------------------ secrets and tools
+
+
+class Secret(SQLModel, table=True):
+    """Added: a named secret (an API key a tool sends), its value Fernet-encrypted.
+
+    Only `services.secrets` reads `ciphertext`; it is kept out of `repr` so a logged
+    row shows nothing of it either.
+    """
+
+    __tablename__ = "secrets"
+
+    name: str = SQLField(primary_key=True, max_length=64)
+    ciphertext: str = SQLField(sa_type=sa.Text, repr=False)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+TOOL_KINDS = ("http",)
+TOOL_STATUSES = ("ready", "needs_setup")
+
+
+class Tool(SQLModel, table=True):
+    """Added: a custom tool agents may call (an HTTP request an admin described).
+
+    `headers` values may hold `{{secret:NAME}}`; they are resolved only when the
+    request is sent. Rules for every field live in `services.tools`.
+    """
+
+    __tablename__ = "tools"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = SQLField(default="http", max_length=16)
+    name: str = SQLField(max_length=64, unique=True)
+    description: str = SQLField(sa_type=sa.Text)
+    parameters: dict[str, Any] = SQLField(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    method: str = SQLField(default="GET", max_length=8)
+    url: str = SQLField(max_length=2000)
+    headers: dict[str, str] = SQLField(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False), repr=False
+    )
+    timeout_s: float = 10.0
+    wait_message: str = SQLField(default="", max_length=200)
+    result_path: str = SQLField(default="", max_length=200)
+    status: str = SQLField(default="ready", max_length=16)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class ToolInvocation(SQLModel, table=True):
+    """Added: one call of a custom tool during a call or chat, secrets redacted."""
+
+    __tablename__ = "tool_invocations"
+    __table_args__ = (sa.Index("idx_tool_invocations_call_session_id", "call_session_id"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    call_session_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("call_sessions.id", ondelete="CASCADE")),
+    )
+    tool_id: uuid.UUID | None = SQLField(
+        default=None, sa_column=Column(sa.Uuid, sa.ForeignKey("tools.id", ondelete="SET NULL"))
+    )
+    tool_name: str = SQLField(max_length=64)
+    arguments: dict[str, Any] = SQLField(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    # ok, invalid_arguments, timeout, connection_error, refused, http_error, failed
+    status: str = SQLField(max_length=24)
+    http_status: int | None = None
+    error: str | None = SQLField(default=None, max_length=500)
+    latency_ms: int = 0
+    result_chars: int = 0
+    created_at: datetime = _ts(nullable=False)
 
 
 # Full-text objects created by raw DDL in migration 0002 on one dialect only.

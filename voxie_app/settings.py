@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     # Outbound requests to user-given URLs (webhooks, later HTTP tools): hosts and
     # IPs/CIDRs the admin permits although they are private, loopback or link-local.
     url_allowlist: str = Field(default="", validation_alias="VOXIE_URL_ALLOWLIST")
+    # Secrets store (tool headers and URLs): the Fernet key values are encrypted with.
+    # Unset: a key file is created (mode 0600) at `secret_key_file` on first use.
+    secret_key: SecretStr | None = Field(default=None, validation_alias="VOXIE_SECRET_KEY")
+    secret_key_file: Path = Field(
+        default=ROOT_DIR / "data" / "secret.key", validation_alias="VOXIE_SECRET_KEY_FILE"
+    )
 
     @field_validator("job_executor", "turn_detection", mode="before")
     @classmethod

@@ -21,6 +21,8 @@ from voxie_app.api.routes import (
     health,
     knowledge,
     livekit_webhook,
+    secrets,
+    tools,
     webhooks,
 )
 from voxie_app.api.security_headers import SecurityHeaders
@@ -80,7 +82,7 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         dependencies=[Depends(require_access), Depends(reject_nul_characters)],
         responses=ACCESS_RESPONSES,
     )
-    for module in (agents, knowledge, calls, call_history, analytics, webhooks):
+    for module in (agents, knowledge, calls, call_history, analytics, webhooks, secrets, tools):
         protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)
     app.include_router(api)

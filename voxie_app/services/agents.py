@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession
+from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession, Tool
 from voxie_app.services.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def is_only_missing(errors: list[dict[str, Any]]) -> bool:
 
 
 def check_references(*, session: Session, spec: AgentSpec, agent_id: uuid.UUID | None) -> None:
-    """Transfer targets must be other agents that exist: decided by code, not by a prompt."""
+    """Transfer targets must be other agents that exist, custom tools stored tools:
+    decided by code, not by a prompt."""
     problems = reference_problems(session=session, spec=spec, agent_id=agent_id)
     if problems:
         raise problems[0]
@@ -69,6 +70,11 @@ def reference_problems(
             problems.append(InvalidInput("an agent cannot transfer to itself", field=field))
         elif session.get(Agent, target.agent_id) is None:
             problems.append(InvalidInput(f"no agent with id {target.agent_id}", field=field))
+    for i, tool_id in enumerate(spec.custom_tools):
+        if session.get(Tool, tool_id) is None:
+            problems.append(
+                InvalidInput(f"no tool with id {tool_id}", field=f"processed_spec.custom_tools.{i}")
+            )
     if spec.transfer_targets and "transfer_to_agent" not in spec.tools:
         problems.append(
             InvalidInput(

@@ -1,0 +1,370 @@
+"""Custom HTTP tools at call time: each ready tool of an agent becomes a function tool.
+
+The same code serves a voice call and a text chat (both build `SpecAgent`). For one
+invocation, in order:
+
+1. the model's arguments are checked against the tool's JSON Schema; if they do not
+   fit, the model gets a `ToolError` saying what is wrong and nothing is sent;
+2. the URL's `{param}` placeholders are filled (url-encoded) and its
+   `{{secret:NAME}}` references resolved in one pass over the admin's template (so a
+   model's argument that looks like a reference stays text); header secrets are
+   resolved now, never earlier, and never reach the model, a log line or a record;
+3. the request goes through the URL guard's client (checked at connect time, no
+   redirects, no proxies), with the tool's timeout, and at most `MAX_RESPONSE_BYTES`
+   of the answer is read;
+4. timeout, connection failure, a refused address and a non-2xx answer each become a
+   short `ToolError`; the conversation goes on;
+5. a JSON answer is narrowed by `result_path`, and the model sees at most
+   `MAX_RESULT_CHARS` characters, with any secret value redacted;
+6. every invocation is recorded in `tool_invocations` for the call session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jsonschema
+import referencing.exceptions
+from livekit.agents import RunContext, ToolError, function_tool, llm
+
+from voice_worker.calldata import CallData
+from voxie_app.db import session_scope
+from voxie_app.models import Tool, ToolInvocation
+from voxie_app.services import secrets as secrets_svc
+from voxie_app.services import tools as tools_svc
+from voxie_app.services import url_guard
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
+MAX_ERROR_CHARS = 300
+USER_AGENT = "Voxie-Tools/1.0"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# One pass over the URL template: a secret reference or a {param} placeholder.
+_TOKEN_RE = re.compile(secrets_svc.REFERENCE_RE.pattern + "|" + tools_svc.PLACEHOLDER_RE.pattern)
+
+
+@dataclass(frozen=True)
+class HttpTool:
+    """A snapshot of a stored tool (the row may change while a call runs)."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    method: str
+    url: str
+    headers: dict[str, str]
+    timeout_s: float
+    wait_message: str
+    result_path: str
+
+    @classmethod
+    def of(cls, row: Tool) -> HttpTool:
+        return cls(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            parameters=dict(row.parameters),
+            method=row.method,
+            url=row.url,
+            headers=dict(row.headers),
+            timeout_s=float(row.timeout_s),
+            wait_message=row.wait_message,
+            result_path=row.result_path,
+        )
+
+
+def load(ids: list[uuid.UUID]) -> list[HttpTool]:
+    """The agent's ready tools, in its spec's order (blocking: one read)."""
+    if not ids:
+        return []
+    with session_scope() as session:
+        return [HttpTool.of(t) for t in tools_svc.tools_for(session=session, ids=ids)]
+
+
+@dataclass
+class Outcome:
+    """What one invocation did, as recorded (no secret value in any field)."""
+
+    status: str
+    arguments: dict[str, Any]
+    http_status: int | None = None
+    error: str | None = None
+    result_chars: int = 0
+
+
+class _Failed(Exception):
+    def __init__(self, status: str, message: str, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.http_status = http_status
+
+
+class _RedactSecrets(logging.Filter):
+    """Redacts the secret values of requests in flight from `httpx`/`httpcore` records
+    (httpx logs each request's URL, which may carry a secret in its query)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.active:
+            text = record.getMessage()
+            redacted = secrets_svc.redact(text, list(self.active))
+            if redacted != text:
+                record.msg, record.args = redacted, None
+        return True
+
+
+_REDACT = _RedactSecrets()
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_REDACT)
+
+
+def check_arguments(tool: HttpTool, arguments: Any) -> dict[str, Any]:
+    """The arguments if they fit the tool's schema, else `_Failed` saying what is wrong."""
+    if not isinstance(arguments, dict):
+        raise _Failed("invalid_arguments", "arguments must be a JSON object")
+    try:
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments)
+        )
+    # A schema stored before a rule existed: an unresolvable $ref, a bad schema.
+    except (referencing.exceptions.Unresolvable, jsonschema.SchemaError):
+        log.warning("tool %s has a schema its arguments cannot be checked with", tool.name)
+        raise _Failed("failed", "the tool's parameters cannot be checked") from None
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        message = f"{where}: {error.message}" if where else error.message
+        raise _Failed("invalid_arguments", f"invalid arguments: {message}"[:MAX_ERROR_CHARS])
+    return arguments
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str]
+    body: dict[str, Any] | None
+    secret_values: list[str]
+
+
+def build_request(
+    tool: HttpTool, arguments: dict[str, Any], secret: Callable[[str], str]
+) -> _Request:
+    """The request for `arguments`; `secret(name)` gives a secret's value (send time)."""
+    used: set[str] = set()
+    values: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            value = secret(match.group(1))
+            values.append(value)
+            return value
+        name = match.group(2)
+        if name not in arguments:
+            raise _Failed("invalid_arguments", f"invalid arguments: {name!r} is required")
+        used.add(name)
+        return quote(_query_value(arguments[name]), safe="")
+
+    url = _TOKEN_RE.sub(fill, tool.url)
+    headers = {"User-Agent": USER_AGENT}
+    for name, template in tool.headers.items():
+
+        def header_secret(match: re.Match[str]) -> str:
+            value = secret(match.group(1))
+            values.append(value)
+            return value
+
+        headers[name] = secrets_svc.REFERENCE_RE.sub(header_secret, template)
+    rest = {k: v for k, v in arguments.items() if k not in used}
+    if tool.method in BODY_METHODS:
+        return _Request(tool.method, url, headers, {}, rest, values)
+    params = {k: _query_value(v) for k, v in rest.items() if v is not None}
+    return _Request(tool.method, url, headers, params, None, values)
+
+
+def pick(value: Any, path: str) -> Any:
+    """`value` narrowed by a dotted `path` (`data.slots`, `items.0.id`)."""
+    for key in path.split(".") if path else []:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise _Failed("failed", f"the answer has nothing at {path!r}")
+    return value
+
+
+def result_text(tool: HttpTool, status: int, raw: bytes, secret_values: list[str]) -> str:
+    """What the model sees: the (narrowed) answer as text, redacted, capped."""
+    if not raw.strip():
+        return f"Done (HTTP {status})."
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+        if tool.result_path:
+            raise _Failed("failed", "the answer was not JSON") from None
+    else:
+        data = pick(data, tool.result_path)
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    text = secrets_svc.redact(text, secret_values)
+    if len(text) > MAX_RESULT_CHARS:
+        text = text[: MAX_RESULT_CHARS - 14] + " …[truncated]"
+    return text
+
+
+async def _read(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_RESPONSE_BYTES:
+            break
+    return b"".join(chunks)[:MAX_RESPONSE_BYTES]
+
+
+def _resolve_secret(name: str) -> str:
+    with session_scope() as session:
+        return secrets_svc.value_of(session=session, name=name)
+
+
+async def _send(tool: HttpTool, request: _Request) -> tuple[int, bytes]:
+    for value in request.secret_values:
+        _REDACT.active[value] = _REDACT.active.get(value, 0) + 1
+    try:
+        async with (
+            asyncio.timeout(tool.timeout_s),
+            url_guard.guarded_client(timeout=httpx.Timeout(tool.timeout_s)) as client,
+            client.stream(
+                request.method,
+                # merged into the template's own query (`params=` would replace it)
+                httpx.URL(request.url).copy_merge_params(request.params),
+                headers=request.headers,
+                json=request.body,
+            ) as response,
+        ):
+            raw = await _read(response)
+            return response.status_code, raw
+    except (TimeoutError, httpx.TimeoutException):
+        raise _Failed(
+            "timeout", f"the service did not answer within {tool.timeout_s:g} s"
+        ) from None
+    except url_guard.AddressRefused:
+        raise _Failed("refused", "the tool's address is not allowed") from None
+    except httpx.ConnectError:
+        raise _Failed("connection_error", "could not reach the service") from None
+    except httpx.HTTPError as exc:
+        raise _Failed("failed", f"the request failed ({type(exc).__name__})") from None
+    finally:
+        for value in request.secret_values:
+            left = _REDACT.active.get(value, 1) - 1
+            if left <= 0:
+                _REDACT.active.pop(value, None)
+            else:
+                _REDACT.active[value] = left
+
+
+async def invoke(
+    tool: HttpTool,
+    arguments: Any,
+    *,
+    call_session_id: uuid.UUID | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Run `tool` with the model's `arguments`: the text for the model, or `ToolError`."""
+    started = clock()
+    outcome = Outcome(status="ok", arguments=arguments if isinstance(arguments, dict) else {})
+    secret_values: list[str] = []
+    try:
+        checked = check_arguments(tool, arguments)
+        try:
+            request = await asyncio.to_thread(build_request, tool, checked, _resolve_secret)
+        except secrets_svc.UnknownSecret as exc:
+            raise _Failed("failed", f"the tool is not set up ({exc.message})") from None
+        secret_values = request.secret_values
+        status, raw = await _send(tool, request)
+        outcome.http_status = status
+        if not 200 <= status < 300:
+            raise _Failed("http_error", f"the service answered HTTP {status}", status)
+        text = result_text(tool, status, raw, secret_values)
+        outcome.result_chars = len(text)
+        return text
+    except _Failed as exc:
+        outcome.status, outcome.error = exc.status, exc.message
+        raise ToolError(f"{tool.name} failed: {exc.message}") from None
+    finally:
+        outcome.arguments = _redacted(outcome.arguments, secret_values)
+        latency_ms = int((clock() - started) * 1000)
+        await asyncio.to_thread(_record, tool, outcome, call_session_id, latency_ms)
+
+
+def _redacted(arguments: dict[str, Any], values: list[str]) -> dict[str, Any]:
+    if not values:
+        return arguments
+    return json.loads(secrets_svc.redact(json.dumps(arguments, ensure_ascii=False), values))
+
+
+def _record(
+    tool: HttpTool, outcome: Outcome, call_session_id: uuid.UUID | None, latency_ms: int
+) -> None:
+    try:
+        with session_scope() as session:
+            alive = session.get(Tool, tool.id) is not None
+            session.add(
+                ToolInvocation(
+                    call_session_id=call_session_id,
+                    tool_id=tool.id if alive else None,
+                    tool_name=tool.name,
+                    arguments=outcome.arguments,
+                    status=outcome.status,
+                    http_status=outcome.http_status,
+                    error=outcome.error,
+                    latency_ms=latency_ms,
+                    result_chars=outcome.result_chars,
+                )
+            )
+    except Exception:  # a record lost must not break the call
+        log.exception("could not record an invocation of tool %s", tool.name)
+
+
+def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
+    """The livekit function tool the model calls for `tool`."""
+
+    async def handler(raw_arguments: dict[str, object], context: RunContext[CallData]) -> str:
+        return await invoke(tool, raw_arguments, call_session_id=context.userdata.call_session_id)
+
+    return function_tool(
+        handler,
+        raw_schema={
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    )

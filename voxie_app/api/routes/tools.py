@@ -1,0 +1,92 @@
+"""`/api/tools*`: custom HTTP tools. Admins write; viewers read, without the headers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from voxie_app.api.deps import AdminDep, PrincipalDep
+from voxie_app.db import session_scope
+from voxie_app.models import Tool
+from voxie_app.services import tools as tools_svc
+from voxie_app.services.tools import ToolIn
+
+router = APIRouter(prefix="/tools", tags=["tools"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such tool"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the name is taken, or the tool is in use"}
+}
+
+
+class ToolPublic(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    method: str
+    url: str
+    headers: dict[str, str] | None = None
+    timeout_s: float
+    wait_message: str
+    result_path: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _public(tool: Tool, *, admin: bool) -> ToolPublic:
+    view = tools_svc.view(tool, with_headers=admin)
+    return ToolPublic(**view.__dict__)
+
+
+@router.post(
+    "",
+    response_model=ToolPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_CONFLICT,
+)
+def create_tool(body: ToolIn, _: AdminDep) -> ToolPublic:
+    """Save an HTTP tool. Its URL must pass the URL guard (422 naming `url`)."""
+    with session_scope() as session:
+        return _public(tools_svc.create_tool(session=session, body=body), admin=True)
+
+
+@router.get("", response_model=list[ToolPublic])
+def list_tools(principal: PrincipalDep) -> list[ToolPublic]:
+    """Every tool; `headers` only for admins."""
+    admin = principal.can("admin")
+    with session_scope() as session:
+        return [_public(t, admin=admin) for t in tools_svc.list_tools(session=session)]
+
+
+@router.get("/{tool_id}", response_model=ToolPublic, responses=_NOT_FOUND)
+def get_tool(tool_id: uuid.UUID, principal: PrincipalDep) -> ToolPublic:
+    with session_scope() as session:
+        tool = tools_svc.get_tool(session=session, tool_id=tool_id)
+        return _public(tool, admin=principal.can("admin"))
+
+
+@router.put("/{tool_id}", response_model=ToolPublic, responses={**_NOT_FOUND, **_CONFLICT})
+def update_tool(tool_id: uuid.UUID, body: ToolIn, _: AdminDep) -> ToolPublic:
+    """Replace every field of a tool."""
+    with session_scope() as session:
+        tool = tools_svc.update_tool(session=session, tool_id=tool_id, body=body)
+        return _public(tool, admin=True)
+
+
+@router.delete(
+    "/{tool_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
+def delete_tool(tool_id: uuid.UUID, _: AdminDep) -> Response:
+    """Delete a tool no agent uses."""
+    with session_scope() as session:
+        tools_svc.delete_tool(session=session, tool_id=tool_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ tested against a real receiver in tests/test_webhooks.py.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -197,6 +198,10 @@ async def test_the_guarded_client_refuses_before_connecting() -> None:
     assert asked == ["svc.example.com"]
 
 
+@pytest.mark.skipif(
+    "libfaketime" in os.environ.get("LD_PRELOAD", ""),
+    reason="under libfaketime (0.9.10) a threading wait with a timeout never returns",
+)
 def test_a_slow_system_resolver_counts_as_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 

@@ -375,33 +375,12 @@ def agent_dialog() -> rx.Component:
 
 
 def delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete agent?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "Delete ",
-                    rx.text.strong(S.delete_name),
-                    "? Its past calls stay in the call history.",
-                ),
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete",
-                        color_scheme="red",
-                        on_click=S.confirm_delete,
-                        data_testid="confirm-delete",
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
-            max_width="28rem",
-        ),
+    return ui.confirm_delete_dialog(
+        title="Delete agent?",
+        name=S.delete_name,
+        consequence="Its past calls stay in the call history.",
         open=S.delete_open,
         on_open_change=S.set_delete_open,
+        on_confirm=S.confirm_delete,
+        confirm_testid="confirm-delete",
     )

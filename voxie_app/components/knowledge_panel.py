@@ -98,35 +98,14 @@ def _rejected(rejected: rx.Var) -> rx.event.EventSpec:
 
 
 def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete document?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "Delete ",
-                    rx.text.strong(K.delete_name),
-                    "? The agent stops using it at once; its passages are removed.",
-                ),
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete",
-                        color_scheme="red",
-                        on_click=K.confirm_delete,
-                        data_testid="knowledge-confirm-delete",
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
-            max_width="28rem",
-        ),
+    return ui.confirm_delete_dialog(
+        title="Delete document?",
+        name=K.delete_name,
+        consequence="The agent stops using it at once; its passages are removed.",
         open=K.delete_open,
         on_open_change=K.set_delete_open,
+        on_confirm=K.confirm_delete,
+        confirm_testid="knowledge-confirm-delete",
     )
 
 

@@ -245,3 +245,42 @@ def pager(
         spacing="2",
         data_testid="pager",
     )
+
+
+def confirm_delete_dialog(
+    *,
+    title: str,
+    name: rx.Var,
+    consequence: str,
+    open: rx.Var,
+    on_open_change: Any,
+    on_confirm: Any,
+    confirm_testid: str,
+) -> rx.Component:
+    """ "Delete <name>? <consequence>": one confirmation for everything that deletes."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(
+                rx.text("Delete ", rx.text.strong(name), "? ", consequence),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Delete",
+                        color_scheme="red",
+                        on_click=on_confirm,
+                        data_testid=confirm_testid,
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="1rem",
+            ),
+            max_width="28rem",
+        ),
+        open=open,
+        on_open_change=on_open_change,
+    )

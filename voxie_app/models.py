@@ -361,6 +361,12 @@ class CallSession(SQLModel, table=True):
     direction: str = SQLField(
         default="inbound", sa_column_kwargs={"server_default": "inbound", "nullable": False}
     )
+    # Per-call variables (`{{name}}` in instructions, greeting, tool URLs and bodies) the
+    # caller of `call/start` or chat start passed; built-ins are not stored here.
+    variables: dict[str, str] = SQLField(
+        default_factory=dict,
+        sa_column=Column(JSONType, nullable=False, server_default="{}"),
+    )
 
 
 class ConversationTurn(SQLModel, table=True):
@@ -749,7 +755,8 @@ class Secret(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-TOOL_KINDS = ("http",)
+TOOL_KINDS = ("http", "mcp")
+MCP_TRANSPORTS = ("streamable_http", "sse")
 TOOL_STATUSES = ("ready", "needs_setup")
 
 
@@ -778,6 +785,19 @@ class Tool(SQLModel, table=True):
     wait_message: str = SQLField(default="", max_length=200)
     result_path: str = SQLField(default="", max_length=200)
     status: str = SQLField(default="ready", max_length=16)
+    # MCP servers only (kind 'mcp'): how to reach `url`, the tools the server listed
+    # at the last "Refresh" ([{name, description}]), and those an admin let agents use.
+    transport: str = SQLField(
+        default="", max_length=16, sa_column_kwargs={"server_default": "", "nullable": False}
+    )
+    discovered_tools: list[dict[str, Any]] = SQLField(
+        default_factory=list,
+        sa_column=Column(JSONType, nullable=False, server_default="[]"),
+    )
+    allowed_tools: list[str] = SQLField(
+        default_factory=list,
+        sa_column=Column(JSONType, nullable=False, server_default="[]"),
+    )
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
 

@@ -139,8 +139,9 @@ async def create_agent(
     _keep_declared_arguments(context, create_agent)
     drafts = _builder(context)["drafts"]
     # Only tools drafted in this conversation: a name never picks any other stored tool.
-    tool_ids = [drafts[n] for n in dict.fromkeys(custom_tools) if drafts.get(n)]
-    unknown_tools = [n for n in dict.fromkeys(custom_tools) if not drafts.get(n)]
+    wanted = dict.fromkeys(tool_drafts.draft_name(n) for n in custom_tools)
+    tool_ids = [drafts[n] for n in wanted if drafts.get(n)]
+    unknown_tools = [n for n in wanted if not drafts.get(n)]
     targets, unknown, ambiguous = await asyncio.to_thread(_find_agents, list(transfer_to_agents))
     if ambiguous:  # nothing is created until the user said which agents they meant
         return "\n\n".join(_ambiguous(ref, found, "create_agent") for ref, found in ambiguous)

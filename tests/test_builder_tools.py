@@ -429,15 +429,23 @@ def test_create_draft_never_takes_over_another_tool(
         builtin = tool_drafts.create_draft(
             session=s, name="end_call", description="d", parameters={"type": "object"}
         )
-        long = tool_drafts.create_draft(
-            session=s, name="x" * 64, description="d", parameters={"type": "object"}
+        tools_svc.create_tool(
+            session=s,
+            body=tools_svc.parse(
+                {"name": "y" * 64, "description": "x", "url": "http://127.0.0.1:9/y"}
+            ),
         )
-        clash = tool_drafts.create_draft(
-            session=s, name="x" * 64, description="d", parameters={"type": "object"}
+        long = tool_drafts.create_draft(
+            session=s, name="y" * 64, description="d", parameters={"type": "object"}
+        )
+        again = tool_drafts.create_draft(
+            session=s, name="y" * 64, description="d", parameters={"type": "object"}
         )
         assert first.tool.name == "check_slots_3" and not first.reused
         assert builtin.tool.name == "end_call_2"
-        assert long.reused is False and clash.reused is True  # the long one is a draft
+        assert long.tool.name == "y" * 62 + "_2" and not long.reused
+        # the ready tool is passed over again, and the first draft after it reused
+        assert again.reused and again.tool.id == long.tool.id
         assert {ready.url, started.url} == {"http://127.0.0.1:9/s", "http://127.0.0.1:9/t"}
         assert ready.status == "ready" and started.status == "needs_setup"
 
@@ -529,3 +537,36 @@ def test_an_agent_naming_an_unknown_tool_is_still_422(settings: Settings) -> Non
         )
     assert caught.value.field == "processed_spec.custom_tools.0"
     assert str(unknown) in caught.value.message
+
+
+async def test_update_agent_keeps_the_attached_draft(
+    settings: Settings, openai_double: OpenAIServerDouble
+) -> None:
+    with session_scope() as s:
+        draft = tool_drafts.create_draft(
+            session=s, name="check_slots", description="Free slots.", parameters=SLOTS_SCHEMA
+        ).tool
+    agent = agent_creation.submit(
+        user_requirements={},
+        processed_spec={
+            "name": "Dental Bot",
+            "instructions": "You book appointments.",
+            "custom_tools": [str(draft.id)],
+        },
+    )
+    openai_double.script(
+        Reply(
+            tool_calls=[ToolCall("update_agent", {"agent_name": "Dental Bot", "change": "warmer"})]
+        ),
+        Reply(json={**AGENT_DRAFT, "name": "Dental Bot", "tools": ["end_call"]}),
+        Reply(content="Done."),
+    )
+    chat = await TextChat.open_builder(settings=settings, session_id=uuid.uuid4().hex)
+    await chat.send("Make Dental Bot warmer")
+    await chat.aclose()
+    with session_scope() as s:
+        stored = s.get(Agent, agent.id)
+        assert stored is not None
+        spec = AgentSpec.model_validate(stored.processed_spec)
+    assert spec.instructions == AGENT_DRAFT["instructions"]  # the revision was saved
+    assert spec.custom_tools == [draft.id]

@@ -10,15 +10,17 @@ to an address an admin did not enter. `tools.tools_for` gives an agent only read
 tools, so a draft is never offered to a model until an admin completes it (saving
 it with a URL and status ready, which passes the URL guard).
 
-A name already taken: an existing draft of that name (needs setup, no URL) is
-reused as it is (attaching it again changes nothing an admin wrote); any other
-tool of that name (ready, an MCP server, a draft an admin has started to fill in)
-is left alone and the new draft gets the first free `name_2`, `name_3`, ...
+A name already taken: names are tried in the order `name`, `name_2`, `name_3`,
+...; the first that is free is used, unless an existing draft (needs setup, no
+URL) comes first, which is then reused as it is (attaching it again changes
+nothing an admin wrote). Any other tool (ready, an MCP server, a draft an admin
+has started to fill in) and a built-in's name are passed over, never changed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -128,14 +130,12 @@ def _is_draft(tool: Tool) -> bool:
     return tool.kind == "http" and tool.status == "needs_setup" and not tool.url.strip()
 
 
-def _free_name(session: Session, base: str) -> str:
-    taken = set(session.exec(select(Tool.name)).all()) | tools_svc.BUILTIN_TOOL_NAMES
+def _names(base: str) -> Iterator[str]:
+    """`base`, then `base_2`, `base_3`, ... (each at most NAME_MAX characters)."""
+    yield base
     for n in range(2, tools_svc.MAX_TOOLS + 3):
         suffix = f"_{n}"
-        name = base[: NAME_MAX - len(suffix)] + suffix
-        if name not in taken:
-            return name
-    raise Conflict(f"at most {tools_svc.MAX_TOOLS} tools can be stored")
+        yield base[: NAME_MAX - len(suffix)] + suffix
 
 
 def create_draft(
@@ -152,15 +152,20 @@ def create_draft(
     InvalidInput naming the field for a bad name, description or schema; Conflict
     when the tool store is full.
     """
-    base = draft_name(name)
-    existing = session.exec(select(Tool).where(Tool.name == base)).first()
-    if existing is not None and _is_draft(existing):
-        return Drafted(tool=existing, reused=True)
-    if existing is not None or base in tools_svc.BUILTIN_TOOL_NAMES:
-        base = _free_name(session, base)
+    stored = {t.name: t for t in session.exec(select(Tool)).all()}  # at most MAX_TOOLS
+    for candidate in _names(draft_name(name)):
+        if candidate in tools_svc.BUILTIN_TOOL_NAMES:
+            continue
+        existing = stored.get(candidate)
+        if existing is None:
+            break
+        if _is_draft(existing):
+            return Drafted(tool=existing, reused=True)
+    else:
+        raise Conflict(f"at most {tools_svc.MAX_TOOLS} tools can be stored")
     body = tools_svc.parse(
         {
-            "name": base,
+            "name": candidate,
             "description": description.strip(),
             "parameters": parameters,
             "status": "needs_setup",

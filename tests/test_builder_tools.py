@@ -213,6 +213,10 @@ async def test_builder_drafts_check_slots_and_attaches_it_needing_setup(
     (agent,) = stored_agents()
     spec = AgentSpec.model_validate(agent.processed_spec)
     assert agent.status == "ready" and spec.custom_tools == [tool.id]
+    # Voxie was told to ask about tools, and who completes them.
+    system = " ".join(openai_double.requests[0]["messages"][0]["content"].split())
+    assert "look anything up or do something" in system and "draft_tool" in system
+    assert "complete the tool's address on the Tools page (/tools)" in system
     # The builder's own schema: the drafting tool cannot even be given an address.
     offered = {t["function"]["name"]: t for t in openai_double.requests[0]["tools"]}
     assert "draft_tool" in offered

@@ -108,6 +108,9 @@ def guard_draft(
     removed += [f"description: {r}" for r in dropped]
     properties = {}
     for name, prop in (parameters.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            properties[name] = prop  # not a schema object: the schema check refuses it
+            continue
         prop = dict(prop)
         if isinstance(prop.get("description"), str):
             prop["description"], dropped = guard.clean(prop["description"])

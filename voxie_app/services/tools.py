@@ -71,11 +71,12 @@ class ToolIn(BaseModel):
     )
     method: Method = "GET"
     url: str = Field(
-        min_length=1,
+        default="",
         max_length=url_guard.MAX_URL,
         description=(
             "http(s) URL; `{param}` placeholders in the path and query are filled with "
-            "arguments; `{{secret:NAME}}` with a secret."
+            "arguments; `{{secret:NAME}}` with a secret. Required when `status` is ready; "
+            "a `needs_setup` tool (a draft) may have none."
         ),
     )
     headers: dict[str, str] = Field(
@@ -240,7 +241,16 @@ def check_url_template(url: str, parameters: dict[str, Any]) -> None:
 
 
 def _check(session: Session, body: ToolIn, *, tool_id: uuid.UUID | None) -> None:
-    check_url_template(body.url, body.parameters)
+    """Every rule of a saved tool. A ready tool needs a URL; a draft (`needs_setup`)
+    may have none, and any URL it has passes the same checks as a ready one's."""
+    if not body.url.strip():
+        if body.status == "ready":
+            raise InvalidInput(
+                "a ready tool needs its URL: enter it, or save the tool as needs_setup",
+                field="url",
+            )
+    else:
+        check_url_template(body.url, body.parameters)
     secrets_svc.check_references(session=session, text=body.url, field="url")
     for name, value in body.headers.items():
         secrets_svc.check_references(session=session, text=value, field=f"headers.{name}")

@@ -316,6 +316,16 @@ def agents_using(*, session: Session, tool_id: uuid.UUID) -> list[str]:
     return names
 
 
+def agents_by_tool(*, session: Session) -> dict[str, list[str]]:
+    """Tool id (as text) -> names of the agents whose spec lists it (one read, for lists)."""
+    out: dict[str, list[str]] = {}
+    for agent in session.exec(select(Agent)).all():
+        spec = agent.processed_spec or {}
+        for tool_id in dict.fromkeys(str(t) for t in spec.get("custom_tools") or []):
+            out.setdefault(tool_id, []).append(str(spec.get("name") or agent.id))
+    return out
+
+
 def delete_tool(*, session: Session, tool_id: uuid.UUID) -> None:
     """Delete a tool no agent uses (409 naming the agents otherwise)."""
     tool = get_tool(session=session, tool_id=tool_id)

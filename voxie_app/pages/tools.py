@@ -62,7 +62,7 @@ def _tool_row(tool: rx.Var) -> rx.Component:
             ),
             rx.hstack(
                 rx.icon("bot", size=14),
-                rx.text("Used by ", tool["agents"], size="1", data_testid="tool-agents"),
+                rx.text(tool["agents"], size="1", data_testid="tool-agents"),
                 spacing="1",
                 align="center",
                 color=rx.color("gray", 10),
@@ -103,6 +103,7 @@ def _tool_row(tool: rx.Var) -> rx.Component:
         width="100%",
         padding_y="0.85rem",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
+        _last={"border_bottom": "none", "padding_bottom": "0"},
         data_testid="tool-row",
     )
 

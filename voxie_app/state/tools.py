@@ -52,7 +52,7 @@ def tool_row(view: tools_svc.ToolView, agents: list[str]) -> dict[str, str]:
         "status": view.status,
         "status_label": label,
         "status_color": color,
-        "agents": shown or "no agent",
+        "agents": f"Used by {shown}" if shown else "Not used by any agent yet",
     }
 
 

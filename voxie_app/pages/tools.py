@@ -102,8 +102,6 @@ def _tool_row(tool: rx.Var) -> rx.Component:
         align=rx.breakpoints(initial="stretch", sm="center"),
         width="100%",
         padding_y="0.85rem",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
-        _last={"border_bottom": "none", "padding_bottom": "0"},
         data_testid="tool-row",
     )
 
@@ -119,7 +117,13 @@ def _http_tools() -> rx.Component:
             S.loaded,
             rx.cond(
                 S.rows.length() > 0,
-                rx.vstack(rx.foreach(S.rows, _tool_row), spacing="0", width="100%"),
+                rx.vstack(
+                    rx.foreach(S.rows, _tool_row),
+                    spacing="0",
+                    width="100%",
+                    # a line between rows, none under the last
+                    style={"& > * + *": {"border_top": f"1px solid {rx.color('gray', 4)}"}},
+                ),
                 ui.empty_state(
                     "wrench",
                     "No HTTP tools yet",

@@ -43,6 +43,7 @@ from voxie_app.models import Tool, ToolInvocation
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import tools as tools_svc
 from voxie_app.services import url_guard
+from voxie_app.services.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +298,10 @@ async def invoke(
     *,
     call_session_id: uuid.UUID | None,
     clock: Callable[[], float] = time.monotonic,
+    on_done: Callable[[Outcome, int], None] | None = None,
 ) -> str:
-    """Run `tool` with the model's `arguments`: the text for the model, or `ToolError`."""
+    """Run `tool` with the model's `arguments`: the text for the model, or `ToolError`.
+    `on_done(outcome, latency_ms)` sees what is recorded (the Test button shows it)."""
     started = clock()
     outcome = Outcome(status="ok", arguments=arguments if isinstance(arguments, dict) else {})
     secret_values: list[str] = []
@@ -322,6 +325,8 @@ async def invoke(
     finally:
         outcome.arguments = _redacted(outcome.arguments, secret_values)
         latency_ms = int((clock() - started) * 1000)
+        if on_done is not None:
+            on_done(outcome, latency_ms)
         await asyncio.to_thread(_record, tool, outcome, call_session_id, latency_ms)
 
 
@@ -352,6 +357,61 @@ def _record(
             )
     except Exception:  # a record lost must not break the call
         log.exception("could not record an invocation of tool %s", tool.name)
+
+
+@dataclass(frozen=True)
+class TryResult:
+    """One run from the Test button: what the model would have seen, and how it went."""
+
+    status: str  # as recorded: ok, invalid_arguments, timeout, http_error, ...
+    http_status: int | None
+    latency_ms: int
+    result: str  # the capped, redacted text the model would get, or the tool error
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+async def try_tool(
+    tool: HttpTool, arguments: Any, *, clock: Callable[[], float] = time.monotonic
+) -> TryResult:
+    """Run `tool` once with sample `arguments` through the path a call takes (schema
+    check, URL guard, secrets resolved here and redacted from the answer, recorded
+    with no call session)."""
+    seen: list[tuple[Outcome, int]] = []
+    try:
+        text = await invoke(
+            tool,
+            arguments,
+            call_session_id=None,
+            clock=clock,
+            on_done=lambda o, ms: seen.append((o, ms)),
+        )
+    except ToolError:
+        text = ""
+    outcome, latency_ms = seen[0]
+    return TryResult(
+        status=outcome.status,
+        http_status=outcome.http_status,
+        latency_ms=latency_ms,
+        result=text if outcome.status == "ok" else (outcome.error or "failed"),
+    )
+
+
+async def try_stored(tool_id: uuid.UUID, arguments: Any) -> TryResult:
+    """`try_tool` for a stored tool (NotFound; InvalidInput naming `url` while it has none)."""
+
+    def snapshot() -> HttpTool:
+        with session_scope() as session:
+            row = tools_svc.get_tool(session=session, tool_id=tool_id)
+            if row.kind != "http":
+                raise InvalidInput("only HTTP tools can be tested here", field="kind")
+            if not row.url.strip():
+                raise InvalidInput("the tool has no URL yet: set it up first", field="url")
+            return HttpTool.of(row)
+
+    return await try_tool(await asyncio.to_thread(snapshot), arguments)
 
 
 def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:

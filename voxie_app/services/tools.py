@@ -317,13 +317,17 @@ def list_tools(*, session: Session) -> list[Tool]:
 
 def agents_using(*, session: Session, tool_id: uuid.UUID) -> list[str]:
     """Names of the agents whose spec lists `tool_id`."""
-    wanted = str(tool_id)
-    names = []
+    return agents_by_tool(session=session).get(str(tool_id), [])
+
+
+def agents_by_tool(*, session: Session) -> dict[str, list[str]]:
+    """Tool id (as text) -> names of the agents whose spec lists it (one read, for lists)."""
+    out: dict[str, list[str]] = {}
     for agent in session.exec(select(Agent)).all():
         spec = agent.processed_spec or {}
-        if wanted in [str(t) for t in spec.get("custom_tools") or []]:
-            names.append(str(spec.get("name") or agent.id))
-    return names
+        for tool_id in dict.fromkeys(str(t) for t in spec.get("custom_tools") or []):
+            out.setdefault(tool_id, []).append(str(spec.get("name") or agent.id))
+    return out
 
 
 def delete_tool(*, session: Session, tool_id: uuid.UUID) -> None:

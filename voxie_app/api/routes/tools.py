@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from voice_worker import http_tools
 from voxie_app.api.deps import AdminDep, PrincipalDep
 from voxie_app.db import session_scope
-from voxie_app.models import Tool
+from voxie_app.models import BoundedJSONObject, Tool
 from voxie_app.services import tools as tools_svc
 from voxie_app.services.tools import ToolIn
 
@@ -90,3 +91,36 @@ def delete_tool(tool_id: uuid.UUID, _: AdminDep) -> Response:
     with session_scope() as session:
         tools_svc.delete_tool(session=session, tool_id=tool_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class ToolTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: BoundedJSONObject = Field(
+        default_factory=dict, description="Sample arguments, as the model would send them."
+    )
+
+
+class ToolTestOut(BaseModel):
+    status: str = Field(description="ok, invalid_arguments, timeout, http_error, ...")
+    ok: bool
+    http_status: int | None
+    latency_ms: int
+    result: str = Field(
+        description="What the model would see (capped, secrets redacted), or the tool error."
+    )
+
+
+@router.post("/{tool_id}/test", response_model=ToolTestOut, responses=_NOT_FOUND)
+async def test_tool(tool_id: uuid.UUID, body: ToolTestIn, _: AdminDep) -> ToolTestOut:
+    """Run the tool once with sample arguments, as a call would (URL guard, secrets
+    resolved on the server and redacted from the answer). A failing service is a 200
+    whose `status` says how it failed; 422 naming `url` while the tool has none."""
+    tried = await http_tools.try_stored(tool_id, body.arguments)
+    return ToolTestOut(
+        status=tried.status,
+        ok=tried.ok,
+        http_status=tried.http_status,
+        latency_ms=tried.latency_ms,
+        result=tried.result,
+    )

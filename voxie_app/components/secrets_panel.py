@@ -11,10 +11,22 @@ import reflex as rx
 from voxie_app.components import ui
 from voxie_app.state.secrets import SecretsState as S
 
+# The dates are left out on a phone, so the actions stay on screen without scrolling.
+WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
 
-def _head(*names: str) -> rx.Component:
+
+def _head() -> rx.Component:
+    def cell(name: str, **props) -> rx.Component:
+        return rx.table.column_header_cell(name, white_space="nowrap", **props)
+
     return rx.table.header(
-        rx.table.row(*[rx.table.column_header_cell(n, white_space="nowrap") for n in names])
+        rx.table.row(
+            cell("Name"),
+            cell("Used by"),
+            cell("Created", display=WIDE_ONLY),
+            cell("Updated", display=WIDE_ONLY),
+            cell(""),
+        )
     )
 
 
@@ -29,12 +41,12 @@ def _row(s: rx.Var) -> rx.Component:
             ),
             data_testid="secret-used-by",
         ),
-        rx.table.cell(rx.text(s["created"], size="1"), white_space="nowrap"),
-        rx.table.cell(rx.text(s["updated"], size="1"), white_space="nowrap"),
+        rx.table.cell(rx.text(s["created"], size="1"), white_space="nowrap", display=WIDE_ONLY),
+        rx.table.cell(rx.text(s["updated"], size="1"), white_space="nowrap", display=WIDE_ONLY),
         rx.table.cell(
             rx.hstack(
                 rx.button(
-                    "Replace value",
+                    "Replace",
                     size="1",
                     variant="soft",
                     type="button",
@@ -89,6 +101,7 @@ def _form() -> rx.Component:
                 aria_label="Secret name",
                 data_testid="secret-name",
                 min_width="14rem",
+                flex=rx.breakpoints(initial="1", sm="0"),
             ),
             rx.input(
                 name="value",
@@ -130,7 +143,7 @@ def _panel() -> rx.Component:
         rx.cond(
             S.secrets.length() > 0,
             ui.responsive_table(
-                _head("Name", "Used by", "Created", "Updated", ""),
+                _head(),
                 rx.table.body(rx.foreach(S.secrets, _row)),
                 size="1",
                 variant="surface",

@@ -95,6 +95,8 @@ def test_write_handlers_are_admin_only() -> None:
         ("AgentChatState", "send"),
         ("CallState", "start"),
         ("SettingsState", "check"),
+        ("SecretsState", "save"),
+        ("SecretsState", "confirm_delete"),
     }
     for state, handler, cls in HANDLERS:
         if (state, handler) in writes:

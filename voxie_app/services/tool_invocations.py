@@ -52,7 +52,7 @@ class Invocation:
 
 
 def list_for_call(*, session: Session, call_id: uuid.UUID) -> list[Invocation]:
-    """The call's invocations, oldest first (ties in insertion order by id are stable)."""
+    """The call's invocations, oldest first (ties broken by id, so the order is stable)."""
     rows = session.exec(
         select(ToolInvocation)
         .where(col(ToolInvocation.call_session_id) == call_id)

@@ -17,6 +17,9 @@ invocation, in order:
 5. a JSON answer is narrowed by `result_path`, and the model sees at most
    `MAX_RESULT_CHARS` characters, with any secret value redacted;
 6. every invocation is recorded in `tool_invocations` for the call session.
+
+A tool's `wait_message` is said once the request has run `WAIT_MESSAGE_DELAY_S`
+with the agent silent (see `function_tool_for`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
 MAX_ERROR_CHARS = 300
 USER_AGENT = "Voxie-Tools/1.0"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# How long a request runs, the agent silent, before its tool's wait_message is said
+# (read at call time, so tests can shorten it).
+WAIT_MESSAGE_DELAY_S = 1.5
 # One pass over the URL template: a secret reference or a {param} placeholder.
 _TOKEN_RE = re.compile(secrets_svc.REFERENCE_RE.pattern + "|" + tools_svc.PLACEHOLDER_RE.pattern)
 
@@ -418,7 +424,19 @@ def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
     """The livekit function tool the model calls for `tool`."""
 
     async def handler(raw_arguments: dict[str, object], context: RunContext[CallData]) -> str:
-        return await invoke(tool, raw_arguments, call_session_id=context.userdata.call_session_id)
+        call_session_id = context.userdata.call_session_id
+        if not tool.wait_message:
+            return await invoke(tool, raw_arguments, call_session_id=call_session_id)
+        # The framework's filler: it speaks only once the session has been idle for the
+        # delay (never over the agent's own words or the caller's), through the speech
+        # queue, and is cancelled, unsaid, when the request ends first. A text session
+        # has no TTS: `say` then only forwards the text to the transcription output.
+        # Not added to the chat context: the model's history holds what it said itself.
+        async with context.with_filler(
+            lambda _step: context.session.say(tool.wait_message, add_to_chat_ctx=False),
+            delay=WAIT_MESSAGE_DELAY_S,
+        ):
+            return await invoke(tool, raw_arguments, call_session_id=call_session_id)
 
     return function_tool(
         handler,

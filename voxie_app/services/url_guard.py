@@ -31,9 +31,11 @@ resolves to; a listed address or network allows the addresses in it.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -362,6 +364,14 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """Built once per process: loading the CA bundle takes milliseconds (far more on a
+    busy machine) and a client per request (tools, webhooks) would pay it every time.
+    An `SSLContext` is safe to share between connections, threads and event loops."""
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """An httpx transport whose every connection passes the guard at connect time."""
 
@@ -374,10 +384,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: bool = True,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        super().__init__(verify=verify, trust_env=False, limits=limits)
+        context = _ssl_context(verify)
+        super().__init__(verify=context, trust_env=False, limits=limits)
         # Same pool httpx builds, but every connect goes through the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

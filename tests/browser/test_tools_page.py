@@ -143,13 +143,20 @@ def test_build_test_attach_and_chat_with_an_http_tool(
     assert SECRET not in page.content()
     page.keyboard.press("Escape")
 
-    # ---- attach to an agent. The agent form's custom-tools picker is being built in
-    # parallel (issue 14); until it lands, the test attaches through the API.
+    # ---- attach to an agent with the agent form's custom-tools picker
+    agent_id = site.seeded.agent_ids["Pizza Roma Orders"]
+    page = b.goto(f"/agents?edit={agent_id}")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    picked = dialog.get_by_test_id("custom-tool").filter(has_text="check_slots")
+    picked.click()
+    expect(picked.get_by_role("checkbox")).to_have_attribute("data-state", "checked")
+    page.get_by_test_id("save-agent").click()
+    expect(dialog).to_be_hidden()
     tools = api.get("/api/tools").json()
     tool_id = next(t["id"] for t in tools if t["name"] == "check_slots")
-    agent_id = site.seeded.agent_ids["Pizza Roma Orders"]
-    r = api.put(f"/api/agents/{agent_id}", json={"processed_spec": {"custom_tools": [tool_id]}})
-    assert r.status_code == 200, r.text
+    spec = api.get(f"/api/agents/{agent_id}").json()["processed_spec"]
+    assert spec["custom_tools"] == [tool_id]
     page = b.goto("/tools", ready="[data-testid=tool-row]")
     expect(page.get_by_test_id("tool-agents")).to_contain_text("Pizza Roma Orders")
 
@@ -180,6 +187,17 @@ def test_build_test_attach_and_chat_with_an_http_tool(
     assert tool_message["role"] == "tool" and tool_message["content"] == '["09:00", "10:30"]'
     assert SECRET not in page.content()
     b.shot("chat")
+
+    # ---- the chat's call page shows the invocation as a chip that unfolds
+    calls = api.get("/api/calls", params={"agent": agent_id, "kind": "chat", "limit": 5})
+    chat_call = calls.json()["items"][0]
+    page = b.goto(f"/calls/{chat_call['id']}", ready="[data-testid=tool-invocation]")
+    chip = page.get_by_test_id("tool-invocation").first
+    expect(chip.get_by_test_id("tool-invocation-chip")).to_contain_text("check_slots · ok")
+    chip.get_by_test_id("tool-invocation-chip").click()
+    expect(chip).to_contain_text("2026-12-04")
+    assert SECRET not in page.content()
+    b.shot("call-chip")
     b.assert_clean()
 
 

@@ -238,7 +238,7 @@ async def test_a_server_that_never_answers_costs_the_call_its_timeout_only(
             row.url = f"http://127.0.0.1:{silent.getsockname()[1]}/mcp"
             row.timeout_s = 1
             session.add(row)
-        agent_id, spec = make_agent([server_id])
+        _, spec = make_agent([server_id])
         openai_double.script(Reply(content="Hello there."))
         async with session_for(env, spec, openai_double.base_url, None) as s:
             await s.start(SpecAgent(spec))
@@ -273,7 +273,7 @@ async def test_internal_addresses_are_refused_at_connect_time(
             session.add(row)
         configure(VOXIE_URL_ALLOWLIST=None)
         [config] = mcp_tools.load([server_id])
-        agent_id, spec = make_agent([server_id])
+        _, spec = make_agent([server_id])
         openai_double.script(Reply(content="Hello."))
         before = len(double.headers)
         async with session_for(env, spec, openai_double.base_url, None) as s:

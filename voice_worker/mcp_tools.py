@@ -361,4 +361,3 @@ class VoxieMcpToolset(MCPToolset):
             invocation = _Invocation(self.config, name, schema, tool, secret_values)
             kept.append(invocation.function_tool(str(info.raw_schema.get("description") or "")))
         return kept
-

@@ -270,7 +270,10 @@ def explain(exc: BaseException, *, timeout_s: float) -> ServiceError:
         if isinstance(leaf, httpx2.ConnectError):
             return ProviderFailed("could not reach the MCP server (is it running?)")
         if isinstance(leaf, MCPError):
-            return ProviderFailed(f"the MCP server refused: {leaf.message[:200]}")
+            return ProviderFailed(
+                f"the MCP server answered: {leaf.message[:200]} (check the URL, the "
+                "transport and the headers)"
+            )
     names = ", ".join(sorted({type(leaf).__name__ for leaf in leaves}))
     return ProviderFailed(f"could not talk to the MCP server ({names[:200]})")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SeededApp, seeded_app
 from tests.doubles.mcp_server import McpDouble
@@ -17,6 +17,14 @@ from voxie_app.services import tools as tools_svc
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HEADER_VALUE = "Bearer vx-mcp-header-5d1e"
+
+
+def no_toasts(page: Page) -> None:
+    """Close error toasts and let the others go: they sit over the panel's buttons."""
+    toasts = page.locator("[data-sonner-toast]")
+    for close in page.locator("[data-sonner-toast] [data-close-button]").all():
+        close.click()
+    expect(toasts).to_have_count(0, timeout=15_000)
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +59,19 @@ def test_admin_adds_refreshes_and_allows_a_tool_viewer_reads(
     refusal = page.locator("[data-sonner-toast]").filter(has_text="private")
     expect(refusal).to_be_visible(timeout=15_000)
     expect(refusal).to_contain_text("url:")
+    browse.shot("refused")
+    no_toasts(page)
 
     form.get_by_test_id("mcp-url").fill(mcp.url)
     form.get_by_test_id("mcp-save").click()
     expect(form.get_by_test_id("mcp-form-refresh")).to_be_visible(timeout=15_000)
+    no_toasts(page)
     form.get_by_test_id("mcp-form-refresh").click()
     listed = form.get_by_test_id("mcp-listed-tool")
     expect(listed).to_have_count(2, timeout=15_000)
     expect(listed.first).to_contain_text("check_slots")
     browse.shot("refreshed")
+    no_toasts(page)
     listed.filter(has_text="check_slots").get_by_test_id("mcp-tool-checkbox").click()
     form.get_by_test_id("mcp-save").click()
     expect(form).to_have_count(0, timeout=15_000)

@@ -101,6 +101,7 @@ def update_mcp_server(tool_id: uuid.UUID, body: McpIn, _: AdminDep) -> ToolPubli
     response_model=RefreshOut,
     responses={
         **_NOT_FOUND,
+        409: {"description": "the tool is an HTTP tool, not an MCP server"},
         502: {"description": "the MCP server is down, too slow or failed"},
     },
 )

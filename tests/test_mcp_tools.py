@@ -306,3 +306,59 @@ def test_servers_without_allowed_tools_or_needing_setup_are_not_loaded(env: Sett
         row.status = "needs_setup"
         session.add(row)
     assert mcp_tools.load([tool_id]) == []
+
+
+@pytest.mark.parametrize(
+    ("date", "error", "status", "words"),
+    [
+        ("1999-01-01", True, "failed", "calendar is down"),
+        ("2099-01-01", False, "ok", "…[truncated]"),
+    ],
+)
+async def test_a_failing_or_long_answer_is_a_short_error_or_capped_text(
+    env: Settings,
+    openai_double: OpenAIServerDouble,
+    date: str,
+    error: bool,
+    status: str,
+    words: str,
+) -> None:
+    with McpDouble() as double:
+        server_id = await save_server(double, allowed=["check_slots"])
+        agent_id, spec = make_agent([server_id])
+        call_id = make_call(agent_id)
+        openai_double.script(
+            Reply(tool_calls=[ToolCall("check_slots", {"date": date})]),
+            Reply(content="Let me see."),
+            Reply(content="Anything else?"),
+        )
+        async with session_for(env, spec, openai_double.base_url, call_id) as s:
+            await s.start(SpecAgent(spec))
+            result = await s.run(user_input="Anything free?")
+            result.expect.next_event().is_function_call(name="check_slots")
+            output = result.expect.next_event().is_function_call_output(is_error=error)
+            result.expect.next_event().is_message(role="assistant")
+            again = await s.run(user_input="Thanks")
+            again.expect.next_event().is_message(role="assistant")
+    text = output.event().item.output
+    assert words in text and len(text) <= mcp_tools.MAX_RESULT_CHARS + 40
+    [record] = invocations(call_id)
+    assert record.status == status
+    assert (record.error is not None) == error
+
+
+def test_results_are_plain_text_with_secrets_redacted() -> None:
+    from livekit.agents.llm.mcp import MCPToolResultContext
+    from mcp.types import CallToolResult, ImageContent, TextContent
+
+    result = CallToolResult(
+        content=[
+            TextContent(type="text", text=f"token {SECRET} ok"),
+            ImageContent(type="image", data="aGk=", mime_type="image/png"),
+        ]
+    )
+    text = mcp_tools.plain_text(MCPToolResultContext("t", {}, result))
+    assert text == f"token {SECRET} ok\n[image not shown]"
+    assert mcp_tools.capped(text, [SECRET]) == "token [secret] ok\n[image not shown]"
+    empty = CallToolResult(content=[], structured_content={"slots": ["09:00"]})
+    assert mcp_tools.plain_text(MCPToolResultContext("t", {}, empty)) == '{"slots": ["09:00"]}'

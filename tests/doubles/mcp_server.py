@@ -2,7 +2,8 @@
 
 It serves one transport (streamable HTTP at `/mcp`, or SSE at `/sse`) from uvicorn on
 its own thread, with two tools: `check_slots` (the one tests allow) and
-`cancel_all_bookings` (listed, never allowed, so never offered to a model). Each
+`cancel_all_bookings` (listed, never allowed, so never offered to a model).
+`check_slots` fails for 1999-01-01 and answers 10,000 characters for 2099-01-01. Each
 call is kept in `calls`, with the headers the request carried, so a test can prove
 what reached the server.
 """
@@ -17,6 +18,7 @@ from typing import Any, Self
 
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SLOTS = ["09:00", "10:30"]
@@ -45,6 +47,10 @@ class McpDouble:
         @server.tool(description="Free appointment slots on a date (YYYY-MM-DD).")
         def check_slots(date: str, ctx: Context) -> str:
             calls.append(("check_slots", {"date": date}))
+            if date == "1999-01-01":
+                raise ToolError("the clinic's calendar is down")
+            if date == "2099-01-01":
+                return "x" * 10_000
             return f"Free on {date}: " + ", ".join(SLOTS)
 
         @server.tool(description="Cancel every booking of the clinic.")

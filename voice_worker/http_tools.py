@@ -98,7 +98,7 @@ def load(ids: list[uuid.UUID]) -> list[HttpTool]:
     if not ids:
         return []
     with session_scope() as session:
-        return [HttpTool.of(t) for t in tools_svc.tools_for(session=session, ids=ids)]
+        return [HttpTool.of(t) for t in tools_svc.tools_for(session=session, ids=ids, kind="http")]
 
 
 @dataclass

@@ -192,3 +192,12 @@ def test_tool_urls_may_hold_variables_in_the_path_not_the_host() -> None:
     with pytest.raises(InvalidInput) as caught:
         tools_svc.check_url_template("https://{{tenant}}.shop.example/o/{id}", params)
     assert caught.value.field == "url"
+
+
+def test_from_query_takes_the_prefixed_parameters_and_checks_them() -> None:
+    params = {"var.order_prefix": "VX", "var.note": "hi", "tab": "x", "variables": "y"}
+    assert v.from_query(params) == {"order_prefix": "VX", "note": "hi"}
+    assert v.from_query({}) == {}
+    with pytest.raises(InvalidInput) as caught:
+        v.from_query({"var.now": "later"})
+    assert caught.value.field == "variables.now"

@@ -73,6 +73,16 @@ def validate(raw: Any, *, field: str = "variables") -> dict[str, str]:
     return clean
 
 
+QUERY_PREFIX = "var."
+
+
+def from_query(params: Mapping[str, str], *, prefix: str = QUERY_PREFIX) -> dict[str, str]:
+    """The variables in a page's query string (`?var.order_prefix=VX`), checked by
+    `validate` (so a bad one is an `InvalidInput` naming `variables.<key>`)."""
+    found = {k[len(prefix) :]: str(v) for k, v in params.items() if k.startswith(prefix)}
+    return validate(found)
+
+
 def zone(name: str) -> tzinfo:
     """The time zone `name`; UTC when it is empty or unknown (a call never fails on it)."""
     try:

@@ -201,3 +201,9 @@ def test_from_query_takes_the_prefixed_parameters_and_checks_them() -> None:
     with pytest.raises(InvalidInput) as caught:
         v.from_query({"var.now": "later"})
     assert caught.value.field == "variables.now"
+
+
+def test_a_key_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        v.validate({"order\n": "x"})
+    assert caught.value.field == "variables.order\n"

@@ -107,7 +107,11 @@ def _variables_schema(schema: dict[str, Any]) -> None:
     schema.update(
         maxProperties=rules.MAX_KEYS,
         propertyNames={"pattern": rules.KEY_RE.pattern, "not": {"enum": list(rules.BUILTINS)}},
-        additionalProperties={"type": "string", "maxLength": rules.MAX_VALUE_CHARS},
+        additionalProperties={
+            "type": "string",
+            "maxLength": rules.MAX_VALUE_CHARS,
+            "pattern": rules.VALUE_PATTERN,
+        },
         description=(
             "Per-call values for the agent's {{name}} placeholders (instructions, greeting, "
             "HTTP tool URLs), stored on the call. Built-in names ("

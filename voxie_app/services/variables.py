@@ -38,7 +38,9 @@ BUILTINS = ("now", "today", "agent_name", "caller_name", "caller_number")
 # The name part is lenient on purpose: a malformed name still renders (to its default),
 # so no braces are left behind. Groups: 1 name, 2 default (None without a `|`).
 PLACEHOLDER_RE = re.compile(r"\{\{(?!\s*secret:)\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A value: no control characters but tab and newline (also the OpenAPI `pattern`).
+VALUE_PATTERN = r"^[^\u0000-\u0008\u000b-\u001f\u007f]*$"
+_CONTROL_RE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f]")
 
 
 def validate(raw: Any, *, field: str = "variables") -> dict[str, str]:
@@ -53,7 +55,7 @@ def validate(raw: Any, *, field: str = "variables") -> dict[str, str]:
     clean: dict[str, str] = {}
     for key, value in raw.items():
         where = f"{field}.{key}"
-        if not isinstance(key, str) or not KEY_RE.match(key):
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
             raise InvalidInput(f"a variable name is {KEY_RULE}", field=where)
         if key in BUILTINS:
             raise InvalidInput(

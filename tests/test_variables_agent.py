@@ -22,9 +22,10 @@ from livekit.plugins import openai as lk_openai
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
 from voice_worker.calldata import CallData
-from voice_worker.runtime import agent_builder, load_call_context
+from voice_worker.runtime import JobMetadata, agent_builder, load_call_context
 from voice_worker.spec_agent import SpecAgent
 from voice_worker.text_chat import TextChat
+from voice_worker.worker import _prepare
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec, CallSession
 from voxie_app.services import agent_creation
@@ -217,3 +218,26 @@ def test_chat_start_refuses_oversized_variables(env: Settings) -> None:
     with pytest.raises(InvalidInput) as caught:
         calls_svc.open_chat_record(agent_id=agent_id, variables={"note": "x" * 501})
     assert caught.value.field == "variables.note"
+
+
+def test_the_voice_worker_renders_the_call_rows_variables(env: Settings) -> None:
+    """The worker learns the call from its dispatch metadata (ids only) and reads the
+    variables from the call row before building the agent."""
+    agent_id = make_agent()
+    with session_scope() as session:
+        call = CallSession(
+            session_id=uuid.uuid4().hex,
+            agent_id=agent_id,
+            room_name="room-worker",
+            variables={"order_prefix": "VX", "tier": "gold"},
+        )
+        session.add(call)
+        session.flush()
+        call_id = call.id
+    agent, data, _stt = _prepare(JobMetadata(call_id, agent_id), env, None)
+    assert isinstance(agent, SpecAgent) and data.call_session_id == call_id
+    assert agent.instructions.startswith(
+        "You take orders for Acme. Order numbers start with VX. Today is 2026-12-03. "
+        "The caller is not known yet. Loyalty tier: gold."
+    )
+    assert agent.variables["agent_name"] == "Order Desk"

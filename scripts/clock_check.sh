@@ -41,21 +41,50 @@ if [ $# -gt 0 ]; then
   INSTANTS=()
   for at in "$@"; do INSTANTS+=("$at|${VOXIE_TIMEZONE:-UTC}"); done
 fi
-failed=0
-for item in "${INSTANTS[@]}"; do
-  at="${item%|*}"
-  zone="${item#*|}"
-  echo "clock check: $at UTC, VOXIE_TIMEZONE=$zone"
+# Instants run CLOCK_JOBS at a time (default 2: the suite is mostly one busy
+# process, and each run uses its own databases and ports); each run's output is
+# printed whole when it ends, in the order the instants are listed.
+JOBS="${CLOCK_JOBS:-2}"
+LOGS="$(mktemp -d)"
+trap 'rm -rf "$LOGS"' EXIT
+run_instant() {
+  local at="$1" zone="$2" log="$3"
   # "@" starts the clock at the instant and lets it run. Two libfaketime limits
   # (0.9.10) shaped this: a process started later (the app, the worker's CLI)
   # starts its own clock at the instant again, so processes disagree by the
   # time between their starts; and a relative offset ("-Ns"), which every
   # process would share, makes threading waits with a timeout hang, while
   # FAKETIME_DONT_FAKE_MONOTONIC=1 makes time.sleep fail with EINVAL.
-  if ! TZ=UTC VOXIE_TIMEZONE="$zone" \
-      faketime -f "@$at" "$PYTEST" -q -p no:cacheprovider -m "$MARKS" "${MODULES[@]}"; then
+  if TZ=UTC VOXIE_TIMEZONE="$zone" \
+      faketime -f "@$at" "$PYTEST" -q -p no:cacheprovider -m "$MARKS" "${MODULES[@]}" \
+      >"$log" 2>&1; then
+    echo ok >"$log.rc"
+  else
+    echo failed >"$log.rc"
+  fi
+}
+pids=()
+i=0
+for item in "${INSTANTS[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
+  run_instant "${item%|*}" "${item#*|}" "$LOGS/$i" &
+  pids+=("$!")
+  i=$((i + 1))
+done
+wait "${pids[@]}" || true
+failed=0
+i=0
+for item in "${INSTANTS[@]}"; do
+  at="${item%|*}"
+  zone="${item#*|}"
+  echo "clock check: $at UTC, VOXIE_TIMEZONE=$zone"
+  if [ "$(cat "$LOGS/$i.rc" 2>/dev/null)" = ok ]; then
+    tail -n 3 "$LOGS/$i"
+  else
+    cat "$LOGS/$i"
     echo "clock check FAILED at $at UTC (VOXIE_TIMEZONE=$zone)"
     failed=1
   fi
+  i=$((i + 1))
 done
 exit "$failed"

@@ -119,7 +119,13 @@ async def test_interview_confirm_create_and_hand_over(
     ]
     # The tool schema the builder's model saw.
     builder_tools = {t["function"]["name"] for t in openai_double.requests[0]["tools"]}
-    assert builder_tools == {"create_agent", "update_agent", "connect_to_agent", "end_call"}
+    assert builder_tools == {
+        "draft_tool",
+        "create_agent",
+        "update_agent",
+        "connect_to_agent",
+        "end_call",
+    }
 
     r4 = await chat.send("Yes please, put me through.")
     assert r4.tool_calls == ["connect_to_agent"]

@@ -133,6 +133,7 @@ def _use_known_ids(case: schemathesis.Case, known: dict[str, str]) -> None:
 WEBHOOK_URL = "https://hooks.example.com/voxie"
 TOOL_URL = "https://tools.example.com/slots"
 TOOL_WRITES = ("POST /api/tools", "PUT /api/tools/{tool_id}")
+MCP_WRITES = ("POST /api/tools/mcp", "PUT /api/tools/mcp/{tool_id}")
 
 
 def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str, str]) -> None:
@@ -147,6 +148,11 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
     if case.operation.label in TOOL_WRITES:
         # A public URL, a JSON Schema object, headers without secrets, not a built-in name.
         body.update(url=TOOL_URL, parameters={"type": "object", "properties": {}}, headers={})
+        if body.get("name") in tools_svc.BUILTIN_TOOL_NAMES:
+            body["name"] = "custom_" + str(body["name"])[:50]
+    if case.operation.label in MCP_WRITES:
+        # A public URL, headers without secrets, no tools allowed before a Refresh.
+        body.update(url=TOOL_URL, headers={}, allowed_tools=[])
         if body.get("name") in tools_svc.BUILTIN_TOOL_NAMES:
             body["name"] = "custom_" + str(body["name"])[:50]
     if "file" in body and isinstance(body["file"], bytes | Binary):

@@ -6,6 +6,7 @@ when denied); a few handlers are also run end to end in the browser tests.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,6 +57,7 @@ def test_every_handler_is_listed() -> None:
     names = {(c, n) for c, n, _ in HANDLERS}
     assert ("AgentsState", "confirm_delete") in names
     assert ("SessionState", "login") in names
+    assert ("McpServersState", "refresh") in names
     assert len(HANDLERS) > 40
 
 
@@ -95,6 +97,12 @@ def test_write_handlers_are_admin_only() -> None:
         ("AgentChatState", "send"),
         ("CallState", "start"),
         ("SettingsState", "check"),
+        ("SecretsState", "save"),
+        ("SecretsState", "confirm_delete"),
+        ("McpServersState", "save"),
+        ("McpServersState", "refresh"),
+        ("McpServersState", "delete"),
+        ("McpServersState", "edit"),  # loads headers
     }
     for state, handler, cls in HANDLERS:
         if (state, handler) in writes:
@@ -380,3 +388,31 @@ async def test_admin_reset_shows_the_password_once_and_refuses_own_account(
 
     _, state = await _handler(admin, AdminState, "set_disabled", users["viewer@example.com"], True)
     assert [u["disabled"] for u in state.users if u["email"] == "viewer@example.com"] == ["yes"]
+
+
+async def test_mcp_panel_loads_no_headers_for_a_viewer(tokens: dict[str, str]) -> None:
+    from voxie_app.services import mcp_servers as mcp_svc
+    from voxie_app.state.mcp_servers import McpServersState
+
+    with session_scope() as s:
+        tool = mcp_svc.create_server(
+            session=s,
+            body=mcp_svc.parse(
+                {
+                    "name": "clinic_mcp",
+                    "url": "https://mcp.example.com/mcp",
+                    "headers": {"Authorization": "Bearer literal-value-9f"},
+                }
+            ),
+        )
+        tool_id = str(tool.id)
+    viewer = _ctx("tab-mcp-v", _socket(cookie=f"voxie_session={tokens['viewer']}"))
+    _, state = await _handler(viewer, McpServersState, "load")
+    assert [r["name"] for r in state.servers] == ["clinic_mcp"] and not state.is_admin
+    assert "literal-value-9f" not in json.dumps(state.dict())
+    admin = _ctx("tab-mcp-a", _socket(cookie=f"voxie_session={tokens['admin']}"))
+    await _handler(admin, McpServersState, "load")
+    _, state = await _handler(admin, McpServersState, "edit", tool_id)
+    assert state.is_admin and state.header_rows == [
+        {"key": "Authorization", "value": "Bearer literal-value-9f"}
+    ]

@@ -4,11 +4,19 @@ The same class serves the "Talk to Voxie" voice call and the builder page's
 text chat. The model gathers requirements; code decides what it may not: which
 tools the new agent gets, which existing agents it may transfer to, caps on
 every field, and what the spec guard removes from the drafted text.
+
+It may draft HTTP tools (`draft_tool`: a name, what the tool does, its
+parameters) and attach them to the agent it creates. A draft has no URL or
+headers, and `draft_tool` has no parameter for them: a draft needs setup by an
+admin on /tools before any agent is offered it (see `services.tool_drafts`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
+import logging
 import uuid
 from typing import Annotated
 
@@ -22,8 +30,9 @@ from voice_worker.spec_agent import BoundedContextAgent, end_call
 from voxie_app import prompts as shared_prompts
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec
-from voxie_app.services import agent_creation, events
+from voxie_app.services import agent_creation, events, tool_drafts
 from voxie_app.services import agents as agents_svc
+from voxie_app.services.errors import ServiceError
 from voxie_app.services.spec_guard import Guard
 from voxie_app.settings import Settings
 
@@ -44,12 +53,18 @@ def builder_llm_spec(settings: Settings) -> AgentSpec:
     return VOXIE_SPEC.model_copy(update={"llm_model": settings.openai_model, "temperature": 0.5})
 
 
+log = logging.getLogger(__name__)
+
 Short = Annotated[str, Field(max_length=300)]
 Long = Annotated[str, Field(max_length=1500)]
+# Tools one builder conversation may draft (each is a row an admin must complete).
+MAX_DRAFTS = 5
 
 
 def _builder(context: RunContext[CallData]) -> dict:
-    return context.userdata.extra.setdefault("builder", {"created": {}})
+    state = context.userdata.extra.setdefault("builder", {"created": {}})
+    state.setdefault("drafts", {})  # drafted tool name -> tool id, in this conversation
+    return state
 
 
 def _resolve(ref: str, among: set[uuid.UUID] | None = None) -> agents_svc.Resolution:
@@ -113,10 +128,20 @@ async def create_agent(
     when_to_transfer: Long = "",
     when_to_end: Long = "",
     never_do: Long = "",
+    custom_tools: Annotated[
+        list[Short],
+        Field(max_length=MAX_DRAFTS, description="names of tools you drafted with draft_tool"),
+    ] = [],  # noqa: B006 - the schema needs a literal default
 ) -> str:
     """Create the voice agent the user described, after they confirmed your summary."""
     data = context.userdata
     session_id = data.extra["session_id"]
+    _keep_declared_arguments(context, create_agent)
+    drafts = _builder(context)["drafts"]
+    # Only tools drafted in this conversation: a name never picks any other stored tool.
+    wanted = dict.fromkeys(tool_drafts.draft_name(n) for n in custom_tools)
+    tool_ids = [drafts[n] for n in wanted if drafts.get(n)]
+    unknown_tools = [n for n in wanted if not drafts.get(n)]
     targets, unknown, ambiguous = await asyncio.to_thread(_find_agents, list(transfer_to_agents))
     if ambiguous:  # nothing is created until the user said which agents they meant
         return "\n\n".join(_ambiguous(ref, found, "create_agent") for ref, found in ambiguous)
@@ -136,6 +161,8 @@ async def create_agent(
     if details_to_collect.strip():
         tools.append("record_caller_details")
     fixed: dict = {"tools": tools}
+    if tool_ids:
+        fixed["custom_tools"] = tool_ids
     if targets:
         # Conversation text goes straight into the spec here, so it passes the guard too.
         when, _ = Guard(data.settings).clean(when_to_transfer)
@@ -167,9 +194,103 @@ async def create_agent(
     note = (
         f" I could not find these agents to transfer to: {', '.join(unknown)}." if unknown else ""
     )
+    if unknown_tools:
+        names = ", ".join(unknown_tools)
+        note += f" These were not drafted with draft_tool, so not attached: {names}."
+    if tool_ids:
+        note += " " + prompts.TOOL_SETUP_SENTENCE
     return (
         f"Created the agent '{agent.name}'.{note} Tell the user it is ready and ask if they "
         "want to be put through to it now to try it."
+    )
+
+
+def _keep_declared_arguments(context: RunContext[CallData], tool: object) -> list[str]:
+    """Drop from the recorded call the arguments `tool` does not declare (the framework
+    ignores them already): an address or header a model tried to pass is then in no
+    transcript either. Returns the dropped names (names only, never values)."""
+    declared = set(inspect.signature(tool).parameters) - {"context"}  # type: ignore[arg-type]
+    call = context.function_call
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        return []
+    if not isinstance(args, dict):
+        return []
+    extra = sorted(k for k in args if k not in declared)
+    if extra:
+        call.arguments = json.dumps({k: v for k, v in args.items() if k in declared})
+    return [k[:40] for k in extra[:10]]
+
+
+def _save_draft(
+    settings: Settings, name: str, description: str, parameters: list[tool_drafts.DraftParam]
+) -> tuple[tool_drafts.Drafted, list[str]]:
+    schema = tool_drafts.schema_from_params(parameters)
+    text, schema, removed = tool_drafts.guard_draft(settings, description, schema)
+    with session_scope() as session:
+        drafted = tool_drafts.create_draft(
+            session=session, name=name, description=text, parameters=schema
+        )
+        session.expunge(drafted.tool)
+    return drafted, removed
+
+
+@function_tool
+async def draft_tool(
+    context: RunContext[CallData],
+    name: Annotated[str, Field(max_length=64, description="snake_case, e.g. check_slots")],
+    description: Annotated[
+        str, Field(max_length=1000, description="what it does, for the agent to read")
+    ],
+    parameters: Annotated[
+        list[tool_drafts.DraftParam],
+        Field(max_length=tool_drafts.MAX_PARAMS, description="details it needs from the caller"),
+    ] = [],  # noqa: B006 - the schema needs a literal default
+) -> str:
+    """Draft a tool the new agent uses to look something up or do something in the
+    business's systems (e.g. check free slots, look up an order). Describe only what it
+    does and what it needs: an admin enters its address on the Tools page."""
+    data = context.userdata
+    ignored = _keep_declared_arguments(context, draft_tool)
+    drafts = _builder(context)["drafts"]
+    key = tool_drafts.draft_name(name)
+    new = key not in drafts
+    if new and len(drafts) >= MAX_DRAFTS:
+        return prompts.TOOL_DRAFT_LIMIT.format(count=len(drafts))
+    if new:  # reserved before the first await: parallel calls count against the cap too
+        drafts[key] = None
+    try:
+        drafted, removed = await asyncio.to_thread(
+            _save_draft, data.settings, name, description, list(parameters)
+        )
+    except ServiceError as exc:
+        if new:
+            drafts.pop(key, None)
+        field = getattr(exc, "field", "")
+        reason = f"{field}: {exc.message}" if field else exc.message
+        return prompts.TOOL_DRAFT_FAILED.format(reason=reason)
+    tool = drafted.tool
+    if new and tool.name != key:
+        drafts.pop(key, None)
+    drafts[tool.name] = str(tool.id)
+    events.publish(
+        agent_creation.stream_name(data.extra["session_id"]),
+        "tool_drafted",
+        f"Tool '{tool.name}' drafted: it needs setup on /tools",
+        {
+            "tool_id": str(tool.id),
+            "name": tool.name,
+            "reused": drafted.reused,
+            "ignored_arguments": ignored,
+            "guarded": removed[:20],
+        },
+        level="warning" if ignored or removed else "info",
+    )
+    if ignored:
+        log.warning("draft_tool ignored undeclared arguments: %s", ", ".join(ignored))
+    return prompts.TOOL_DRAFTED.format(
+        name=tool.name, reused=prompts.TOOL_DRAFT_REUSED if drafted.reused else ""
     )
 
 
@@ -250,7 +371,7 @@ class VoxieBuilder(BoundedContextAgent):
             kwargs["tts"] = tts
         super().__init__(
             instructions=f"{shared_prompts.BUILDER_INSTRUCTIONS}\n\n{prompts.VOICE_STYLE}",
-            tools=[create_agent, update_agent, connect_to_agent, end_call],
+            tools=[draft_tool, create_agent, update_agent, connect_to_agent, end_call],
             id="voxie_builder",
             **kwargs,
         )

@@ -20,6 +20,9 @@ invocation, in order:
 5. a JSON answer is narrowed by `result_path`, and the model sees at most
    `MAX_RESULT_CHARS` characters, with any secret value redacted;
 6. every invocation is recorded in `tool_invocations` for the call session.
+
+A tool's `wait_message` is said once the request has run `WAIT_MESSAGE_DELAY_S`
+with the agent silent (see `function_tool_for`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import tools as tools_svc
 from voxie_app.services import url_guard
 from voxie_app.services import variables as variables_svc
+from voxie_app.services.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,9 @@ MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
 MAX_ERROR_CHARS = 300
 USER_AGENT = "Voxie-Tools/1.0"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# How long a request runs, the agent silent, before its tool's wait_message is said
+# (read at call time, so tests can shorten it).
+WAIT_MESSAGE_DELAY_S = 1.5
 # One pass over the URL template: a secret reference (group 1), a per-call variable
 # (groups 2-3) or a {param} placeholder (group 4).
 _TOKEN_RE = re.compile(
@@ -101,7 +108,7 @@ def load(ids: list[uuid.UUID]) -> list[HttpTool]:
     if not ids:
         return []
     with session_scope() as session:
-        return [HttpTool.of(t) for t in tools_svc.tools_for(session=session, ids=ids)]
+        return [HttpTool.of(t) for t in tools_svc.tools_for(session=session, ids=ids, kind="http")]
 
 
 @dataclass
@@ -334,9 +341,11 @@ async def invoke(
     call_session_id: uuid.UUID | None,
     clock: Callable[[], float] = time.monotonic,
     variables: Mapping[str, str] | None = None,
+    on_done: Callable[[Outcome, int], None] | None = None,
 ) -> str:
     """Run `tool` with the model's `arguments`: the text for the model, or `ToolError`.
-    `variables`: the call's per-call values (the running agent's)."""
+    `variables`: the call's per-call values (the running agent's).
+    `on_done(outcome, latency_ms)` sees what is recorded (the Test button shows it)."""
     started = clock()
     outcome = Outcome(status="ok", arguments=arguments if isinstance(arguments, dict) else {})
     secret_values: list[str] = []
@@ -362,6 +371,8 @@ async def invoke(
     finally:
         outcome.arguments = _redacted(outcome.arguments, secret_values)
         latency_ms = int((clock() - started) * 1000)
+        if on_done is not None:
+            on_done(outcome, latency_ms)
         await asyncio.to_thread(_record, tool, outcome, call_session_id, latency_ms)
 
 
@@ -394,16 +405,83 @@ def _record(
         log.exception("could not record an invocation of tool %s", tool.name)
 
 
+@dataclass(frozen=True)
+class TryResult:
+    """One run from the Test button: what the model would have seen, and how it went."""
+
+    status: str  # as recorded: ok, invalid_arguments, timeout, http_error, ...
+    http_status: int | None
+    latency_ms: int
+    result: str  # the capped, redacted text the model would get, or the tool error
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+async def try_tool(
+    tool: HttpTool, arguments: Any, *, clock: Callable[[], float] = time.monotonic
+) -> TryResult:
+    """Run `tool` once with sample `arguments` through the path a call takes (schema
+    check, URL guard, secrets resolved here and redacted from the answer, recorded
+    with no call session)."""
+    seen: list[tuple[Outcome, int]] = []
+    try:
+        text = await invoke(
+            tool,
+            arguments,
+            call_session_id=None,
+            clock=clock,
+            on_done=lambda o, ms: seen.append((o, ms)),
+        )
+    except ToolError:
+        text = ""
+    outcome, latency_ms = seen[0]
+    return TryResult(
+        status=outcome.status,
+        http_status=outcome.http_status,
+        latency_ms=latency_ms,
+        result=text if outcome.status == "ok" else (outcome.error or "failed"),
+    )
+
+
+async def try_stored(tool_id: uuid.UUID, arguments: Any) -> TryResult:
+    """`try_tool` for a stored tool (NotFound; InvalidInput naming `url` while it has none)."""
+
+    def snapshot() -> HttpTool:
+        with session_scope() as session:
+            row = tools_svc.get_tool(session=session, tool_id=tool_id)
+            if row.kind != "http":
+                raise InvalidInput("only HTTP tools can be tested here", field="kind")
+            if not row.url.strip():
+                raise InvalidInput("the tool has no URL yet: set it up first", field="url")
+            return HttpTool.of(row)
+
+    return await try_tool(await asyncio.to_thread(snapshot), arguments)
+
+
 def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
     """The livekit function tool the model calls for `tool`."""
 
     async def handler(raw_arguments: dict[str, object], context: RunContext[CallData]) -> str:
-        return await invoke(
-            tool,
-            raw_arguments,
-            call_session_id=context.userdata.call_session_id,
-            variables=getattr(context.session.current_agent, "variables", None),
-        )
+        call_session_id = context.userdata.call_session_id
+        variables = getattr(context.session.current_agent, "variables", None)
+        if not tool.wait_message:
+            return await invoke(
+                tool, raw_arguments, call_session_id=call_session_id, variables=variables
+            )
+        # The framework's filler: it speaks only once the session has been idle for the
+        # delay (never over the agent's own words or the caller's), through the speech
+        # queue, and is cancelled, unsaid, when the request ends first. A text session
+        # has no TTS: `say` then only forwards the text to the transcription output.
+        # Not added to the chat context: the model's history holds what it said itself.
+        async with context.with_filler(
+            lambda _step: context.session.say(tool.wait_message, add_to_chat_ctx=False),
+            delay=WAIT_MESSAGE_DELAY_S,
+        ):
+            return await invoke(
+                tool, raw_arguments, call_session_id=call_session_id, variables=variables
+            )
 
     return function_tool(
         handler,

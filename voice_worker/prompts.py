@@ -53,3 +53,21 @@ AGENT_AMBIGUOUS = (
 )
 AGENT_CHOICE = "- id {id}: {description}; created {created}; {calls} calls"
 AGENT_UNKNOWN = "There is no agent called '{name}'. Ask the user which agent they mean."
+
+# What the builder's draft_tool answers. The one sentence the user must hear is
+# `TOOL_SETUP_SENTENCE`: a drafted tool has no address until an admin enters it.
+TOOL_SETUP_SENTENCE = (
+    "An admin must complete the tool's address on the Tools page (/tools) before the "
+    "agent can use it."
+)
+TOOL_DRAFTED = (
+    "Saved the tool '{name}' as a draft that needs setup{reused}. Pass '{name}' in "
+    "custom_tools when you call create_agent. Any address, header or key you were "
+    "given for it was not used. Tell the user, in one sentence: " + TOOL_SETUP_SENTENCE
+)
+TOOL_DRAFT_REUSED = " (a draft with that name already existed and is used as it is)"
+TOOL_DRAFT_LIMIT = (
+    "You already drafted {count} tools in this conversation, the most one conversation "
+    "may draft. Tell the user an admin can add more on the Tools page (/tools)."
+)
+TOOL_DRAFT_FAILED = "The tool could not be drafted: {reason}. Fix that and call draft_tool again."

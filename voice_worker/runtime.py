@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from livekit.agents import Agent, llm
 
-from voice_worker import http_tools
+from voice_worker import http_tools, mcp_tools
 from voice_worker.calldata import CallData, load_targets
 from voice_worker.providers import ProviderMissing, build_llm, build_tts
 from voice_worker.spec_agent import SpecAgent
@@ -128,6 +128,7 @@ def agent_builder(
             knowledge=knowledge.has_ready_documents(agent_id),
             custom_tools=http_tools.load(spec.custom_tools),
             variables=context.values(agent_name=spec.name, now=utcnow()),
+            mcp_servers=mcp_tools.load(spec.custom_tools),
         )
 
     return build

@@ -14,7 +14,7 @@ from typing import Annotated
 from livekit.agents import Agent, ModelSettings, RunContext, function_tool, llm
 from pydantic import Field
 
-from voice_worker import http_tools, prompts
+from voice_worker import http_tools, mcp_tools, prompts
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
@@ -173,11 +173,14 @@ class SpecAgent(BoundedContextAgent):
         knowledge: bool = False,
         max_context_items: int | None = None,
         custom_tools: list[http_tools.HttpTool] | None = None,
+        mcp_servers: list[mcp_tools.McpServerConfig] | None = None,
         variables: dict[str, str] | None = None,
     ) -> None:
-        """`custom_tools`: the spec's ready HTTP tools, loaded by the caller (the
-        runtime's builder); None loads them here (one database read). `variables`:
-        the call's values for `{{name}}` in instructions, greeting and tool URLs."""
+        """`custom_tools` / `mcp_servers`: the spec's ready HTTP tools and MCP servers,
+        loaded by the caller (the runtime's builder); None loads them here (a database
+        read each). An MCP server connects when the agent starts (`VoxieMcpToolset`).
+        `variables`: the call's values for `{{name}}` in instructions, greeting and
+        HTTP tool URLs."""
         self.spec = spec
         self.variables = variables or {}
         self.agent_id = agent_id
@@ -193,6 +196,13 @@ class SpecAgent(BoundedContextAgent):
             custom_tools = http_tools.load(spec.custom_tools)
         self.custom_tools = custom_tools
         tools = [*tools, *(http_tools.function_tool_for(t) for t in custom_tools)]
+        if mcp_servers is None:
+            mcp_servers = mcp_tools.load(spec.custom_tools)
+        taken = {t.info.name for t in tools}
+        self.mcp_toolsets = [
+            mcp_tools.VoxieMcpToolset(c, taken=taken, call_session_id=self._call_session_id)
+            for c in mcp_servers
+        ]
         kwargs: dict = {}
         if llm is not None:
             kwargs["llm"] = llm
@@ -214,10 +224,18 @@ class SpecAgent(BoundedContextAgent):
             instructions=build_instructions(
                 spec, self.targets, knowledge=knowledge, variables=self.variables
             ),
-            tools=tools,
+            tools=[*tools, *self.mcp_toolsets],
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,
             **kwargs,
         )
+
+    def _call_session_id(self) -> uuid.UUID | None:
+        """The running call's id (for events about this agent's MCP servers)."""
+        try:
+            data = self.session.userdata
+        except (RuntimeError, ValueError):
+            return None
+        return getattr(data, "call_session_id", None)
 
     async def on_enter(self) -> None:
         if self.handed_over:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -94,6 +95,22 @@ class CallVariables(BaseModel):
     notes: str | None
 
 
+class ToolInvocationOut(_FromAttrs):
+    """One custom tool's invocation during the call (arguments secret-redacted at write)."""
+
+    id: uuid.UUID
+    tool_id: uuid.UUID | None  # null once the tool is deleted
+    tool_name: str
+    arguments: dict[str, Any]
+    # ok, invalid_arguments, timeout, connection_error, refused, http_error, failed
+    status: str
+    http_status: int | None
+    error: str | None
+    latency_ms: int
+    result_chars: int  # characters the model was given
+    created_at: datetime  # when the request was over
+
+
 class CallDetailOut(BaseModel):
     id: uuid.UUID
     session_id: str
@@ -122,6 +139,8 @@ class CallDetailOut(BaseModel):
     costs: list[CostLine]
     total_cost_usd: Decimal
     latency: list[TurnLatency]  # one entry per measured turn
+    # Every invocation of a custom HTTP tool, oldest first (see services.tool_invocations)
+    tool_invocations: list[ToolInvocationOut] = []
 
     @classmethod
     def of(cls, d: reports.CallDetail) -> CallDetailOut:

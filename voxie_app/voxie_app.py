@@ -17,6 +17,7 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     login,
     not_found,
     settings,
+    tools,
 )
 from voxie_app.services.session_purge import purger_lifespan
 from voxie_app.services.webhooks import deliverer_lifespan

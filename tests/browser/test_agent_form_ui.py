@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PHONE, SeededApp, seeded_app
 from tests.doubles.openai_server import OpenAIServerDouble
 from voxie_app.db import session_scope
+from voxie_app.models import Tool
 from voxie_app.services import agents as agents_svc
+from voxie_app.services import auth
+from voxie_app.services import tools as tools_svc
 from voxie_app.voices import SAMPLE_SENTENCE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -190,3 +194,72 @@ def _stored_spec(url: str, name: str) -> dict:
     with session_scope(url) as session:
         rows = agents_svc.list_agents(session=session, search=name)
         return next(a for a in rows if a.name == name).processed_spec
+
+
+def _store_tools(url: str) -> dict[str, str]:
+    """Two stored tools (one still needing setup), straight into the app's database."""
+    ids = {}
+    with session_scope(url) as session:
+        for name, kind, status in (
+            ("check_slots", "http", "ready"),
+            ("clinic_crm", "mcp", "needs_setup"),
+        ):
+            tool = Tool(
+                name=name,
+                kind=kind,
+                description=f"{name.replace('_', ' ').capitalize()}: used by the form test.",
+                url=f"http://127.0.0.1:9/{name}",
+                status=status,
+            )
+            session.add(tool)
+            session.flush()
+            ids[name] = str(tool.id)
+    return ids
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_custom_tools_are_ticked_saved_and_load_ticked(
+    site: SeededApp, make_browse, viewport
+) -> None:
+    with session_scope(site.url) as session:
+        stored = {t.name: str(t.id) for t in tools_svc.list_tools(session=session)}
+        key, _ = auth.create_api_key(session=session, name="form test", role="viewer")
+    ids = stored or _store_tools(site.url)
+    name = f"Tool Picker {viewport['width']}"
+    browse = make_browse(site.base, viewport=viewport)
+    page = browse.goto("/agents/new")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    _field(page, "name").fill(name)
+    _field(page, "instructions").fill("You check free slots for the clinic.")
+    tools = dialog.get_by_test_id("custom-tool")
+    expect(tools).to_have_count(2)
+    crm = tools.filter(has_text="clinic_crm")
+    expect(crm.get_by_test_id("custom-tool-needs-setup")).to_have_text("needs setup")
+    expect(
+        tools.filter(has_text="check_slots").get_by_test_id("custom-tool-needs-setup")
+    ).to_have_count(0)
+    expect(dialog.get_by_test_id("manage-tools")).to_have_attribute("href", "/tools")
+    tools.filter(has_text="check_slots").click()
+    slots_box = tools.filter(has_text="check_slots").get_by_role("checkbox")
+    expect(slots_box).to_have_attribute("data-state", "checked")
+    expect(crm.get_by_role("checkbox")).to_have_attribute("data-state", "unchecked")
+    page.locator("#agent-field-custom_tools").scroll_into_view_if_needed()
+    browse.shot("custom-tools", full_page=False)
+    page.get_by_test_id("save-agent").click()
+    expect(dialog).to_be_hidden()
+
+    with session_scope(site.url) as session:
+        agent_id = str(next(a.id for a in agents_svc.list_agents(session=session, search=name)))
+    got = httpx.get(
+        f"{site.base}/api/agents/{agent_id}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    ).json()
+    assert got["processed_spec"]["custom_tools"] == [ids["check_slots"]]
+
+    page = browse.goto(f"/agents?edit={agent_id}")
+    expect(page.get_by_test_id("agent-dialog")).to_be_visible()
+    ticked = page.get_by_test_id("custom-tool").filter(has_text="check_slots")
+    expect(ticked.get_by_role("checkbox")).to_have_attribute("data-state", "checked")
+    browse.assert_clean()

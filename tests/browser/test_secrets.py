@@ -1,8 +1,12 @@
-"""No configured secret ever reaches a browser.
+"""No configured secret, and no stored secret's value, ever reaches a browser.
 
 The app runs with fake but distinctive values for every secret setting (LiveKit,
 OpenAI and Ragie pointed at closed local ports, so nothing leaves the machine).
-Then, signed in as an admin, the test scans for any of those values:
+A secret is stored through the API too (`/api/secrets`), an HTTP tool sends it in
+a header, and a seeded agent has that tool: its value must not show anywhere
+either, although /settings lists the secret's name, /tools the tool and the
+agent's page and form the agent. Then, signed in as an admin, the test scans for
+any of those values:
 
 - the built frontend (`.web/build/client`, what the app serves), gzip copies too;
 - every page's HTML as served, and every HTTP response the browser receives;
@@ -33,11 +37,15 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, WebSocket
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import SESSION_COOKIE, SeededApp, seeded_app
+from voxie_app import routes
+from voxie_app.db import session_scope
+from voxie_app.services import auth
 from voxie_app.settings import ROOT_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,6 +57,8 @@ SECRETS = {
     "CARTESIA_API_KEY": "sk_car_VxTestCartesia-7e5d3b1a9c4f4286",
     "RAGIE_API_KEY": "tnt_VxTestRagie-2a6c8e4f1b3d4975c7e9",
 }
+# Stored in the secrets store (not the environment) once the app runs.
+STORED = {"VX_CLINIC_API_KEY": "VxStoredSecret-6d2f8a1c4e9b47a3b5c0"}
 BUILD_DIR = ROOT_DIR / ".web" / "build" / "client"
 TEXT_SUFFIXES = {".js", ".mjs", ".html", ".css", ".json", ".map", ".txt", ".svg", ".webmanifest"}
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+")
@@ -57,7 +67,7 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+")
 def _needles() -> dict[str, str]:
     """Each secret, and its last 20 characters (a masked or cut copy still leaks)."""
     out = {}
-    for name, value in SECRETS.items():
+    for name, value in {**SECRETS, **{f"stored secret {k}": v for k, v in STORED.items()}}.items():
         out[value] = name
         out[value[-20:]] = f"{name} (tail)"
     return out
@@ -114,8 +124,34 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededApp]:
         "OPENAI_BASE_URL": f"http://127.0.0.1:{closed}/v1",
         "RAGIE_BASE_URL": f"http://127.0.0.1:{closed}",
     }
+    env["VOXIE_SECRET_KEY"] = Fernet.generate_key().decode()
+    env["VOXIE_URL_ALLOWLIST"] = "127.0.0.1"
     with seeded_app(tmp_path_factory.mktemp("browser-secrets"), **env) as running:
+        _store_secret(running, closed)
         yield running
+
+
+def _store_secret(site: SeededApp, closed: int) -> None:
+    """The stored secret, a tool sending it, and the first seeded agent using the tool."""
+    with session_scope(site.url) as session:
+        key, _ = auth.create_api_key(session=session, name="secret scan", role="admin")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=site.base + "/api", headers=headers, timeout=30) as api:
+        ((name, value),) = STORED.items()
+        assert api.post("/secrets", json={"name": name, "value": value}).status_code == 201
+        tool = api.post(
+            "/tools",
+            json={
+                "name": "check_clinic_slots",
+                "description": "Free slots at the clinic.",
+                "url": f"http://127.0.0.1:{closed}/slots",
+                "headers": {"X-Clinic-Key": f"{{{{secret:{name}}}}}"},
+            },
+        )
+        assert tool.status_code == 201, tool.text
+        agent = next(iter(site.seeded.agent_ids.values()))
+        spec = {"processed_spec": {"custom_tools": [tool.json()["id"]]}}
+        assert api.put(f"/agents/{agent}", json=spec).status_code == 200
 
 
 def _scan_build(findings: Findings) -> None:
@@ -131,15 +167,24 @@ def _scan_build(findings: Findings) -> None:
         findings.scan(str(path.relative_to(ROOT_DIR)), data.decode("utf-8", "replace"), "build")
 
 
+def _has_page(site: SeededApp, path: str) -> bool:
+    """Whether the app has a page at `path` (/tools comes with its own branch)."""
+    got = httpx.get(site.base + path, timeout=30)
+    return got.status_code != 404 and "Page not found" not in got.text
+
+
 def _pages(site: SeededApp) -> list[str]:
     agent = next(iter(site.seeded.agent_ids.values()))
     call = site.seeded.call_ids[0]
+    tools = [routes.TOOLS] if _has_page(site, routes.TOOLS) else []
     return [
+        *tools,
         "/",
         "/dashboard",
         "/agents",
         "/agents/new",
         f"/agents/{agent}",
+        f"/agents?edit={agent}",  # the form, with its custom-tools picker
         f"/agents/{agent}/chat",
         "/builder",
         "/call",

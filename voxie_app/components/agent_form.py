@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from voxie_app import routes
 from voxie_app.components import ui
 from voxie_app.models import ALLOWED_TOOLS
 from voxie_app.state.agent_form import FORM_ERROR, tool_label
@@ -214,6 +215,81 @@ def _tools() -> rx.Component:
     )
 
 
+def _custom_tool(tool: rx.Var) -> rx.Component:
+    """One stored tool: a checkbox with its name, kind, status and description."""
+    return rx.el.label(
+        rx.checkbox(
+            checked=S.form_custom_tools.contains(tool["id"]),
+            on_change=lambda checked: S.toggle_custom_tool(tool["id"], checked),
+            size="2",
+            margin_top="0.2rem",
+            data_testid="custom-tool-check",
+        ),
+        rx.vstack(
+            rx.hstack(
+                rx.code(tool["name"], size="2", variant="ghost", word_break="break-all"),
+                rx.cond(tool["kind"] != "", ui.pill(tool["kind"], "gray")),
+                rx.cond(
+                    tool["needs_setup"] != "",
+                    ui.pill("needs setup", "amber", data_testid="custom-tool-needs-setup"),
+                ),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.text(
+                tool["description"],
+                size="1",
+                color=rx.color("gray", 10),
+                class_name="voxie-clamp-2",
+            ),
+            spacing="1",
+            min_width="0",
+        ),
+        display="flex",
+        gap="0.6rem",
+        align_items="flex-start",
+        cursor="pointer",
+        width="100%",
+        data_testid="custom-tool",
+        data_tool_id=tool["id"],
+    )
+
+
+def _custom_tools() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            S.tool_choices.length() > 0,
+            rx.vstack(rx.foreach(S.tool_choices, _custom_tool), spacing="3", width="100%"),
+            ui.muted("No tools yet: add an HTTP tool or an MCP server on the Tools page."),
+        ),
+        rx.hstack(
+            rx.text(
+                'A tool marked "needs setup" is not offered on calls until an admin completes it.',
+                size="1",
+                color=rx.color("gray", 10),
+            ),
+            rx.spacer(),
+            rx.link(
+                "Manage tools →",
+                href=routes.TOOLS,
+                size="2",
+                white_space="nowrap",
+                data_testid="manage-tools",
+            ),
+            width="100%",
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        ui.field_error(_err("custom_tools")),
+        spacing="3",
+        width="100%",
+        id="agent-field-custom_tools",
+        scroll_margin="1rem",
+    )
+
+
 def _target_row(target: rx.Var, index: rx.Var) -> rx.Component:
     return rx.flex(
         rx.select.root(
@@ -327,6 +403,7 @@ def agent_dialog() -> rx.Component:
                     ),
                 ),
                 _group("Tools", _tools()),
+                _group("Custom tools", _custom_tools()),
                 _group("Transfers", _targets()),
                 _group(
                     "Turn-taking",

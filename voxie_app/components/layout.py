@@ -9,6 +9,7 @@ from voxie_app import routes
 NAV: list[tuple[str, str, str]] = [
     ("Dashboard", routes.HOME, "layout-dashboard"),
     ("Agents", routes.AGENTS, "bot"),
+    ("Tools", routes.TOOLS, "wrench"),
     ("Builder", routes.BUILDER, "sparkles"),
     ("Calls", routes.CALLS, "phone"),
     ("Analytics", routes.ANALYTICS, "chart-column"),

@@ -52,12 +52,99 @@ def _bubble(turn: rx.Var) -> rx.Component:
     )
 
 
+def _invocation_fact(label: str, value: rx.Var, testid: str) -> rx.Component:
+    return rx.data_list.item(
+        rx.data_list.label(label),
+        rx.data_list.value(rx.text(value, data_testid=testid)),
+    )
+
+
+def _invocation(item: rx.Var) -> rx.Component:
+    """A custom tool's invocation: a chip coloured by status; a click unfolds the details."""
+    return rx.el.details(
+        rx.el.summary(
+            rx.badge(
+                rx.icon("wrench", size=12),
+                item["label"],
+                rx.icon("chevron-down", size=12, class_name="voxie-chip-caret"),
+                color_scheme=item["color"],
+                variant="soft",
+                radius="full",
+                size="2",
+                max_width="100%",
+                white_space="normal",
+            ),
+            rx.text(item["time"], as_="span", size="1", color=rx.color("gray", 10)),
+            display="flex",
+            align_items="center",
+            gap="0.5rem",
+            cursor="pointer",
+            list_style="none",
+            width="fit-content",
+            max_width="100%",
+            data_testid="tool-invocation-chip",
+        ),
+        rx.box(
+            rx.data_list.root(
+                _invocation_fact("Status", item["status"], "tool-invocation-status"),
+                _invocation_fact("HTTP status", item["http_status"], "tool-invocation-http"),
+                _invocation_fact("Latency", item["latency"], "tool-invocation-latency"),
+                _invocation_fact("Result", item["result"], "tool-invocation-result"),
+                size="1",
+            ),
+            rx.cond(
+                item["error"] != "",
+                rx.text(
+                    item["error"],
+                    size="1",
+                    color=rx.color("red", 11),
+                    data_testid="tool-invocation-error",
+                ),
+            ),
+            rx.text("Arguments", size="1", weight="bold"),
+            rx.el.pre(
+                item["arguments"],
+                margin="0",
+                padding="0.5rem",
+                font_size="12px",
+                font_family="var(--code-font-family)",
+                white_space="pre-wrap",
+                word_break="break-word",
+                background_color=rx.color("gray", 3),
+                border_radius="6px",
+                data_testid="tool-invocation-arguments",
+            ),
+            margin_top="0.5rem",
+            padding="0.75rem",
+            border=f"1px solid {rx.color('gray', 5)}",
+            border_radius="10px",
+            display="flex",
+            flex_direction="column",
+            gap="0.5rem",
+            max_width="100%",
+            data_testid="tool-invocation-details",
+        ),
+        width="100%",
+        padding_left="0.5rem",
+        # Hide the native disclosure marker; the caret turns when open.
+        style={
+            "& > summary::-webkit-details-marker": {"display": "none"},
+            "&[open] .voxie-chip-caret": {"transform": "rotate(180deg)"},
+        },
+        data_testid="tool-invocation",
+    )
+
+
+def _timeline_item(item: rx.Var) -> rx.Component:
+    return rx.cond(item["kind"] == "tool", _invocation(item), _bubble(item))
+
+
 def _transcript() -> rx.Component:
     return ui.section(
         "Transcript",
         rx.cond(
-            S.turns.length() > 0,
-            rx.vstack(rx.foreach(S.turns, _bubble), spacing="3", width="100%"),
+            S.timeline.length() > 0,
+            rx.vstack(rx.foreach(S.timeline, _timeline_item), spacing="3", width="100%"),
             ui.empty_state("message-square-off", "No transcript recorded for this call"),
         ),
     )

@@ -9,6 +9,7 @@ from voxie_app.components import ui
 from voxie_app.components.account_panel import account_panel
 from voxie_app.components.admin_panels import admin_panels
 from voxie_app.components.layout import layout
+from voxie_app.components.secrets_panel import secrets_panel
 from voxie_app.state.settings import SettingsState as S
 
 
@@ -180,10 +181,11 @@ def _pricing() -> rx.Component:
 
 @rx.page(route=routes.SETTINGS, title="Settings · Voxie", on_load=S.load)
 def settings() -> rx.Component:
-    # Admin tasks first (users, keys, webhooks), then your account, then what Voxie
+    # Admin tasks first (users, keys, webhooks, secrets), then your account, then what Voxie
     # is connected to, and the pricing reference last, folded.
     return layout(
         admin_panels(),
+        secrets_panel(),
         account_panel(),
         rx.grid(
             _providers(),

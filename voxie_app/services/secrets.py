@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlmodel import Session, col, select
 
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import Secret
+from voxie_app.models import Secret, Tool
 from voxie_app.services.errors import InvalidInput, NotConfigured, NotFound
 from voxie_app.settings import Settings, get_settings
 
@@ -156,6 +156,17 @@ def put(
 def list_all(*, session: Session) -> list[SecretInfo]:
     rows = session.exec(select(Secret).order_by(col(Secret.name))).all()
     return [_info(r) for r in rows]
+
+
+def used_by(*, session: Session) -> dict[str, list[str]]:
+    """Secret name -> names of the tools (HTTP and MCP) whose URL or headers refer to it,
+    so an admin sees what a change or a deletion affects (names with no tool are absent)."""
+    out: dict[str, list[str]] = {}
+    for tool in session.exec(select(Tool).order_by(col(Tool.name))).all():
+        texts = [tool.url, *(tool.headers or {}).values()]
+        for name in dict.fromkeys(n for text in texts for n in references(str(text))):
+            out.setdefault(name, []).append(tool.name)
+    return out
 
 
 def delete(*, session: Session, name: str) -> None:

@@ -34,9 +34,7 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def protected_texts(extra: Iterable[str] = ()) -> list[str]:
-    from voxie_app.services.spec_builder import SYSTEM_PROMPT
-
-    return [prompts.BUILDER_INSTRUCTIONS, SYSTEM_PROMPT, *extra]
+    return [prompts.BUILDER_INSTRUCTIONS, prompts.SPEC_SYSTEM_PROMPT, *extra]
 
 
 def secret_values(settings: Settings) -> list[str]:

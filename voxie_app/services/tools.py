@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -72,11 +72,12 @@ class ToolIn(BaseModel):
     )
     method: Method = "GET"
     url: str = Field(
-        min_length=1,
+        default="",
         max_length=url_guard.MAX_URL,
         description=(
             "http(s) URL; `{param}` placeholders in the path and query are filled with "
-            "arguments; `{{secret:NAME}}` with a secret."
+            "arguments; `{{secret:NAME}}` with a secret. Required when `status` is ready; "
+            "a `needs_setup` tool (a draft) may have none."
         ),
     )
     headers: dict[str, str] = Field(
@@ -97,11 +98,7 @@ class ToolIn(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_RE.match(value):
-            raise ValueError("must be snake_case: a-z, 0-9 and _, starting with a letter")
-        if value in BUILTIN_TOOL_NAMES:
-            raise ValueError(f"{value!r} is a built-in tool's name")
-        return value
+        return check_name(value)
 
     @field_validator("parameters")
     @classmethod
@@ -111,14 +108,7 @@ class ToolIn(BaseModel):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not HEADER_NAME_RE.match(name):
-                raise ValueError(f"{name!r} is not a valid header name")
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"the {name} header is set by Voxie")
-            if len(text) > MAX_HEADER_VALUE or any(c in text for c in "\r\n\x00"):
-                raise ValueError(f"the {name} header must be one line of up to 2000 characters")
-        return value
+        return check_headers(value)
 
     @field_validator("result_path")
     @classmethod
@@ -126,6 +116,27 @@ class ToolIn(BaseModel):
         if not RESULT_PATH_RE.match(value):
             raise ValueError("must be a dotted path such as 'data.slots'")
         return value
+
+
+def check_name(value: str) -> str:
+    """A tool's (or MCP server's) name: snake_case, not a built-in's; else ValueError."""
+    if not NAME_RE.match(value):
+        raise ValueError("must be snake_case: a-z, 0-9 and _, starting with a letter")
+    if value in BUILTIN_TOOL_NAMES:
+        raise ValueError(f"{value!r} is a built-in tool's name")
+    return value
+
+
+def check_headers(value: dict[str, str]) -> dict[str, str]:
+    """Request headers an admin set: valid names, none Voxie sets, one-line values."""
+    for name, text in value.items():
+        if not HEADER_NAME_RE.match(name):
+            raise ValueError(f"{name!r} is not a valid header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"the {name} header is set by Voxie")
+        if len(text) > MAX_HEADER_VALUE or any(c in text for c in "\r\n\x00"):
+            raise ValueError(f"the {name} header must be one line of up to 2000 characters")
+    return value
 
 
 def check_parameters(value: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +194,10 @@ class ToolView:
     status: str
     created_at: datetime
     updated_at: datetime
+    # MCP servers only: how to reach `url`, the tools it listed, those agents may use.
+    transport: str = ""
+    discovered_tools: list[dict[str, Any]] = field(default_factory=list)
+    allowed_tools: list[str] = field(default_factory=list)
 
 
 def view(tool: Tool, *, with_headers: bool) -> ToolView:
@@ -201,6 +216,9 @@ def view(tool: Tool, *, with_headers: bool) -> ToolView:
         status=tool.status,
         created_at=tool.created_at,
         updated_at=tool.updated_at,
+        transport=tool.transport,
+        discovered_tools=[dict(t) for t in tool.discovered_tools or []],
+        allowed_tools=list(tool.allowed_tools or []),
     )
 
 
@@ -241,7 +259,16 @@ def check_url_template(url: str, parameters: dict[str, Any]) -> None:
 
 
 def _check(session: Session, body: ToolIn, *, tool_id: uuid.UUID | None) -> None:
-    check_url_template(body.url, body.parameters)
+    """Every rule of a saved tool. A ready tool needs a URL; a draft (`needs_setup`)
+    may have none, and any URL it has passes the same checks as a ready one's."""
+    if not body.url.strip():
+        if body.status == "ready":
+            raise InvalidInput(
+                "a ready tool needs its URL: enter it, or save the tool as needs_setup",
+                field="url",
+            )
+    else:
+        check_url_template(body.url, body.parameters)
     secrets_svc.check_references(session=session, text=body.url, field="url")
     for name, value in body.headers.items():
         secrets_svc.check_references(session=session, text=value, field=f"headers.{name}")
@@ -287,6 +314,8 @@ def update_tool(
     *, session: Session, tool_id: uuid.UUID, body: ToolIn, now: datetime | None = None
 ) -> Tool:
     tool = get_tool(session=session, tool_id=tool_id)
+    if tool.kind != "http":
+        raise Conflict("this is an MCP server: change it at /api/tools/mcp/{id}")
     _check(session, body, tool_id=tool_id)
     _apply(tool, body)
     tool.updated_at = now or utcnow()
@@ -308,13 +337,17 @@ def list_tools(*, session: Session) -> list[Tool]:
 
 def agents_using(*, session: Session, tool_id: uuid.UUID) -> list[str]:
     """Names of the agents whose spec lists `tool_id`."""
-    wanted = str(tool_id)
-    names = []
+    return agents_by_tool(session=session).get(str(tool_id), [])
+
+
+def agents_by_tool(*, session: Session) -> dict[str, list[str]]:
+    """Tool id (as text) -> names of the agents whose spec lists it (one read, for lists)."""
+    out: dict[str, list[str]] = {}
     for agent in session.exec(select(Agent)).all():
         spec = agent.processed_spec or {}
-        if wanted in [str(t) for t in spec.get("custom_tools") or []]:
-            names.append(str(spec.get("name") or agent.id))
-    return names
+        for tool_id in dict.fromkeys(str(t) for t in spec.get("custom_tools") or []):
+            out.setdefault(tool_id, []).append(str(spec.get("name") or agent.id))
+    return out
 
 
 def delete_tool(*, session: Session, tool_id: uuid.UUID) -> None:
@@ -335,10 +368,14 @@ def missing_ids(*, session: Session, ids: list[uuid.UUID]) -> list[uuid.UUID]:
     return [i for i in ids if i not in found]
 
 
-def tools_for(*, session: Session, ids: list[uuid.UUID]) -> list[Tool]:
-    """The ready tools among `ids`, in that order (what an agent gets at call time):
-    a tool that needs setup, or was deleted, is left out."""
+def tools_for(*, session: Session, ids: list[uuid.UUID], kind: str | None = None) -> list[Tool]:
+    """The ready tools among `ids` (of `kind`, when given), in that order (what an agent
+    gets at call time): a tool that needs setup, or was deleted, is left out."""
     if not ids:
         return []
     rows = {t.id: t for t in session.exec(select(Tool).where(col(Tool.id).in_(ids))).all()}
-    return [rows[i] for i in ids if i in rows and rows[i].status == "ready"]
+    return [
+        rows[i]
+        for i in ids
+        if i in rows and rows[i].status == "ready" and kind in (None, rows[i].kind)
+    ]

@@ -31,9 +31,11 @@ resolves to; a listed address or network allows the addresses in it.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +44,9 @@ from urllib.parse import SplitResult, urlsplit
 import anyio
 import anyio.to_thread
 import httpcore
+import httpcore2
 import httpx
+import httpx2
 
 from voxie_app.services.errors import InvalidInput
 from voxie_app.settings import get_settings
@@ -104,6 +108,10 @@ class AddressRefused(httpx.ConnectError):
     A subclass of `httpx.ConnectError`, so callers that treat any connect failure as
     "not delivered" stay correct; those that report reasons can name this one.
     """
+
+
+class AddressRefused2(httpx2.ConnectError):
+    """`AddressRefused` for `httpx2` clients (the MCP SDK's HTTP library)."""
 
 
 @dataclass(frozen=True)
@@ -311,11 +319,18 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self,
         allow: AllowList | None,
         resolver: Resolver | None,
-        inner: httpcore.AsyncNetworkBackend,
+        inner: httpcore.AsyncNetworkBackend | httpcore2.AsyncNetworkBackend,
+        *,
+        core: typing.Any = httpcore,
+        refused: type[Exception] = AddressRefused,
     ) -> None:
+        """`core`/`refused`: the httpcore flavour (httpcore, or httpcore2 for httpx2
+        clients) whose errors to raise; the checks are the same."""
         self._allow = allow
         self._resolver = resolver
         self._inner = inner
+        self._core = core
+        self._refused = refused
 
     async def connect_tcp(
         self,
@@ -334,9 +349,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             with anyio.fail_after(timeout):
                 addresses = await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
         except URLRefused as exc:
-            raise AddressRefused(exc.message) from None
+            raise self._refused(exc.message) from None
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+            raise self._core.ConnectTimeout(f"resolving {host} timed out") from None
         if not addresses:  # an allow-listed name: the system connects to what it resolves
             return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         failure: Exception | None = None
@@ -345,7 +360,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
                 return await self._inner.connect_tcp(
                     str(address), port, timeout, local_address, socket_options
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except (self._core.ConnectError, self._core.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
         raise failure
@@ -356,10 +371,18 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,  # noqa: ASYNC109  (httpcore backend interface)
         socket_options: Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise AddressRefused("unix sockets are not allowed")
+        raise self._refused("unix sockets are not allowed")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """Built once per process: loading the CA bundle takes milliseconds (far more on a
+    busy machine) and a client per request (tools, webhooks) would pay it every time.
+    An `SSLContext` is safe to share between connections, threads and event loops."""
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -374,10 +397,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: bool = True,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        super().__init__(verify=verify, trust_env=False, limits=limits)
+        context = _ssl_context(verify)
+        super().__init__(verify=context, trust_env=False, limits=limits)
         # Same pool httpx builds, but every connect goes through the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -395,6 +419,46 @@ def guarded_client(
     """
     return httpx.AsyncClient(
         transport=GuardedTransport(allow=allow, resolver=resolver),
+        follow_redirects=False,
+        trust_env=False,
+        **kwargs,
+    )
+
+
+class GuardedTransport2(httpx2.AsyncHTTPTransport):
+    """`GuardedTransport` for `httpx2` (what the MCP SDK's client transports take)."""
+
+    def __init__(
+        self,
+        *,
+        allow: AllowList | None = None,
+        resolver: Resolver | None = None,
+        limits: httpx2.Limits | None = None,
+    ) -> None:
+        limits = limits or httpx2.Limits(max_connections=20, max_keepalive_connections=5)
+        super().__init__(trust_env=False, limits=limits)
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(
+                allow,
+                resolver,
+                httpcore2.AnyIOBackend(),
+                core=httpcore2,
+                refused=AddressRefused2,
+            ),
+        )
+
+
+def guarded_client2(
+    *, allow: AllowList | None = None, resolver: Resolver | None = None, **kwargs: typing.Any
+) -> httpx2.AsyncClient:
+    """`guarded_client()` as an `httpx2.AsyncClient`: the MCP transports' HTTP client
+    (they follow same-origin redirects themselves; every connect is checked here)."""
+    return httpx2.AsyncClient(
+        transport=GuardedTransport2(allow=allow, resolver=resolver),
         follow_redirects=False,
         trust_env=False,
         **kwargs,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from voxie_app.models import ALLOWED_TOOLS, AgentSpec
+from voxie_app.models import ALLOWED_TOOLS, AgentSpec, Tool
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput
 
@@ -40,6 +40,7 @@ FIELD_ORDER = (
     "llm_model",
     "temperature",
     "tools",
+    "custom_tools",
     "transfer_targets",
     "min_endpointing_delay",
     "max_endpointing_delay",
@@ -80,6 +81,42 @@ def blank_tools() -> list[str]:
     return list(AgentSpec(name="x", instructions="x").tools)
 
 
+def custom_tools_from_spec(spec: dict[str, Any]) -> list[str]:
+    """The stored tool ids a spec picks, as the form's checkbox values (order kept)."""
+    return list(dict.fromkeys(str(t) for t in spec.get("custom_tools") or []))
+
+
+KIND_LABELS = {"http": "HTTP", "mcp": "MCP server"}
+
+
+def tool_choices(tools: list[Tool], ticked: list[str]) -> list[dict[str, str]]:
+    """Rows for the custom-tools picker: every stored tool, and any ticked id no longer
+    stored (shown so it can be unticked; saving with it is refused naming the field)."""
+    rows = [
+        {
+            "id": str(t.id),
+            "name": t.name,
+            "description": t.description,
+            "kind": KIND_LABELS.get(t.kind, t.kind),
+            "needs_setup": "yes" if t.status == "needs_setup" else "",
+        }
+        for t in tools
+    ]
+    stored = {r["id"] for r in rows}
+    rows += [
+        {
+            "id": i,
+            "name": "Deleted tool",
+            "description": "This tool no longer exists: untick it to save the agent.",
+            "kind": "",
+            "needs_setup": "",
+        }
+        for i in ticked
+        if i not in stored
+    ]
+    return rows
+
+
 def _num(value: float | None) -> str:
     if value is None:
         return ""
@@ -106,7 +143,10 @@ def form_from_spec(spec: dict[str, Any]) -> tuple[dict[str, str], list[str], lis
 
 
 def spec_from_form(
-    form: dict[str, str], tools: list[str], targets: list[dict[str, str]]
+    form: dict[str, str],
+    tools: list[str],
+    targets: list[dict[str, str]],
+    custom_tools: list[str] | tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The spec dict the form describes, and errors for values that are not numbers."""
     errors: dict[str, str] = {}
@@ -127,6 +167,7 @@ def spec_from_form(
     spec["transfer_targets"] = [
         {"agent_id": t.get("agent_id", ""), "when": t.get("when", "")} for t in targets
     ]
+    spec["custom_tools"] = list(dict.fromkeys(custom_tools))
     return spec, errors
 
 
@@ -152,8 +193,8 @@ def field_of(loc: list[Any] | tuple[Any, ...]) -> str:
         return FORM_ERROR
     if parts[0] == "transfer_targets":
         return "transfer_targets"
-    if parts[0] == "tools":
-        return "tools"
+    if parts[0] in ("tools", "custom_tools"):
+        return parts[0]
     return parts[0] if parts[0] in TEXT_FIELDS else FORM_ERROR
 
 
@@ -179,6 +220,7 @@ def validate_form(
     tools: list[str],
     targets: list[dict[str, str]],
     references: Callable[[AgentSpec], list[InvalidInput]] | None = None,
+    custom_tools: list[str] | tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The spec the form describes and every field's error, found in one pass.
 
@@ -188,7 +230,7 @@ def validate_form(
     and the rest validated again, so fixing one error never reveals another that
     was already there.
     """
-    spec, errors = spec_from_form(form, tools, targets)
+    spec, errors = spec_from_form(form, tools, targets, custom_tools)
     probe = {k: v for k, v in spec.items() if k not in errors}
     parsed: AgentSpec | None = None
     for _ in range(len(FIELD_ORDER)):

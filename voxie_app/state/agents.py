@@ -15,6 +15,7 @@ from voxie_app.db import session_scope
 from voxie_app.models import ALLOWED_TOOLS, AgentSpec
 from voxie_app.services import agent_creation, knowledge, llm_models, reports
 from voxie_app.services import agents as agents_svc
+from voxie_app.services import tools as tools_svc
 from voxie_app.services.errors import InvalidInput, NotFound
 from voxie_app.settings import get_settings, providers
 from voxie_app.state import agent_form, fmt, guard
@@ -43,6 +44,9 @@ class AgentsState(AppState):
     editing_id: str = ""
     form: dict[str, str] = {}
     form_tools: list[str] = []
+    # Stored tools (HTTP and MCP) this agent may call, by id, and the picker's rows.
+    form_custom_tools: list[str] = []
+    tool_choices: list[dict[str, str]] = []
     form_targets: list[dict[str, str]] = []
     target_choices: list[dict[str, str]] = []
     errors: dict[str, str] = {}
@@ -162,8 +166,11 @@ class AgentsState(AppState):
             self.form = agent_form.blank_form()
             self.form_tools = agent_form.blank_tools()
             self.form_targets = []
+            self.form_custom_tools = []
         else:
             self.form, self.form_tools, self.form_targets = agent_form.form_from_spec(spec)
+            self.form_custom_tools = agent_form.custom_tools_from_spec(spec)
+        self._fill_tool_choices()
         self.editing_id = agent_id
         self.errors = {}
         self.saving = False
@@ -189,6 +196,14 @@ class AgentsState(AppState):
         self.can_preview = voices.can_preview(status)
         self.sample_url = ""
         self.sample_loading = False
+
+    def _fill_tool_choices(self) -> None:
+        try:
+            with session_scope() as session:
+                stored = tools_svc.list_tools(session=session)
+                self.tool_choices = agent_form.tool_choices(stored, self.form_custom_tools)
+        except sa.exc.SQLAlchemyError:
+            self.tool_choices = agent_form.tool_choices([], self.form_custom_tools)
 
     def _choices(self) -> list[tuple[uuid.UUID, str]]:
         try:
@@ -290,6 +305,19 @@ class AgentsState(AppState):
 
     @rx.event
     @guard.viewer
+    def toggle_custom_tool(self, tool_id: str, checked: bool):
+        """Tick or untick a stored tool (only ids the picker lists; order as listed)."""
+        listed = [c["id"] for c in self.tool_choices]
+        if tool_id not in listed:
+            return
+        ticked = {t for t in self.form_custom_tools if t != tool_id}
+        if checked:
+            ticked.add(tool_id)
+        self.form_custom_tools = [i for i in listed if i in ticked]
+        self.errors = {k: v for k, v in self.errors.items() if k != "custom_tools"}
+
+    @rx.event
+    @guard.viewer
     def add_target(self):
         if len(self.form_targets) < 10:
             first = self.target_choices[0]["id"] if self.target_choices else ""
@@ -342,7 +370,11 @@ class AgentsState(AppState):
     @rx.event
     def save(self):
         spec, errors = agent_form.validate_form(
-            self.form, self.form_tools, self.form_targets, references=self._references
+            self.form,
+            self.form_tools,
+            self.form_targets,
+            references=self._references,
+            custom_tools=self.form_custom_tools,
         )
         if errors:
             return self._show_errors(errors)

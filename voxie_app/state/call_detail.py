@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.services import reports
+from voxie_app.services import tool_invocations as invocations_svc
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 
@@ -26,6 +28,50 @@ LATENCY_SERIES = (
 
 def _ms(value: float | None) -> int | None:
     return None if value is None else round(value * 1000)
+
+
+TONE_COLORS = {"ok": "grass", "warning": "amber", "error": "red"}
+
+
+def invocation_view(inv: invocations_svc.Invocation, tz: str) -> dict[str, Any]:
+    """One tool invocation as its chip and details show it (arguments already redacted)."""
+    return {
+        "kind": "tool",
+        "id": str(inv.id),
+        "label": f"{inv.tool_name} · {inv.status.replace('_', ' ')} · {inv.latency_ms:,} ms",
+        "name": inv.tool_name,
+        "status": inv.status.replace("_", " "),
+        "color": TONE_COLORS[inv.tone],
+        "time": fmt.clock(inv.created_at, tz),
+        "arguments": json.dumps(inv.arguments, ensure_ascii=False, indent=2, sort_keys=True),
+        "http_status": str(inv.http_status) if inv.http_status is not None else fmt.DASH,
+        "error": inv.error or "",
+        "latency": f"{inv.latency_ms:,} ms",
+        "result": fmt.count(inv.result_chars, "character"),
+    }
+
+
+def timeline_view(
+    detail: reports.CallDetail, invocations: list[invocations_svc.Invocation], tz: str
+) -> list[dict[str, Any]]:
+    """The transcript with each tool invocation placed at its time."""
+    return [
+        invocation_view(item, tz)
+        if isinstance(item, invocations_svc.Invocation)
+        else {"kind": "turn", **_turn_view(item, tz)}
+        for item in invocations_svc.timeline(detail.turns, invocations)
+    ]
+
+
+def _turn_view(t: reports.Turn, tz: str) -> dict[str, Any]:
+    is_user = t.speaker.lower() in ("user", "caller", "customer")
+    return {
+        "speaker": "Caller" if is_user else (t.agent_name or "Agent"),
+        "is_user": is_user,
+        "text": t.transcript,
+        "time": fmt.clock(t.timestamp, tz),
+        "tool": t.function_called or "",
+    }
 
 
 def _usage_detail(part: reports.CostPart) -> str:
@@ -46,18 +92,7 @@ def variable_rows(variables: dict[str, str] | None) -> list[dict[str, str]]:
 def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
     """The call as the page shows it."""
     call, summary = detail.call, detail.summary
-    turns = []
-    for t in detail.turns:
-        is_user = t.speaker.lower() in ("user", "caller", "customer")
-        turns.append(
-            {
-                "speaker": "Caller" if is_user else (t.agent_name or "Agent"),
-                "is_user": is_user,
-                "text": t.transcript,
-                "time": fmt.clock(t.timestamp, tz),
-                "tool": t.function_called or "",
-            }
-        )
+    turns = [_turn_view(t, tz) for t in detail.turns]
     total = detail.total_cost_usd
     costs = [
         {
@@ -132,6 +167,8 @@ class CallDetailState(AppState):
     costs: list[dict[str, str]] = []
     latency: list[dict[str, Any]] = []
     variables: list[dict[str, str]] = []
+    # The transcript as drawn: turns and tool-invocation chips ("kind": "turn" | "tool").
+    timeline: list[dict[str, Any]] = []
 
     @rx.event
     @guard.viewer
@@ -146,6 +183,11 @@ class CallDetailState(AppState):
         try:
             with session_scope() as session:
                 detail = reports.call_detail(session=session, call_id=call_id)
+                invocations = (
+                    invocations_svc.list_for_call(session=session, call_id=call_id)
+                    if detail is not None
+                    else []
+                )
         except sa.exc.SQLAlchemyError as exc:
             self.loaded = True
             return self._db_failed(exc)
@@ -161,5 +203,6 @@ class CallDetailState(AppState):
         self.costs = view["costs"]
         self.latency = view["latency"]
         self.variables = view["variables"]
+        self.timeline = timeline_view(detail, invocations, tz)
         self.found, self.loaded = True, True
         return None

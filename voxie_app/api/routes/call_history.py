@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from voxie_app.api.deps import PrincipalDep, SettingsDep
-from voxie_app.call_schemas import CallDetailOut, CallItem, CallList
+from voxie_app.call_schemas import CallDetailOut, CallItem, CallList, ToolInvocationOut
 from voxie_app.db import session_scope
 from voxie_app.models import CALL_DIRECTIONS, CALL_STATUSES
 from voxie_app.services import reports
+from voxie_app.services import tool_invocations as invocations_svc
 from voxie_app.services.errors import NotFound
 
 router = APIRouter(prefix="/calls", tags=["call history"])
@@ -104,9 +105,13 @@ def export_csv(filters: FilterDep, _: PrincipalDep) -> Response:
 
 @router.get("/{call_id}", response_model=CallDetailOut, responses=_NOT_FOUND)
 def get_call(call_id: uuid.UUID, _: PrincipalDep) -> CallDetailOut:
-    """One call (a chat too) with transcript, tool calls, summary, costs and latency."""
+    """One call (a chat too) with transcript, tool calls and custom tool invocations,
+    summary, costs and latency."""
     with session_scope() as session:
         detail = reports.call_detail(session=session, call_id=call_id)
         if detail is None:
             raise NotFound(f"call {call_id} not found")
-        return CallDetailOut.of(detail)
+        out = CallDetailOut.of(detail)
+        invocations = invocations_svc.list_for_call(session=session, call_id=call_id)
+    out.tool_invocations = [ToolInvocationOut.model_validate(i) for i in invocations]
+    return out

@@ -5,9 +5,12 @@ invocation, in order:
 
 1. the model's arguments are checked against the tool's JSON Schema; if they do not
    fit, the model gets a `ToolError` saying what is wrong and nothing is sent;
-2. the URL's `{param}` placeholders are filled (url-encoded) and its
-   `{{secret:NAME}}` references resolved in one pass over the admin's template (so a
-   model's argument that looks like a reference stays text); header secrets are
+2. the URL's `{param}` placeholders are filled (url-encoded), its per-call
+   `{{variable}}` placeholders rendered (url-encoded) and its `{{secret:NAME}}`
+   references resolved in one pass over the admin's template (so a model's argument
+   or a variable's value that looks like a reference stays text); an argument the
+   model left out whose schema `default` is a `{{variable}}` template gets the
+   rendered default (the model's own values are never rendered); header secrets are
    resolved now, never earlier, and never reach the model, a log line or a record;
 3. the request goes through the URL guard's client (checked at connect time, no
    redirects, no proxies), with the tool's timeout, and at most `MAX_RESPONSE_BYTES`
@@ -30,7 +33,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +49,7 @@ from voxie_app.models import Tool, ToolInvocation
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import tools as tools_svc
 from voxie_app.services import url_guard
+from voxie_app.services import variables as variables_svc
 from voxie_app.services.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -58,8 +62,14 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # How long a request runs, the agent silent, before its tool's wait_message is said
 # (read at call time, so tests can shorten it).
 WAIT_MESSAGE_DELAY_S = 1.5
-# One pass over the URL template: a secret reference or a {param} placeholder.
-_TOKEN_RE = re.compile(secrets_svc.REFERENCE_RE.pattern + "|" + tools_svc.PLACEHOLDER_RE.pattern)
+# One pass over the URL template: a secret reference (group 1), a per-call variable
+# (groups 2-3) or a {param} placeholder (group 4).
+_TOKEN_RE = re.compile(
+    "|".join(
+        p.pattern
+        for p in (secrets_svc.REFERENCE_RE, variables_svc.PLACEHOLDER_RE, tools_svc.PLACEHOLDER_RE)
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -179,19 +189,45 @@ class _Request:
     secret_values: list[str]
 
 
+def _templated_defaults(
+    tool: HttpTool, arguments: dict[str, Any], variables: Mapping[str, str]
+) -> dict[str, Any]:
+    """`arguments` plus, for each property the model left out whose schema `default` is a
+    `{{variable}}` template (the admin's text), that default rendered."""
+    properties = tool.parameters.get("properties") or {}
+    filled = dict(arguments)
+    for name, schema in properties.items() if isinstance(properties, dict) else ():
+        default = schema.get("default") if isinstance(schema, dict) else None
+        if (
+            name not in filled
+            and isinstance(default, str)
+            and variables_svc.has_placeholder(default)
+        ):
+            filled[name] = variables_svc.render(default, variables)
+    return filled
+
+
 def build_request(
-    tool: HttpTool, arguments: dict[str, Any], secret: Callable[[str], str]
+    tool: HttpTool,
+    arguments: dict[str, Any],
+    secret: Callable[[str], str],
+    variables: Mapping[str, str] | None = None,
 ) -> _Request:
-    """The request for `arguments`; `secret(name)` gives a secret's value (send time)."""
+    """The request for `arguments`; `secret(name)` gives a secret's value (send time);
+    `variables` are the call's values for `{{name}}` placeholders."""
     used: set[str] = set()
     values: list[str] = []
+    variables = variables or {}
+    arguments = _templated_defaults(tool, arguments, variables)
 
     def fill(match: re.Match[str]) -> str:
         if match.group(1) is not None:
             value = secret(match.group(1))
             values.append(value)
             return value
-        name = match.group(2)
+        if match.group(4) is None:  # a per-call variable
+            return quote(variables_svc.substitute(match, variables, name=2), safe="")
+        name = match.group(4)
         if name not in arguments:
             raise _Failed("invalid_arguments", f"invalid arguments: {name!r} is required")
         used.add(name)
@@ -304,9 +340,11 @@ async def invoke(
     *,
     call_session_id: uuid.UUID | None,
     clock: Callable[[], float] = time.monotonic,
+    variables: Mapping[str, str] | None = None,
     on_done: Callable[[Outcome, int], None] | None = None,
 ) -> str:
     """Run `tool` with the model's `arguments`: the text for the model, or `ToolError`.
+    `variables`: the call's per-call values (the running agent's).
     `on_done(outcome, latency_ms)` sees what is recorded (the Test button shows it)."""
     started = clock()
     outcome = Outcome(status="ok", arguments=arguments if isinstance(arguments, dict) else {})
@@ -314,7 +352,9 @@ async def invoke(
     try:
         checked = check_arguments(tool, arguments)
         try:
-            request = await asyncio.to_thread(build_request, tool, checked, _resolve_secret)
+            request = await asyncio.to_thread(
+                build_request, tool, checked, _resolve_secret, variables
+            )
         except secrets_svc.UnknownSecret as exc:
             raise _Failed("failed", f"the tool is not set up ({exc.message})") from None
         secret_values = request.secret_values
@@ -425,8 +465,11 @@ def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
 
     async def handler(raw_arguments: dict[str, object], context: RunContext[CallData]) -> str:
         call_session_id = context.userdata.call_session_id
+        variables = getattr(context.session.current_agent, "variables", None)
         if not tool.wait_message:
-            return await invoke(tool, raw_arguments, call_session_id=call_session_id)
+            return await invoke(
+                tool, raw_arguments, call_session_id=call_session_id, variables=variables
+            )
         # The framework's filler: it speaks only once the session has been idle for the
         # delay (never over the agent's own words or the caller's), through the speech
         # queue, and is cancelled, unsaid, when the request ends first. A text session
@@ -436,7 +479,9 @@ def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
             lambda _step: context.session.say(tool.wait_message, add_to_chat_ctx=False),
             delay=WAIT_MESSAGE_DELAY_S,
         ):
-            return await invoke(tool, raw_arguments, call_session_id=call_session_id)
+            return await invoke(
+                tool, raw_arguments, call_session_id=call_session_id, variables=variables
+            )
 
     return function_tool(
         handler,

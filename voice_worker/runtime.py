@@ -19,9 +19,11 @@ from voice_worker.calldata import CallData, load_targets
 from voice_worker.providers import ProviderMissing, build_llm, build_tts
 from voice_worker.spec_agent import SpecAgent
 from voxie_app.db import session_scope
-from voxie_app.models import AgentSpec
+from voxie_app.dbtypes import utcnow
+from voxie_app.models import AgentSpec, CallSession
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import knowledge
+from voxie_app.services import variables as variables_svc
 from voxie_app.services.errors import ServiceError
 from voxie_app.settings import Settings
 
@@ -67,13 +69,40 @@ def load_spec(agent_id: uuid.UUID) -> AgentSpec:
         raise CannotStart(f"agent {agent_id} has an invalid spec: {exc}") from exc
 
 
+def load_call_context(
+    call_session_id: uuid.UUID | None, settings: Settings
+) -> variables_svc.CallContext:
+    """What the call's row says for rendering `{{variables}}`: the custom values passed at
+    its start and the caller's name and number when known (blocking: one read). The
+    time zone is the app's (`VOXIE_TIMEZONE`): an agent's spec has none of its own."""
+    if call_session_id is None:
+        return variables_svc.CallContext(tz=settings.timezone)
+    with session_scope() as session:
+        call = session.get(CallSession, call_session_id)
+        if call is None:
+            return variables_svc.CallContext(tz=settings.timezone)
+        return variables_svc.CallContext(
+            custom=dict(call.variables or {}),
+            caller_name=call.customer_name or "",
+            caller_number=call.customer_phone or "",
+            tz=settings.timezone,
+        )
+
+
 AgentBuilder = Callable[[AgentSpec, uuid.UUID | None, llm.ChatContext | None, bool], Agent]
 
 
 def agent_builder(
-    settings: Settings, *, voice: bool, llm_override: llm.LLM | None = None
+    settings: Settings,
+    *,
+    voice: bool,
+    llm_override: llm.LLM | None = None,
+    context: variables_svc.CallContext | None = None,
 ) -> AgentBuilder:
-    """A function that builds `SpecAgent`s with providers from settings (or an LLM given)."""
+    """A function that builds `SpecAgent`s with providers from settings (or an LLM given),
+    rendering each agent's `{{variables}}` from the call's `context` (built-ins only when
+    None) at the moment it is built."""
+    context = context or variables_svc.CallContext(tz=settings.timezone)
 
     def build(
         spec: AgentSpec,
@@ -98,6 +127,7 @@ def agent_builder(
             # the knowledge-base tool is on while the agent has a ready document
             knowledge=knowledge.has_ready_documents(agent_id),
             custom_tools=http_tools.load(spec.custom_tools),
+            variables=context.values(agent_name=spec.name, now=utcnow()),
             mcp_servers=mcp_tools.load(spec.custom_tools),
         )
 

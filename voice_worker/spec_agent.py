@@ -18,6 +18,7 @@ from voice_worker import http_tools, mcp_tools, prompts
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
+from voxie_app.services import variables as variables_svc
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,16 @@ def tool_names(spec: AgentSpec, *, knowledge: bool = False) -> list[str]:
 
 
 def build_instructions(
-    spec: AgentSpec, targets: list[TargetInfo], *, knowledge: bool = False
+    spec: AgentSpec,
+    targets: list[TargetInfo],
+    *,
+    knowledge: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> str:
-    """The system prompt: the spec's instructions plus how to use the enabled tools."""
-    parts = [spec.instructions.strip(), prompts.VOICE_STYLE]
+    """The system prompt: the spec's instructions (with the call's `{{variables}}`
+    rendered) plus how to use the enabled tools."""
+    instructions = variables_svc.render(spec.instructions, variables or {})
+    parts = [instructions.strip(), prompts.VOICE_STYLE]
     if spec.language != "en":
         parts.append(f"Speak in the language with code '{spec.language}'.")
     parts.extend(
@@ -167,11 +174,15 @@ class SpecAgent(BoundedContextAgent):
         max_context_items: int | None = None,
         custom_tools: list[http_tools.HttpTool] | None = None,
         mcp_servers: list[mcp_tools.McpServerConfig] | None = None,
+        variables: dict[str, str] | None = None,
     ) -> None:
         """`custom_tools` / `mcp_servers`: the spec's ready HTTP tools and MCP servers,
         loaded by the caller (the runtime's builder); None loads them here (a database
-        read each). An MCP server connects when the agent starts (`VoxieMcpToolset`)."""
+        read each). An MCP server connects when the agent starts (`VoxieMcpToolset`).
+        `variables`: the call's values for `{{name}}` in instructions, greeting and
+        HTTP tool URLs."""
         self.spec = spec
+        self.variables = variables or {}
         self.agent_id = agent_id
         if max_context_items is not None:
             self.max_context_items = max_context_items
@@ -210,7 +221,9 @@ class SpecAgent(BoundedContextAgent):
         if endpointing:
             kwargs["turn_handling"] = {"endpointing": endpointing}
         super().__init__(
-            instructions=build_instructions(spec, self.targets, knowledge=knowledge),
+            instructions=build_instructions(
+                spec, self.targets, knowledge=knowledge, variables=self.variables
+            ),
             tools=[*tools, *self.mcp_toolsets],
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,
             **kwargs,
@@ -229,7 +242,7 @@ class SpecAgent(BoundedContextAgent):
             self.session.generate_reply(
                 instructions=prompts.HANDOFF_INTRO.format(name=self.spec.name)
             )
-        elif self.spec.greeting:
-            self.session.say(self.spec.greeting)
+        elif greeting := variables_svc.render(self.spec.greeting, self.variables).strip():
+            self.session.say(greeting)
         else:
             self.session.generate_reply()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.llm import ChatMessage
@@ -18,7 +18,14 @@ from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spe
 from voice_worker.calldata import CallData
 from voice_worker.providers import ProviderMissing, build_llm, session_conn_options
 from voice_worker.recorder import CallRecorder, close_outcome
-from voice_worker.runtime import CannotStart, agent_builder, call_data, load_spec
+from voice_worker.runtime import (
+    CannotStart,
+    agent_builder,
+    call_data,
+    load_call_context,
+    load_spec,
+)
+from voxie_app.services import variables as variables_svc
 from voxie_app.settings import Settings
 
 
@@ -53,10 +60,17 @@ class TextChat:
         settings: Settings,
         call_session_id: uuid.UUID | None = None,
         llm_override: llm.LLM | None = None,
+        variables: dict[str, str] | None = None,
     ) -> TextChat:
-        """Start a stored agent and wait for its greeting. Raises `CannotStart` with a reason."""
+        """Start a stored agent and wait for its greeting. Raises `CannotStart` with a reason.
+
+        `{{variables}}` render from the call row's (`call_session_id`, see
+        `calls.open_chat_record`), or from `variables` for a chat kept nowhere."""
         spec = await asyncio.to_thread(load_spec, agent_id)
-        build = agent_builder(settings, voice=False, llm_override=llm_override)
+        context = await asyncio.to_thread(load_call_context, call_session_id, settings)
+        if variables is not None:
+            context = replace(context, custom=variables_svc.validate(variables))
+        build = agent_builder(settings, voice=False, llm_override=llm_override, context=context)
         agent = await asyncio.to_thread(build, spec, agent_id, None, False)
         data = call_data(
             settings=settings,

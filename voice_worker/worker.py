@@ -50,6 +50,7 @@ from voice_worker.runtime import (
     JobMetadata,
     agent_builder,
     call_data,
+    load_call_context,
     load_spec,
     parse_metadata,
 )
@@ -160,7 +161,8 @@ def fail_call(call_session_id: uuid.UUID, reason: str) -> None:
 
 def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent, CallData, object]:
     """Build the agent, its userdata and the STT for a job (database reads: run in a thread)."""
-    build = agent_builder(settings, voice=True)
+    context = None if meta.builder_session_id else load_call_context(meta.call_session_id, settings)
+    build = agent_builder(settings, voice=True, context=context)
     if meta.builder_session_id is not None:
         spec = VOXIE_SPEC
         agent: Agent = VoxieBuilder(

@@ -130,6 +130,9 @@ class CallDetailOut(BaseModel):
     sentiment: str | None
     resolved: bool | None
     variables: CallVariables
+    # The per-call values passed at call or chat start (`{{name}}` placeholders);
+    # `variables` above is older and holds what the caller told the agent.
+    custom_variables: dict[str, str]
     summary: CallSummaryOut | None
     transcript: list[TranscriptTurn]  # every turn in order, tool calls included
     tool_calls: list[TranscriptTurn]  # the turns that ran a tool
@@ -167,6 +170,7 @@ class CallDetailOut(BaseModel):
                 customer_email=c.customer_email,
                 notes=c.notes,
             ),
+            custom_variables=dict(c.variables or {}),
             summary=CallSummaryOut.model_validate(d.summary) if d.summary else None,
             transcript=turns,
             tool_calls=[t for t in turns if t.function_called],

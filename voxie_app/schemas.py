@@ -99,9 +99,34 @@ class AgentPublic(BaseModel):
     updated_at: datetime
 
 
+def _variables_schema(schema: dict[str, Any]) -> None:
+    """The per-call variable rules, from `services.variables` (imported here, when the
+    schema is built: importing services at module level would be circular)."""
+    from voxie_app.services import variables as rules
+
+    schema.update(
+        maxProperties=rules.MAX_KEYS,
+        propertyNames={"pattern": rules.KEY_RE.pattern, "not": {"enum": list(rules.BUILTINS)}},
+        additionalProperties={
+            "type": "string",
+            "maxLength": rules.MAX_VALUE_CHARS,
+            "pattern": rules.VALUE_PATTERN,
+        },
+        description=(
+            "Per-call values for the agent's {{name}} placeholders (instructions, greeting, "
+            "HTTP tool URLs), stored on the call. Built-in names ("
+            + ", ".join(rules.BUILTINS)
+            + ") cannot be set."
+        ),
+    )
+
+
 class CallStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_id: uuid.UUID
+    # Checked by `services.variables.validate` (422 naming `variables.<key>`); the
+    # schema states the same rules for clients.
+    variables: dict[str, str] = Field(default_factory=dict, json_schema_extra=_variables_schema)
 
 
 class CallStarted(BaseModel):

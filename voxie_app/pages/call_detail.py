@@ -234,6 +234,32 @@ def _summary() -> rx.Component:
     )
 
 
+def _variables() -> rx.Component:
+    """The per-call variables the call was started with (none: no card)."""
+    return rx.cond(
+        S.variables.length() > 0,
+        ui.section(
+            "Variables",
+            rx.data_list.root(
+                rx.foreach(
+                    S.variables,
+                    lambda v: rx.data_list.item(
+                        rx.data_list.label(rx.code(v["key"], size="1")),
+                        rx.data_list.value(
+                            rx.text(v["value"], size="2", white_space="pre-wrap"),
+                            data_testid="variable-value",
+                        ),
+                        data_testid="variable-row",
+                    ),
+                ),
+                orientation="vertical",
+                size="2",
+            ),
+            data_testid="call-variables",
+        ),
+    )
+
+
 def _cost_row(part: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -338,6 +364,7 @@ def _content() -> rx.Component:
                     ),
                     rx.vstack(
                         _summary(),
+                        _variables(),
                         _costs(),
                         spacing="4",
                         width="100%",

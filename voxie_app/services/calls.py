@@ -15,6 +15,7 @@ from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import events, ratelimit, webhooks
+from voxie_app.services import variables as variables_svc
 from voxie_app.services.auth import Principal
 from voxie_app.services.call_kinds import BUILDER_NAME
 from voxie_app.services.errors import Conflict, NotFound, ProviderFailed, RateLimited
@@ -59,22 +60,31 @@ def check_start_rate(*, caller: Principal, settings: Settings) -> None:
         raise RateLimited(f"Too many calls started; try again in {seconds} s.", retry_after=wait)
 
 
-async def start_call(*, agent_id: uuid.UUID, settings: Settings, caller: Principal) -> StartedCall:
+async def start_call(
+    *,
+    agent_id: uuid.UUID,
+    settings: Settings,
+    caller: Principal,
+    variables: dict[str, str] | None = None,
+) -> StartedCall:
     """Open a call with a stored agent: row, room, dispatch, browser token.
 
-    The caller's call-start rate limit is checked first, then the LiveKit
+    `variables` (per-call values for the agent's `{{name}}` placeholders) are checked
+    first (`InvalidInput` naming `variables.<key>`) and stored on the call row, where
+    the worker reads them. The caller's call-start rate limit is checked next, then the LiveKit
     settings, before anything is written. The agent is read under a lock and
     the call row inserted in the same transaction, so an agent deleted
     meanwhile is a 404 (`NotFound`), never a foreign-key error. If LiveKit
     fails after the row exists, the row is kept and marked `failed`.
     """
+    custom = variables_svc.validate(variables)
     check_start_rate(caller=caller, settings=settings)
     require_livekit(settings)
     with session_scope() as session:
         agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
-        call = _insert_call(session, agent_id=agent_id, label=agent.name)
+        call = _insert_call(session, agent_id=agent_id, label=agent.name, variables=custom)
     return await _dispatch(
         settings=settings,
         call=call,
@@ -99,7 +109,13 @@ async def start_builder_call(
     )
 
 
-def _insert_call(session: Session, *, agent_id: uuid.UUID | None, label: str) -> CallSession:
+def _insert_call(
+    session: Session,
+    *,
+    agent_id: uuid.UUID | None,
+    label: str,
+    variables: dict[str, str] | None = None,
+) -> CallSession:
     call_id = uuid.uuid4()
     call = CallSession(
         id=call_id,
@@ -108,6 +124,7 @@ def _insert_call(session: Session, *, agent_id: uuid.UUID | None, label: str) ->
         room_name=f"voxie-{call_id.hex[:12]}-{secrets.token_hex(3)}",
         primary_agent_type=label,
         last_activity_at=utcnow(),
+        variables=variables or {},
     )
     session.add(call)
     session.flush()
@@ -147,16 +164,21 @@ async def _dispatch(
     )
 
 
-def open_chat_record(*, agent_id: uuid.UUID) -> uuid.UUID:
+def open_chat_record(*, agent_id: uuid.UUID, variables: dict[str, str] | None = None) -> uuid.UUID:
     """Keep a text chat with a stored agent: a call row of kind `chat`, no room.
+
+    `variables` are checked and kept on the row like a call's (`TextChat.open` with
+    this row's id renders the agent with them).
 
     The chat's recorder (the voice worker's `CallRecorder`) writes its turns,
     tool calls and usage to this row as they happen, and its end closes it, so a
     test chat can be read back on /calls like any call (kind filter: chat).
     """
+    custom = variables_svc.validate(variables)
     with session_scope() as session:
         agent = agents_svc.get_agent(session=session, agent_id=agent_id)
         call = CallSession(
+            variables=custom,
             session_id=uuid.uuid4().hex,
             agent_id=agent_id,
             room_name=f"chat-{uuid.uuid4().hex[:12]}",

@@ -26,6 +26,7 @@ from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, Tool, ToolName, too_deep
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import url_guard
+from voxie_app.services import variables as variables_svc
 from voxie_app.services.errors import Conflict, InvalidInput, NotFound
 
 BUILTIN_TOOL_NAMES = frozenset(get_args(ToolName))
@@ -234,7 +235,7 @@ def parse(data: dict[str, Any]) -> ToolIn:
 def check_url_template(url: str, parameters: dict[str, Any]) -> None:
     """The URL's placeholders name declared parameters and sit after the host; the URL
     (with them filled by a harmless sample) passes the guard. 422 naming `url`."""
-    sample = secrets_svc.REFERENCE_RE.sub("secret", url)
+    sample = variables_svc.PLACEHOLDER_RE.sub("x", secrets_svc.REFERENCE_RE.sub("secret", url))
     names = PLACEHOLDER_RE.findall(sample)
     declared = set((parameters.get("properties") or {}).keys())
     for name in names:

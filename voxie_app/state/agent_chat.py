@@ -9,10 +9,13 @@ from typing import ClassVar
 import reflex as rx
 import sqlalchemy as sa
 
+from voice_worker.runtime import CannotStart
 from voice_worker.text_chat import TextChat
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.services import calls as calls_svc
+from voxie_app.services import variables as variables_svc
+from voxie_app.services.errors import InvalidInput
 from voxie_app.settings import get_settings
 from voxie_app.state import guard
 from voxie_app.state.base import AppState
@@ -37,9 +40,16 @@ class AgentChatState(ChatState, AppState):
         return self.agent_id
 
     async def _open(self) -> TextChat:
-        """Open the chat, kept as a call of kind `chat` (recorded turn by turn)."""
+        """Open the chat, kept as a call of kind `chat` (recorded turn by turn), with the
+        per-call variables of the page's query string (`?var.order_prefix=VX`)."""
         agent_id = uuid.UUID(self.agent_id)
-        call_id = await asyncio.to_thread(calls_svc.open_chat_record, agent_id=agent_id)
+        try:
+            variables = variables_svc.from_query(dict(self.router.url.query_parameters))
+        except InvalidInput as exc:  # shown in place of the chat
+            raise CannotStart(f"{exc.field}: {exc.message}") from None
+        call_id = await asyncio.to_thread(
+            calls_svc.open_chat_record, agent_id=agent_id, variables=variables
+        )
         try:
             return await TextChat.open(
                 agent_id=agent_id, settings=get_settings(), call_session_id=call_id

@@ -84,6 +84,11 @@ def _usage_detail(part: reports.CostPart) -> str:
     return ""
 
 
+def variable_rows(variables: dict[str, str] | None) -> list[dict[str, str]]:
+    """The per-call variables passed at the call's start, by name, as the page lists them."""
+    return [{"key": k, "value": str(v)} for k, v in sorted((variables or {}).items())]
+
+
 def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
     """The call as the page shows it."""
     call, summary = detail.call, detail.summary
@@ -145,6 +150,7 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
         "key_points": list(summary.key_points or []) if summary else [],
         "action_items": list(summary.action_items or []) if summary else [],
         "turns": turns,
+        "variables": variable_rows(call.variables),
         "costs": costs,
         "latency": latency,
     }
@@ -160,6 +166,7 @@ class CallDetailState(AppState):
     turns: list[dict[str, Any]] = []
     costs: list[dict[str, str]] = []
     latency: list[dict[str, Any]] = []
+    variables: list[dict[str, str]] = []
     # The transcript as drawn: turns and tool-invocation chips ("kind": "turn" | "tool").
     timeline: list[dict[str, Any]] = []
 
@@ -195,6 +202,7 @@ class CallDetailState(AppState):
         self.turns = view["turns"]
         self.costs = view["costs"]
         self.latency = view["latency"]
+        self.variables = view["variables"]
         self.timeline = timeline_view(detail, invocations, tz)
         self.found, self.loaded = True, True
         return None

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/call", tags=["calls"])
     responses={
         404: {"description": "no such agent"},
         409: {"description": "the agent is not ready"},
+        422: {"description": "a variable breaks a rule (the error names `variables.<key>`)"},
         429: {"description": "too many calls started (see Retry-After)"},
         503: {"description": "LiveKit not configured"},
         502: {"description": "LiveKit failed"},
@@ -30,7 +31,7 @@ async def start_call(
 ) -> CallStarted:
     """Create the room, dispatch the worker and return a browser token for that room."""
     started = await calls_svc.start_call(
-        agent_id=body.agent_id, settings=settings, caller=principal
+        agent_id=body.agent_id, settings=settings, caller=principal, variables=body.variables
     )
     return CallStarted(
         server_url=started.server_url,

@@ -43,9 +43,10 @@ import jsonschema
 import referencing.exceptions
 from livekit.agents import RunContext, ToolError, function_tool, llm
 
+from voice_worker import tool_calls
 from voice_worker.calldata import CallData
 from voxie_app.db import session_scope
-from voxie_app.models import Tool, ToolInvocation
+from voxie_app.models import Tool
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import tools as tools_svc
 from voxie_app.services import url_guard
@@ -55,8 +56,8 @@ from voxie_app.services.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 1024 * 1024
-MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
-MAX_ERROR_CHARS = 300
+MAX_RESULT_CHARS = tool_calls.MAX_RESULT_CHARS
+MAX_ERROR_CHARS = tool_calls.MAX_ERROR_CHARS
 USER_AGENT = "Voxie-Tools/1.0"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # How long a request runs, the agent silent, before its tool's wait_message is said
@@ -157,17 +158,13 @@ def check_arguments(tool: HttpTool, arguments: Any) -> dict[str, Any]:
     if not isinstance(arguments, dict):
         raise _Failed("invalid_arguments", "arguments must be a JSON object")
     try:
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments)
-        )
+        problem = tool_calls.argument_problem(tool.parameters, arguments)
     # A schema stored before a rule existed: an unresolvable $ref, a bad schema.
     except (referencing.exceptions.Unresolvable, jsonschema.SchemaError):
         log.warning("tool %s has a schema its arguments cannot be checked with", tool.name)
         raise _Failed("failed", "the tool's parameters cannot be checked") from None
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        message = f"{where}: {error.message}" if where else error.message
-        raise _Failed("invalid_arguments", f"invalid arguments: {message}"[:MAX_ERROR_CHARS])
+    if problem is not None:
+        raise _Failed("invalid_arguments", problem)
     return arguments
 
 
@@ -276,10 +273,7 @@ def result_text(tool: HttpTool, status: int, raw: bytes, secret_values: list[str
     else:
         data = pick(data, tool.result_path)
         text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-    text = secrets_svc.redact(text, secret_values)
-    if len(text) > MAX_RESULT_CHARS:
-        text = text[: MAX_RESULT_CHARS - 14] + " …[truncated]"
-    return text
+    return tool_calls.model_text(text, secret_values)
 
 
 async def _read(response: httpx.Response) -> bytes:
@@ -369,40 +363,22 @@ async def invoke(
         outcome.status, outcome.error = exc.status, exc.message
         raise ToolError(f"{tool.name} failed: {exc.message}") from None
     finally:
-        outcome.arguments = _redacted(outcome.arguments, secret_values)
+        outcome.arguments = tool_calls.redacted_arguments(outcome.arguments, secret_values)
         latency_ms = int((clock() - started) * 1000)
         if on_done is not None:
             on_done(outcome, latency_ms)
-        await asyncio.to_thread(_record, tool, outcome, call_session_id, latency_ms)
-
-
-def _redacted(arguments: dict[str, Any], values: list[str]) -> dict[str, Any]:
-    if not values:
-        return arguments
-    return json.loads(secrets_svc.redact(json.dumps(arguments, ensure_ascii=False), values))
-
-
-def _record(
-    tool: HttpTool, outcome: Outcome, call_session_id: uuid.UUID | None, latency_ms: int
-) -> None:
-    try:
-        with session_scope() as session:
-            alive = session.get(Tool, tool.id) is not None
-            session.add(
-                ToolInvocation(
-                    call_session_id=call_session_id,
-                    tool_id=tool.id if alive else None,
-                    tool_name=tool.name,
-                    arguments=outcome.arguments,
-                    status=outcome.status,
-                    http_status=outcome.http_status,
-                    error=outcome.error,
-                    latency_ms=latency_ms,
-                    result_chars=outcome.result_chars,
-                )
-            )
-    except Exception:  # a record lost must not break the call
-        log.exception("could not record an invocation of tool %s", tool.name)
+        await asyncio.to_thread(
+            tool_calls.record_invocation,
+            tool_id=tool.id,
+            tool_name=tool.name,
+            call_session_id=call_session_id,
+            status=outcome.status,
+            arguments=outcome.arguments,
+            latency_ms=latency_ms,
+            result_chars=outcome.result_chars,
+            error=outcome.error,
+            http_status=outcome.http_status,
+        )
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,10 @@ from livekit.agents import RunContext, ToolError, function_tool, llm
 from livekit.agents.llm.mcp import MCPServerHTTP, MCPToolResultContext, MCPToolset
 from mcp.client._transport import TransportStreams
 
+from voice_worker import tool_calls
 from voice_worker.calldata import CallData
 from voxie_app.db import session_scope
-from voxie_app.models import Tool, ToolInvocation
+from voxie_app.models import Tool
 from voxie_app.services import events
 from voxie_app.services import mcp_servers as mcp_svc
 from voxie_app.services import secrets as secrets_svc
@@ -48,8 +49,8 @@ from voxie_app.services.errors import InvalidInput, ServiceError
 
 log = logging.getLogger(__name__)
 
-MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
-MAX_ERROR_CHARS = 300
+MAX_RESULT_CHARS = tool_calls.MAX_RESULT_CHARS
+MAX_ERROR_CHARS = tool_calls.MAX_ERROR_CHARS
 UNAVAILABLE_EVENT = "mcp_server_unavailable"
 
 
@@ -107,11 +108,7 @@ def plain_text(ctx: MCPToolResultContext) -> str:
     return "\n".join(parts) if parts else "Done."
 
 
-def capped(text: str, secret_values: list[str], limit: int = MAX_RESULT_CHARS) -> str:
-    text = secrets_svc.redact(text, secret_values)
-    if len(text) > limit:
-        text = text[: limit - 14] + " …[truncated]"
-    return text
+capped = tool_calls.model_text
 
 
 class GuardedMCPServer(MCPServerHTTP):
@@ -162,15 +159,11 @@ class _Invocation:
         if not isinstance(arguments, dict):
             raise _Failed("invalid_arguments", "arguments must be a JSON object")
         try:
-            error = jsonschema.exceptions.best_match(
-                jsonschema.Draft202012Validator(self.schema).iter_errors(arguments)
-            )
+            problem = tool_calls.argument_problem(self.schema, arguments)
         except (referencing.exceptions.Unresolvable, jsonschema.SchemaError):
             return arguments  # the server checks what we cannot
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path)
-            message = f"{where}: {error.message}" if where else error.message
-            raise _Failed("invalid_arguments", f"invalid arguments: {message}")
+        if problem is not None:
+            raise _Failed("invalid_arguments", problem)
         return arguments
 
     async def run(
@@ -205,9 +198,19 @@ class _Invocation:
                 outcome.status = "connection_error"
             outcome.error = explained.message[:MAX_ERROR_CHARS]
         finally:
-            outcome.arguments = _redacted(outcome.arguments, self.secret_values)
+            outcome.arguments = tool_calls.redacted_arguments(outcome.arguments, self.secret_values)
             latency_ms = int((clock() - started) * 1000)
-            await asyncio.to_thread(_record, self, outcome, call_session_id, latency_ms)
+            await asyncio.to_thread(
+                tool_calls.record_invocation,
+                tool_id=self.server.id,
+                tool_name=self.name,
+                call_session_id=call_session_id,
+                status=outcome.status,
+                arguments=outcome.arguments,
+                latency_ms=latency_ms,
+                result_chars=outcome.result_chars,
+                error=outcome.error,
+            )
         raise ToolError(f"{self.name} failed: {outcome.error}")
 
     def function_tool(self, description: str) -> llm.RawFunctionTool:
@@ -229,34 +232,6 @@ class _Failed(Exception):
         super().__init__(message)
         self.status = status
         self.message = message[:MAX_ERROR_CHARS]
-
-
-def _redacted(arguments: dict[str, Any], values: list[str]) -> dict[str, Any]:
-    if not values:
-        return arguments
-    return json.loads(secrets_svc.redact(json.dumps(arguments, ensure_ascii=False), values))
-
-
-def _record(
-    tool: _Invocation, outcome: _Outcome, call_session_id: uuid.UUID | None, latency_ms: int
-) -> None:
-    try:
-        with session_scope() as session:
-            alive = session.get(Tool, tool.server.id) is not None
-            session.add(
-                ToolInvocation(
-                    call_session_id=call_session_id,
-                    tool_id=tool.server.id if alive else None,
-                    tool_name=tool.name[:64],
-                    arguments=outcome.arguments,
-                    status=outcome.status,
-                    error=outcome.error,
-                    latency_ms=latency_ms,
-                    result_chars=outcome.result_chars,
-                )
-            )
-    except Exception:  # a record lost must not break the call
-        log.exception("could not record an invocation of MCP tool %s", tool.name)
 
 
 def _connect_material(config: McpServerConfig) -> tuple[dict[str, str], list[str]]:

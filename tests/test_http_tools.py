@@ -29,7 +29,7 @@ from livekit.plugins import openai as lk_openai
 from sqlmodel import select
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
-from voice_worker import http_tools
+from voice_worker import http_tools, tool_calls
 from voice_worker.calldata import CallData
 from voice_worker.spec_agent import SpecAgent
 from voice_worker.text_chat import TextChat
@@ -196,7 +196,13 @@ def make_call(agent_id: uuid.UUID) -> uuid.UUID:
     return call.id
 
 
-def invocations(call_id: uuid.UUID | None = None) -> list[ToolInvocation]:
+async def invocations(call_id: uuid.UUID | None = None) -> list[ToolInvocation]:
+    """The recorded invocations, once the background writes are done."""
+    await tool_calls.flush()
+    return stored_invocations(call_id)
+
+
+def stored_invocations(call_id: uuid.UUID | None = None) -> list[ToolInvocation]:
     with session_scope() as s:
         query = select(ToolInvocation)
         if call_id is not None:
@@ -237,7 +243,7 @@ async def test_model_books_a_slot_and_the_secret_stays_out_of_everything(
     sent = json.dumps(openai_double.requests)
     assert "book_slot" in sent and SECRET not in sent and "CLINIC_KEY" not in sent
     assert SECRET not in history
-    [record] = invocations(call_id)
+    [record] = await invocations(call_id)
     assert (record.tool_name, record.status, record.http_status) == ("book_slot", "ok", 201)
     assert record.arguments == BOOK_ARGS and record.result_chars > 0
     assert record.latency_ms >= 0
@@ -269,7 +275,7 @@ async def test_text_chat_transcript_has_no_secret_and_get_uses_the_query(
             select(ConversationTurn).where(ConversationTurn.call_session_id == call_id)
         ).all()
         assert rows and SECRET not in json.dumps([r.model_dump(mode="json") for r in rows])
-    assert [r.status for r in invocations(call_id)] == ["ok", "ok"]
+    assert [r.status for r in await invocations(call_id)] == ["ok", "ok"]
 
 
 async def test_schema_invalid_arguments_send_nothing_and_the_chat_goes_on(
@@ -290,7 +296,7 @@ async def test_schema_invalid_arguments_send_nothing_and_the_chat_goes_on(
         result.expect.next_event().is_message(role="assistant")
     assert "date" in output.event().item.output and "does not match" in output.event().item.output
     assert clinic.requests == []
-    [record] = invocations(call_id)
+    [record] = await invocations(call_id)
     assert record.status == "invalid_arguments" and record.http_status is None
 
 
@@ -334,7 +340,7 @@ async def test_failures_become_tool_errors_and_the_conversation_continues(
         again = await s.run(user_input="Thanks")
         again.expect.next_event().is_message(role="assistant")
     assert words in output.event().item.output
-    [record] = invocations(call_id)
+    [record] = await invocations(call_id)
     assert record.status == status
 
 
@@ -398,7 +404,7 @@ async def test_internal_addresses_are_refused_at_call_time(
     with pytest.raises(ToolError, match="not allowed"):
         await http_tools.invoke(tool, {"date": "2026-12-03"}, call_session_id=None)
     assert clinic.requests == []
-    [record] = invocations()
+    [record] = await invocations()
     assert record.status == "refused" and record.tool_id is None
 
 
@@ -420,7 +426,7 @@ async def test_a_secret_in_the_url_is_sent_but_never_logged(
     assert f"key={SECRET}" in clinic.requests[0]["path"]
     assert "HTTP Request" in caplog.text  # httpx logged the request...
     assert SECRET not in caplog.text  # ...without the secret
-    [record] = invocations()
+    [record] = await invocations()
     assert SECRET not in json.dumps(record.model_dump(mode="json"))
 
 

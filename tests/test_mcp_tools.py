@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from tests.doubles.mcp_server import SLOTS, McpDouble
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
-from voice_worker import mcp_tools
+from voice_worker import mcp_tools, tool_calls
 from voice_worker.calldata import CallData
 from voice_worker.spec_agent import SpecAgent
 from voice_worker.text_chat import TextChat
@@ -106,7 +106,8 @@ def make_call(agent_id: uuid.UUID) -> uuid.UUID:
     return call.id
 
 
-def invocations(call_id: uuid.UUID | None = None) -> list[ToolInvocation]:
+async def invocations(call_id: uuid.UUID | None = None) -> list[ToolInvocation]:
+    await tool_calls.flush()  # records are written in the background
     with session_scope() as s:
         query = select(ToolInvocation)
         if call_id is not None:
@@ -169,7 +170,7 @@ async def test_the_agent_sees_and_calls_only_the_allowed_tool(
     # The header secret reached the server, and nothing else saw it.
     assert any(h.get("x-api-key") == SECRET for h in server.headers)
     assert SECRET not in json.dumps(openai_double.requests) and SECRET not in history
-    [record] = invocations(call_id)
+    [record] = await invocations(call_id)
     assert (record.tool_name, record.status, record.tool_id) == ("check_slots", "ok", server_id)
     assert record.arguments == ARGS and record.result_chars == len(text)
     assert SECRET not in json.dumps(record.model_dump(mode="json"))
@@ -195,7 +196,7 @@ async def test_schema_invalid_arguments_reach_no_server(
             result.expect.next_event().is_message(role="assistant")
     assert "date" in output.event().item.output and "required" in output.event().item.output
     assert double.calls == []
-    [record] = invocations(call_id)
+    [record] = await invocations(call_id)
     assert record.status == "invalid_arguments"
 
 
@@ -219,7 +220,7 @@ async def test_a_server_down_at_call_start_leaves_the_chat_running_and_says_so(
     assert event.data["call_session_id"] == str(call_id)
     assert event.data["tool_id"] == str(server_id) and event.data["server"] == "clinic_mcp"
     assert "could not reach" in event.message and "without its tools" in event.message
-    assert invocations(call_id) == []
+    assert await invocations(call_id) == []
 
 
 async def test_a_server_that_never_answers_costs_the_call_its_timeout_only(
@@ -342,7 +343,7 @@ async def test_a_failing_or_long_answer_is_a_short_error_or_capped_text(
             again.expect.next_event().is_message(role="assistant")
     text = output.event().item.output
     assert words in text and len(text) <= mcp_tools.MAX_RESULT_CHARS + 40
-    [record] = invocations(call_id)
+    [record] = await invocations(call_id)
     assert record.status == status
     assert (record.error is not None) == error
 

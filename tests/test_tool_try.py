@@ -17,9 +17,9 @@ from tests.test_http_tools import (
     SECRET,
     Clinic,
     booking_tool,
-    invocations,
     save_tool,
     slots_tool,
+    stored_invocations,
 )
 from voice_worker import http_tools
 from voxie_app.api.app import create_api
@@ -52,7 +52,7 @@ def test_a_test_run_books_through_the_real_path_and_shows_status_latency_result(
     assert clinic.bookings == [{"id": "B1", **BOOK_ARGS}]
     assert clinic.requests[-1]["headers"]["X-Clinic-Key"] == SECRET
     assert SECRET not in r.text
-    [record] = invocations()
+    [record] = stored_invocations()
     assert record.call_session_id is None and record.status == "ok"
 
 

@@ -26,7 +26,7 @@ from livekit.plugins import openai as lk_openai
 from sqlmodel import select
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
-from voice_worker import http_tools
+from voice_worker import http_tools, tool_calls
 from voice_worker.calldata import CallData
 from voice_worker.spec_agent import SpecAgent
 from voxie_app.db import session_scope
@@ -134,7 +134,8 @@ def _session(settings: Settings, spec: AgentSpec, base_url: str, call_id: uuid.U
     return AgentSession(llm=model, userdata=data)
 
 
-def _statuses(call_id: uuid.UUID) -> list[str]:
+async def _statuses(call_id: uuid.UUID) -> list[str]:
+    await tool_calls.flush()  # records are written in the background
     with session_scope() as s:
         rows = s.exec(select(ToolInvocation).where(ToolInvocation.call_session_id == call_id))
         return [r.status for r in rows.all()]
@@ -179,7 +180,7 @@ async def test_slow_request_says_the_wait_message_once(
     # ... but kept out of the model's history and of what it was sent next.
     assert WAIT not in history
     assert WAIT not in json.dumps(openai_double.requests[-1]["messages"])
-    assert _statuses(call_id) == ["ok"]
+    assert await _statuses(call_id) == ["ok"]
 
 
 async def test_fast_request_says_nothing(
@@ -210,4 +211,4 @@ async def test_fast_request_says_nothing(
     assert service.arrived == ["fast"]
     assert said == [] and WAIT not in output.text
     assert "Eleven is free." in output.text
-    assert _statuses(call_id) == ["ok"]
+    assert await _statuses(call_id) == ["ok"]

@@ -19,7 +19,8 @@ invocation, in order:
    short `ToolError`; the conversation goes on;
 5. a JSON answer is narrowed by `result_path`, and the model sees at most
    `MAX_RESULT_CHARS` characters, with any secret value redacted;
-6. every invocation is recorded in `tool_invocations` for the call session.
+6. every invocation is recorded in `tool_invocations` for the call session, off the
+   critical path (`tool_calls.record_soon`).
 
 A tool's `wait_message` is said once the request has run `WAIT_MESSAGE_DELAY_S`
 with the agent silent (see `function_tool_for`).
@@ -87,6 +88,13 @@ class HttpTool:
     timeout_s: float
     wait_message: str
     result_path: str
+
+    @property
+    def uses_secrets(self) -> bool:
+        """Whether the URL or a header refers to a secret (resolving one reads the database)."""
+        return any(
+            secrets_svc.REFERENCE_RE.search(text) for text in (self.url, *self.headers.values())
+        )
 
     @classmethod
     def of(cls, row: Tool) -> HttpTool:
@@ -346,9 +354,12 @@ async def invoke(
     try:
         checked = check_arguments(tool, arguments)
         try:
-            request = await asyncio.to_thread(
-                build_request, tool, checked, _resolve_secret, variables
-            )
+            if tool.uses_secrets:  # a database read per secret: off the event loop
+                request = await asyncio.to_thread(
+                    build_request, tool, checked, _resolve_secret, variables
+                )
+            else:
+                request = build_request(tool, checked, _resolve_secret, variables)
         except secrets_svc.UnknownSecret as exc:
             raise _Failed("failed", f"the tool is not set up ({exc.message})") from None
         secret_values = request.secret_values
@@ -367,8 +378,7 @@ async def invoke(
         latency_ms = int((clock() - started) * 1000)
         if on_done is not None:
             on_done(outcome, latency_ms)
-        await asyncio.to_thread(
-            tool_calls.record_invocation,
+        tool_calls.record_soon(
             tool_id=tool.id,
             tool_name=tool.name,
             call_session_id=call_session_id,
@@ -412,6 +422,7 @@ async def try_tool(
         )
     except ToolError:
         text = ""
+    await tool_calls.flush()  # the Test's record is written before its answer
     outcome, latency_ms = seen[0]
     return TryResult(
         status=outcome.status,

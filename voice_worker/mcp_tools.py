@@ -200,8 +200,7 @@ class _Invocation:
         finally:
             outcome.arguments = tool_calls.redacted_arguments(outcome.arguments, self.secret_values)
             latency_ms = int((clock() - started) * 1000)
-            await asyncio.to_thread(
-                tool_calls.record_invocation,
+            tool_calls.record_soon(
                 tool_id=self.server.id,
                 tool_name=self.name,
                 call_session_id=call_session_id,

@@ -33,6 +33,7 @@ from livekit.agents.voice.events import (
 )
 from sqlmodel import Session
 
+from voice_worker import tool_calls
 from voxie_app.db import session_scope
 from voxie_app.services import calls as calls_svc
 from voxie_app.services import recording
@@ -229,7 +230,9 @@ class CallRecorder:
         self.failed_writes += 1
 
     async def flush(self) -> None:
-        """Write the usage reported so far and wait until every queued write is done."""
+        """Write the usage reported so far and wait until every queued write is done
+        (tool invocation records included)."""
+        await tool_calls.flush()
         if self._usage_pending:
             self._submit(lambda _s: None)  # the usage alone, committed before `done`
         done = asyncio.Event()
@@ -239,6 +242,7 @@ class CallRecorder:
 
     async def finish(self, *, status: str, reason: str) -> None:
         """Flush, mark the call ended, and stop the writer."""
+        await tool_calls.flush()
         call_id = self.call_session_id
         self._submit(
             lambda s: calls_svc.end_call_record(

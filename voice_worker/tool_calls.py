@@ -4,10 +4,16 @@ One place for the rules both kinds must keep identically: arguments checked agai
 the tool's JSON Schema before anything is sent, the text the model sees redacted and
 capped, arguments stored with secret values redacted, and one `tool_invocations` row
 per call that never breaks the call when it cannot be written.
+
+The row is written off the call's critical path (`record_soon`): the tool's answer
+goes to the model at once, and the database write runs beside the next LLM request.
+`flush()` waits for writes still in flight; the call recorder calls it before it
+flushes or finishes, so nothing is lost when a call ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -25,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
 MAX_ERROR_CHARS = 300
 _TRUNCATED = " …[truncated]"
+# Invocation writes in flight (a strong reference each, or the loop may drop them).
+_PENDING: set[asyncio.Task[None]] = set()
 
 
 def argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
@@ -90,3 +98,17 @@ def record_invocation(
             )
     except Exception:
         log.exception("could not record an invocation of tool %s", tool_name)
+
+
+def record_soon(**fields: Any) -> None:
+    """`record_invocation(**fields)` on a worker thread, without waiting for it."""
+    task = asyncio.get_running_loop().create_task(asyncio.to_thread(record_invocation, **fields))
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+async def flush() -> None:
+    """Wait until every invocation write started on this event loop is done."""
+    loop = asyncio.get_running_loop()
+    while mine := [t for t in _PENDING if t.get_loop() is loop]:
+        await asyncio.gather(*mine, return_exceptions=True)

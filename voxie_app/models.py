@@ -367,6 +367,19 @@ class CallSession(SQLModel, table=True):
         default_factory=dict,
         sa_column=Column(JSONType, nullable=False, server_default="{}"),
     )
+    # Phone calls (kind 'phone'): the number dialled (inbound: ours; outbound: the
+    # callee's is `customer_phone`), our number's row, LiveKit's SIP call id, and for
+    # outbound calls how the dialling went (ringing, answered, no_answer, busy, failed,
+    # voicemail) with the SIP status code and reason the trunk gave.
+    called_number: str | None = SQLField(default=None, max_length=32)
+    phone_number_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("phone_numbers.id", ondelete="SET NULL")),
+    )
+    sip_call_id: str | None = SQLField(default=None, max_length=128)
+    dial_status: str | None = SQLField(default=None, max_length=16)
+    sip_status_code: int | None = None
+    sip_status_reason: str | None = SQLField(default=None, max_length=200)
 
 
 class ConversationTurn(SQLModel, table=True):
@@ -849,3 +862,69 @@ def include_object(
     if type_ == "column" and reflected and (obj.table.name, name) == FULLTEXT_COLUMN:
         return False
     return not (type_ == "index" and name == FULLTEXT_INDEX)
+
+
+class SipOutboundTrunk(SQLModel, table=True):
+    """Added: how Voxie places phone calls: a LiveKit SIP outbound trunk to a carrier.
+
+    `auth_password_secret` names a secret in the secrets store (never the password);
+    `livekit_trunk_id` is LiveKit's id once created there, and `sync_error` says why
+    the last attempt to make LiveKit agree failed ("sync" retries it).
+    """
+
+    __tablename__ = "sip_outbound_trunks"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    name: str = SQLField(max_length=80, unique=True)
+    address: str = SQLField(max_length=255)
+    transport: str = SQLField(default="udp", max_length=8)
+    numbers: list[str] = SQLField(
+        default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]")
+    )
+    auth_username: str = SQLField(default="", max_length=128)
+    auth_password_secret: str = SQLField(default="", max_length=64)
+    livekit_trunk_id: str | None = SQLField(default=None, max_length=64)
+    sync_error: str | None = SQLField(default=None, max_length=500)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class PhoneNumber(SQLModel, table=True):
+    """Added: an E.164 number callers dial, bound to the agent that answers it.
+
+    Inbound: LiveKit's inbound trunk for the number (`trunk_managed`: Voxie created it
+    and deletes it with the number) and an individual dispatch rule that sends each
+    call to a room of its own with Voxie's worker dispatched. Outbound: the trunk calls
+    from this number go out through.
+    """
+
+    __tablename__ = "phone_numbers"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    number: str = SQLField(max_length=32, unique=True)
+    label: str = SQLField(default="", max_length=80)
+    agent_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("agents.id", ondelete="SET NULL")),
+    )
+    inbound_trunk_id: str | None = SQLField(default=None, max_length=64)
+    trunk_managed: bool = False
+    dispatch_rule_id: str | None = SQLField(default=None, max_length=64)
+    outbound_trunk_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("sip_outbound_trunks.id", ondelete="SET NULL")),
+    )
+    sync_error: str | None = SQLField(default=None, max_length=500)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class DoNotCall(SQLModel, table=True):
+    """Added: a number Voxie must never call (checked before every outbound call)."""
+
+    __tablename__ = "do_not_call"
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    number: str = SQLField(max_length=32, unique=True)
+    reason: str = SQLField(default="", max_length=200)
+    created_at: datetime = _ts(nullable=False)

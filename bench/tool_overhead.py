@@ -25,8 +25,12 @@ Per call, with `time.perf_counter` in one process:
   -> the next chat-completion request arrives at the double.
 
 Reported: `pre + post` for both variants (p50/p95/max), and what the HTTP tool adds
-over the framework's own no-op tool (difference of the percentiles). Target: the
-HTTP tool's `pre + post` p95 at most 5 ms (the framework's part included).
+over the framework's own no-op tool (difference of the percentiles). Target (issue
+14): the time Voxie adds, at p95, at most 5 ms. The framework's own part (what the
+no-op tool costs: livekit-agents finishing the LLM stream, running the tool and
+starting the next request, about 50 ms here) is not Voxie's and is subtracted; both
+p50 and p95 of the difference must meet the target, so a low p95 difference cannot
+hide a high typical cost.
 """
 
 from __future__ import annotations
@@ -307,7 +311,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     http = [c.total for c in calls["http"][: args.calls]]
     noop = [c.total for c in calls["noop"][: args.calls]]
-    p95 = ms(pct(http, 95))
+    added_p50 = round(ms(pct(http, 50)) - ms(pct(noop, 50)), 3)
+    added_p95 = round(ms(pct(http, 95)) - ms(pct(noop, 95)), 3)
     return {
         "calls_per_variant": len(http),
         "http_tool": {
@@ -323,8 +328,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "post_to_reply_llm_node": part("noop", "to_node"),
         },
         "voxie_part": {
-            "p50_ms": round(ms(pct(http, 50)) - ms(pct(noop, 50)), 3),
-            "p95_ms": round(p95 - ms(pct(noop, 95)), 3),
+            "p50_ms": added_p50,
+            "p95_ms": added_p95,
             "max_ms": round(ms(max(http)) - ms(max(noop)), 3),
             "note": "difference of the HTTP tool's and the no-op tool's percentiles",
         },
@@ -343,8 +348,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         },
         "noise": {v: {"block_p50_ms": [ms(x) for x in block_p50[v]]} for v in ("http", "noop")},
         "invocations_recorded_ok": recorded,
-        "target": {"added_p95_ms_max": TARGET_P95_MS, "measured_p95_ms": p95},
-        "pass": p95 <= TARGET_P95_MS,
+        "target": {
+            "added_p95_ms_max": TARGET_P95_MS,
+            "measured_added_p50_ms": added_p50,
+            "measured_added_p95_ms": added_p95,
+        },
+        "pass": max(added_p50, added_p95) <= TARGET_P95_MS,
     }
 
 
@@ -367,7 +376,8 @@ def main() -> int:
         f"p95 {result['voxie_part']['p95_ms']} ms\n"
         f"loop CPU, Voxie's part: p50 {result['loop_cpu']['voxie_part_p50_ms']} ms, "
         f"p95 {result['loop_cpu']['voxie_part_p95_ms']} ms\n"
-        f"target p95 <= {TARGET_P95_MS} ms: {'pass' if result['pass'] else 'FAIL'} -> {path}"
+        f"target: Voxie's part <= {TARGET_P95_MS} ms at p50 and p95: "
+        f"{'pass' if result['pass'] else 'FAIL'} -> {path}"
     )
     return 0
 

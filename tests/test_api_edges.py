@@ -23,6 +23,9 @@ from voxie_app.settings import Settings
 
 SPEC = {"name": "Edge Bot", "instructions": "You answer calls.", "greeting": "Hi!"}
 
+# A fixed id: test ids must be the same in every process (`pytest -n` compares them).
+FIXED_ID = "5f0c8a52-3b7e-4d1a-9c2e-7a1b6d4e8f90"
+
 
 @pytest.fixture
 def anonymous(db: str) -> Iterator[TestClient]:
@@ -69,11 +72,11 @@ def test_unknown_api_path_is_json_404(
     [
         ("PATCH", "/api/agents", {"GET", "HEAD", "OPTIONS"}),
         ("DELETE", "/api/health", {"GET", "HEAD", "OPTIONS"}),
-        ("PATCH", f"/api/agents/{uuid.uuid4()}", {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+        ("PATCH", f"/api/agents/{FIXED_ID}", {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
         # A literal segment wins over a parameter: not `PUT /api/agents/{agent_id}`.
         ("PUT", "/api/agents/create", {"POST", "OPTIONS"}),
         ("GET", "/api/agents/create", {"POST", "OPTIONS"}),
-        ("DELETE", f"/api/agents/{uuid.uuid4()}/knowledge/search", {"GET", "HEAD", "OPTIONS"}),
+        ("DELETE", f"/api/agents/{FIXED_ID}/knowledge/search", {"GET", "HEAD", "OPTIONS"}),
         ("GET", "/api/call/start", {"POST", "OPTIONS"}),
     ],
 )
@@ -127,7 +130,7 @@ def test_malformed_json_without_a_key_is_401(anonymous: TestClient) -> None:
     for method, path in (
         ("POST", "/api/agents/create"),
         ("POST", "/api/call/start"),
-        ("PUT", f"/api/agents/{uuid.uuid4()}"),
+        ("PUT", f"/api/agents/{FIXED_ID}"),
     ):
         r = anonymous.request(
             method, path, content=b"{not json", headers={"content-type": "application/json"}

@@ -22,6 +22,7 @@ from voxie_app.api.routes import (
     health,
     knowledge,
     livekit_webhook,
+    outbound_calls,
     secrets,
     tools,
     webhooks,
@@ -93,6 +94,7 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         secrets,
         tools,
         do_not_call,
+        outbound_calls,
     ):
         protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from tests import statetab
 from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import DoNotCall
 from voxie_app.services import do_not_call as dnc
 from voxie_app.services.errors import InvalidInput, InvalidRows, NotFound
+from voxie_app.state.do_not_call import DoNotCallState, bulk_entries
 
 A = "+14155550123"
 B = "+442071838750"
@@ -189,3 +192,94 @@ def test_api_viewer_reads_but_cannot_change(client: TestClient) -> None:
     assert r.status_code == 403
     assert client.delete("/api/do-not-call/%2B14155550123", headers=viewer).status_code == 403
     assert numbers() == [A]
+
+
+# ---- the panel's state ----------------------------------------------------------------
+
+
+@pytest.fixture
+def tokens(db: str) -> Iterator[dict[str, str]]:
+    """An admin's and a viewer's session token."""
+    from voxie_app.services import auth
+    from voxie_app.state import guard
+
+    guard.reset_caches()
+    out = {}
+    for role in ("admin", "viewer"):
+        with session_scope() as s:
+            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
+            out[role], _ = auth.login(
+                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
+            )
+    yield out
+    guard.reset_caches()
+
+
+class Tab(statetab.Tab):
+    def __init__(self, name: str, token: str) -> None:
+        super().__init__(name, token, "/do-not-call")
+
+    async def run(self, name: str, *args: Any) -> tuple[Any, Any]:  # type: ignore[override]
+        return await super().run(DoNotCallState, name, *args)
+
+
+async def test_panel_admin_adds_searches_and_removes(tokens: dict[str, str]) -> None:
+    tab = Tab("dnc-a", tokens["admin"])
+    _, state = await tab.run("load")
+    assert state.is_admin and state.rows == [] and state.loaded
+    result, state = await tab.run("add", {"number": "+1 415 555 0123", "reason": "asked"})
+    assert "+1 415-555-0123 added" in str(result)
+    assert [(r["number"], r["display"], r["reason"]) for r in state.rows] == [
+        (A, "+1 415-555-0123", "asked")
+    ]
+    result, _ = await tab.run("add", {"number": A})
+    assert "already on" in str(result)
+    result, state = await tab.run("add_many", {"numbers": f"{B}, opt-out\n\n{C}\n"})
+    assert "Added 2 numbers" in str(result) and state.total == 3
+    _, state = await tab.run("set_search", "opt")
+    assert [r["number"] for r in state.rows] == [B]
+    _, state = await tab.run("set_search", "")
+    await tab.run("ask_remove", A)
+    result, state = await tab.run("confirm_remove")
+    assert "can be called again" in str(result) and not state.remove_open
+    assert numbers() == sorted([B, C]) and state.total == 2
+
+
+async def test_panel_bad_rows_are_a_toast_and_nothing_is_added(tokens: dict[str, str]) -> None:
+    tab = Tab("dnc-b", tokens["admin"])
+    await tab.run("load")
+    result, _ = await tab.run("add", {"number": "4155550123"})
+    assert "Number: " in str(result) and "E.164" in str(result)
+    result, state = await tab.run("add_many", {"numbers": f"{A}\n12\n{B}\n+1415, x"})
+    assert "Nothing was added" in str(result)
+    assert "row 2:" in str(result) and "row 4:" in str(result)
+    assert numbers() == [] and state.rows == []
+    result, _ = await tab.run("add_many", {"numbers": "\n\n"})
+    assert "Numbers: give at least one number" in str(result)
+
+
+async def test_panel_viewer_reads_but_every_change_is_refused(tokens: dict[str, str]) -> None:
+    from voxie_app.state import guard
+
+    with session_scope() as s:
+        dnc.add(session=s, number=A, reason="asked")
+    tab = Tab("dnc-v", tokens["viewer"])
+    _, state = await tab.run("load")
+    assert not state.is_admin and [r["number"] for r in state.rows] == [A]
+    for name, args in (
+        ("add", ({"number": B},)),
+        ("add_many", ({"numbers": B},)),
+        ("ask_remove", (A,)),
+        ("set_remove_open", (True,)),
+        ("confirm_remove", ()),
+    ):
+        # The middleware refuses the event; the handler refuses it again on its own.
+        assert guard.decide(DoNotCallState, name, tokens["viewer"]) is not None
+        assert guard.decide(DoNotCallState, "load", tokens["viewer"]) is None
+        result, state = await tab.run(name, *args)
+        assert "Only an admin" in str(result), name
+    assert numbers() == [A] and not state.remove_open
+
+
+def test_bulk_lines_are_number_then_reason() -> None:
+    assert bulk_entries(f" {A} , said no\n\n{B}\n") == [dnc.Entry(A, "said no"), dnc.Entry(B)]

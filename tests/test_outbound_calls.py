@@ -12,11 +12,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from tests import statetab
 from tests.conftest import admin_headers
 from tests.doubles.livekit_server import DialScript, LiveKitDouble
 from voxie_app.api.app import create_api
@@ -321,3 +323,118 @@ def test_caller_numbers_lists_only_numbers_with_a_synced_trunk(db: str) -> None:
 )
 def test_sip_codes_map_to_dial_statuses(code: int | None, status: str) -> None:
     assert sip_dialer.classify(code) == status
+
+
+# ---- the "Call a number" dialog's state ----------------------------------------------
+
+
+@pytest.fixture
+def tokens(client: TestClient) -> Iterator[dict[str, str]]:
+    from voxie_app.services import auth
+    from voxie_app.state import guard
+
+    guard.reset_caches()
+    out = {}
+    for role in ("admin", "viewer"):
+        with session_scope() as s:
+            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
+            out[role], _ = auth.login(
+                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
+            )
+    yield out
+    guard.reset_caches()
+
+
+class Tab(statetab.Tab):
+    """A tab on an agent's page running `OutboundCallState` handlers (generators drained)."""
+
+    async def run(self, name: str, *args: Any) -> tuple[list[str], Any]:  # type: ignore[override]
+        from reflex.istate.manager.token import BaseStateToken
+        from reflex.state import State
+
+        from voxie_app.state.outbound_call import OutboundCallState
+
+        with self.ctx:
+            async with self.ctx.state_manager.modify_state(
+                BaseStateToken(ident=self.ctx.token, cls=State)
+            ) as root:
+                state = await root.get_state(OutboundCallState)
+                result = OutboundCallState.event_handlers[name].fn(state, *args)
+                out: list[str] = []
+                if hasattr(result, "__aiter__"):
+                    async for item in result:
+                        out.append(str(item))
+                else:
+                    out.append(str(result))
+                return out, state
+
+
+async def test_dialog_places_the_call_and_opens_its_page(
+    client: TestClient, lk: LiveKitDouble, tokens: dict[str, str]
+) -> None:
+    agent, number = make_agent(client), make_number()
+    make_number("+14155550101", trunk=False)  # cannot place calls: not offered
+    tab = Tab("call-a", tokens["admin"])
+    _, state = await tab.run("open_for", agent)
+    assert state.open and state.agent_id == agent
+    assert [a["id"] for a in state.agents] == [agent]
+    assert [n["id"] for n in state.numbers] == [str(number)]
+    assert state.from_number_id == str(number)
+    out, state = await tab.run("place", {"to": TO, "variables": "patient = Ann\n"})
+    row = only_row()
+    assert row.variables == {"patient": "Ann"} and row.dial_status == "answered"
+    assert "answered" in out[-1] and f"/calls/{row.id}" in out[-1]
+    assert not state.open and not state.dialing
+
+
+async def test_dialog_not_answered_still_opens_the_call_with_why(
+    client: TestClient, lk: LiveKitDouble, tokens: dict[str, str]
+) -> None:
+    agent, _ = make_agent(client), make_number()
+    lk.script_dial("busy")
+    tab = Tab("call-b", tokens["admin"])
+    await tab.run("open_for", agent)
+    out, _ = await tab.run("place", {"to": TO})
+    assert "busy (486 Busy Here)" in out[-1] and f"/calls/{only_row().id}" in out[-1]
+
+
+async def test_dialog_refusals_are_toasts_naming_the_field(
+    client: TestClient, lk: LiveKitDouble, tokens: dict[str, str]
+) -> None:
+    agent, _ = make_agent(client), make_number()
+    with session_scope() as s:
+        do_not_call.add(session=s, number=TO)
+    tab = Tab("call-c", tokens["admin"])
+    _, state = await tab.run("open_for", agent)
+    out, state = await tab.run("place", {"to": TO})
+    assert "Number to call: " in out[-1] and "do-not-call" in out[-1]
+    assert state.open and not state.dialing
+    out, _ = await tab.run("place", {"to": "0415"})
+    assert "Number to call: " in out[-1] and "E.164" in out[-1]
+    out, _ = await tab.run("place", {"to": "+14155550199", "variables": "no equals sign"})
+    assert "Variables: line 1 should look like name=value" in out[-1]
+    await tab.run("set_from_number", "")
+    out, _ = await tab.run("place", {"to": "+14155550199"})
+    assert "Call from: choose the number" in out[-1]
+    assert rows() == [] and lk.requests == []
+
+
+async def test_dialog_is_refused_to_a_viewer(
+    client: TestClient, lk: LiveKitDouble, tokens: dict[str, str]
+) -> None:
+    from voxie_app.state import guard
+    from voxie_app.state.outbound_call import OutboundCallState
+
+    agent, _ = make_agent(client), make_number()
+    tab = Tab("call-v", tokens["viewer"])
+    for name, args in (
+        ("open_for", (agent,)),
+        ("set_agent", (agent,)),
+        ("set_open", (True,)),
+        ("place", ({"to": TO},)),
+    ):
+        assert guard.decide(OutboundCallState, name, tokens["viewer"]) is not None
+        out, state = await tab.run(name, *args)
+        assert "Only an admin" in out[-1], name
+        assert not state.open and state.numbers == []
+    assert rows() == [] and lk.requests == []

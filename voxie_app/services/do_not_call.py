@@ -12,6 +12,7 @@ row is bad, reporting each bad row (`InvalidRows`), so a list is never half adde
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -42,12 +43,18 @@ class BulkResult:
     already_listed: int  # numbers that were on it (reasons updated when given)
 
 
+# What a reason may not contain (the API's schema states the same pattern).
+REASON_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _reason(text: str | None, *, field: str) -> str:
-    reason = " ".join(str(text or "").split())
+    raw = str(text or "")
+    if _CONTROL.search(raw):
+        raise InvalidInput("a reason cannot contain control characters", field=field)
+    reason = " ".join(raw.split())  # tabs and line breaks become single spaces
     if len(reason) > MAX_REASON_CHARS:
         raise InvalidInput(f"a reason is at most {MAX_REASON_CHARS} characters", field=field)
-    if any(ord(ch) < 32 for ch in reason):
-        raise InvalidInput("a reason cannot contain control characters", field=field)
     return reason
 
 

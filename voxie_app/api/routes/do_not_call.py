@@ -12,7 +12,6 @@ from voxie_app.api.deps import AdminDep, PrincipalDep
 from voxie_app.db import session_scope
 from voxie_app.models import DoNotCall
 from voxie_app.services import do_not_call as dnc_svc
-from voxie_app.services.errors import InvalidInput
 
 router = APIRouter(prefix="/do-not-call", tags=["do-not-call"])
 
@@ -20,20 +19,26 @@ router = APIRouter(prefix="/do-not-call", tags=["do-not-call"])
 class DoNotCallEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: str = Field(max_length=64, description="E.164, e.g. +14155550123")
-    reason: str = Field(default="", max_length=dnc_svc.MAX_REASON_CHARS)
+    reason: str = Field(
+        default="", max_length=dnc_svc.MAX_REASON_CHARS, pattern=dnc_svc.REASON_PATTERN
+    )
 
 
-class DoNotCallAdd(BaseModel):
-    """One number (`number`, optional `reason`) or a list (`numbers`); not both."""
+class DoNotCallAddOne(BaseModel):
+    """One number, with an optional reason."""
 
     model_config = ConfigDict(extra="forbid")
-    number: str | None = Field(default=None, max_length=64, description="E.164")
-    reason: str = Field(default="", max_length=dnc_svc.MAX_REASON_CHARS)
-    numbers: list[DoNotCallEntry] | None = Field(
-        default=None,
-        max_length=dnc_svc.MAX_BULK_ROWS,
-        description="Added all or none: a bad row is a 422 naming `numbers.<i>.number`.",
+    number: str = Field(max_length=64, description="E.164, e.g. +14155550123")
+    reason: str = Field(
+        default="", max_length=dnc_svc.MAX_REASON_CHARS, pattern=dnc_svc.REASON_PATTERN
     )
+
+
+class DoNotCallAddMany(BaseModel):
+    """A list, added all or none: a bad row is a 422 naming `numbers.<i>.number`."""
+
+    model_config = ConfigDict(extra="forbid")
+    numbers: list[DoNotCallEntry] = Field(min_length=1, max_length=dnc_svc.MAX_BULK_ROWS)
 
 
 class DoNotCallPublic(BaseModel):
@@ -84,18 +89,18 @@ def list_numbers(
         422: {"description": "a number is not E.164 (the error names the field or row)"},
     },
 )
-def add_numbers(body: DoNotCallAdd, response: Response, _: AdminDep) -> DoNotCallAdded:
+def add_numbers(
+    body: DoNotCallAddOne | DoNotCallAddMany, response: Response, _: AdminDep
+) -> DoNotCallAdded:
     """Add one number or a list (idempotent: a listed number is kept, its reason updated)."""
     with session_scope() as session:
-        if body.numbers is not None:
-            if body.number is not None:
-                raise InvalidInput("give either number or numbers, not both", field="number")
+        if isinstance(body, DoNotCallAddMany):
             result = dnc_svc.add_many(
                 session=session,
                 entries=[dnc_svc.Entry(e.number, e.reason) for e in body.numbers],
             )
         else:
-            _, created = dnc_svc.add(session=session, number=body.number or "", reason=body.reason)
+            _, created = dnc_svc.add(session=session, number=body.number, reason=body.reason)
             result = dnc_svc.BulkResult(added=int(created), already_listed=int(not created))
     if not result.added:
         response.status_code = status.HTTP_200_OK

@@ -81,6 +81,8 @@ def test_call_a_number_dialog_places_the_call_and_shows_it(
     page.get_by_test_id("call-number-submit").click()
     page.wait_for_url(re.compile(r"/calls/[0-9a-f-]{36}$"), timeout=20_000)
     call_id = uuid.UUID(page.url.rsplit("/", 1)[1])
+    page.wait_for_function("() => !document.querySelector('.rt-Skeleton')", timeout=20_000)
+    expect(page.get_by_text("Pizza Roma Orders").first).to_be_visible()  # the call's page
     (row,) = _calls(site)
     assert row.id == call_id
     assert (row.direction, row.customer_phone, row.dial_status) == ("outbound", TO, "answered")

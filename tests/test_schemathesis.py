@@ -29,7 +29,7 @@ from tests.conftest import admin_headers
 from tests.doubles.livekit_server import LiveKitDouble
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
-from voxie_app.models import CallSession
+from voxie_app.models import CallSession, PhoneNumber, SipOutboundTrunk
 from voxie_app.services import agent_creation, knowledge
 from voxie_app.services import tools as tools_svc
 from voxie_app.services import webhooks as webhooks_svc
@@ -100,8 +100,15 @@ def known_ids(
             session=session,
             body=tools_svc.parse({"name": "schema_tool", "description": "d", "url": TOOL_URL}),
         )
+        trunk = SipOutboundTrunk(name="schema", address="sip.example.com", livekit_trunk_id="ST_s")
+        session.add(trunk)
+        session.flush()
+        number = PhoneNumber(number="+14155550100", outbound_trunk_id=trunk.id)
+        session.add(number)
+        session.flush()
     _KEY["raw"] = admin_headers()["Authorization"].removeprefix("Bearer ")
     yield {
+        "from_number_id": str(number.id),
         "agent_id": str(agent.id),
         "call_session_id": str(call.id),
         "document_id": str(doc.id),
@@ -134,6 +141,10 @@ WEBHOOK_URL = "https://hooks.example.com/voxie"
 TOOL_URL = "https://tools.example.com/slots"
 TOOL_WRITES = ("POST /api/tools", "PUT /api/tools/{tool_id}")
 MCP_WRITES = ("POST /api/tools/mcp", "PUT /api/tools/mcp/{tool_id}")
+# Phone numbers must be real ones (libphonenumber's data, not a pattern); the one
+# called is never the one put on the do-not-call list.
+DNC_NUMBER = "+14155550123"
+CALLED_NUMBER = "+14155550188"
 
 
 def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str, str]) -> None:
@@ -155,6 +166,16 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
         body.update(url=TOOL_URL, headers={}, allowed_tools=[])
         if body.get("name") in tools_svc.BUILTIN_TOOL_NAMES:
             body["name"] = "custom_" + str(body["name"])[:50]
+    if case.operation.label == "POST /api/do-not-call":
+        if "number" in body:
+            body["number"] = DNC_NUMBER
+        for row in body.get("numbers") or []:
+            if isinstance(row, dict):
+                row["number"] = DNC_NUMBER
+    if case.operation.label == "DELETE /api/do-not-call/{number}" and case.path_parameters:
+        case.path_parameters["number"] = DNC_NUMBER
+    if case.operation.label == "POST /api/call/outbound":
+        body.update(to=CALLED_NUMBER, from_number_id=known["from_number_id"])
     if "file" in body and isinstance(body["file"], bytes | Binary):
         body["file"] = FILE_SAMPLES["pdf"]  # a real document of a supported type
     query = case.query if isinstance(case.query, dict) else {}

@@ -253,6 +253,13 @@ class CallRecorder:
         if self._writer is not None:
             await self._writer
 
+    async def discard(self) -> None:
+        """Stop the writer without ending the call (a call that never connected, such as
+        an outbound call nobody answered: its dialler records the outcome)."""
+        self._queue.put_nowait(None)
+        if self._writer is not None:
+            await self._writer
+
 
 def _short(value: Any, limit: int = 600) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)

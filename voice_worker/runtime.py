@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from livekit.agents import Agent, llm
 
 from voice_worker import http_tools, mcp_tools
+from voice_worker.answer import OutboundJob, parse_outbound
 from voice_worker.calldata import CallData, load_targets
 from voice_worker.providers import ProviderMissing, build_llm, build_tts
 from voice_worker.spec_agent import SpecAgent
@@ -41,11 +42,13 @@ class JobMetadata:
     call_session_id: uuid.UUID
     agent_id: uuid.UUID | None
     builder_session_id: str | None = None  # set for a call with Voxie, the builder
+    outbound: OutboundJob | None = None  # set for an outbound phone call (wait for answer)
 
 
 def parse_metadata(raw: str | None) -> JobMetadata:
     """The dispatch metadata `{call_session_id, agent_id}` (or a builder call's
-    `{call_session_id, builder: true, session_id}`); anything else is refused."""
+    `{call_session_id, builder: true, session_id}`; an outbound phone call's adds
+    `outbound: {participant_identity, ringing_timeout_s}`); anything else is refused."""
     try:
         data = json.loads(raw or "")
         call_id = uuid.UUID(str(data["call_session_id"]))
@@ -54,7 +57,9 @@ def parse_metadata(raw: str | None) -> JobMetadata:
             if not session_id or len(session_id) > 100:
                 raise ValueError("session_id")
             return JobMetadata(call_id, None, session_id)
-        return JobMetadata(call_id, uuid.UUID(str(data["agent_id"])))
+        return JobMetadata(
+            call_id, uuid.UUID(str(data["agent_id"])), outbound=parse_outbound(data.get("outbound"))
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise CannotStart(f"bad job metadata: {exc.__class__.__name__}") from exc
 

@@ -34,6 +34,7 @@ from livekit.agents import (
 from livekit.agents import vad as lk_vad
 
 from voice_worker.analysis import analyze_call
+from voice_worker.answer import wait_for_answer
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
 from voice_worker.calldata import CallData
 from voice_worker.providers import (
@@ -231,6 +232,16 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
     session.on("close", on_close)
     ctx.add_shutdown_callback(finish)
     await ctx.connect()
+    if meta.outbound is not None:  # an outbound phone call: say nothing to a ringing line
+        why = await wait_for_answer(
+            ctx.room, identity=meta.outbound.participant_identity, within_s=meta.outbound.wait_s
+        )
+        if why is not None:
+            log.info("call %s not answered: %s", meta.call_session_id, why)
+            finished.set()  # nothing to record here: the dialler records the dial's outcome
+            await recorder.discard()
+            ctx.shutdown(why)
+            return
     await session.start(agent=agent, room=ctx.room, room_options=room_options())
 
 

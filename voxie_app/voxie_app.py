@@ -14,6 +14,7 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     call_detail,
     calls,
     dashboard,
+    do_not_call,
     login,
     not_found,
     settings,

@@ -13,7 +13,9 @@ records every request, and can be told to fail.
         assert lk.calls("CreateRoom")[0].body["name"] == room_name
 
 Implemented: RoomService/CreateRoom, RoomService/DeleteRoom,
-AgentDispatchService/CreateDispatch. Anything else answers 404 `bad_route`.
+AgentDispatchService/CreateDispatch, SIP/CreateSIPParticipant (outbound calls,
+scripted: `script_dial("busy")`; see `SipDialing`). Anything else answers 404
+`bad_route`.
 
 It also accepts the browser's signalling websocket (`GET /rtc` and `/rtc/v1`,
 what `livekit-client` opens with `?access_token=...`) and records each one in
@@ -42,6 +44,7 @@ from google.protobuf.message import DecodeError, Message
 from livekit.protocol import agent_dispatch as proto_dispatch
 from livekit.protocol import models as proto_models
 from livekit.protocol import room as proto_room
+from livekit.protocol import sip as proto_sip
 
 from tests.doubles.http_server import ThreadedServer
 
@@ -78,9 +81,12 @@ class Failure:
 
 
 class _TwirpError(Exception):
-    def __init__(self, status: int, code: str, msg: str) -> None:
+    def __init__(
+        self, status: int, code: str, msg: str, meta: dict[str, str] | None = None
+    ) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg = status, code, msg
+        self.meta = meta or {}
 
 
 def free_port() -> int:
@@ -95,7 +101,111 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-class LiveKitDouble(ThreadedServer):
+# ==== SIP dialling (CreateSIPParticipant) ===============================================
+# Outbound calls. Kept in this block (a mixin of `LiveKitDouble`) so the SIP trunk and
+# dispatch-rule methods can sit in a block of their own.
+
+
+@dataclass(frozen=True)
+class DialScript:
+    """How one scripted dial ends: answered, or a SIP final response as LiveKit sends
+    it (a Twirp error with the SIP status in its metadata: `livekit.SIPStatus`
+    `GRPCStatus` / `TwirpErrorMeta` in livekit/protocol)."""
+
+    sip_status_code: int = 200
+    sip_status: str = "OK"
+    twirp_code: str = ""  # the Twirp code for the SIP code (LiveKit's own mapping)
+    http_status: int = 200
+    delay: float = 0.0  # seconds the phone "rings" before the answer
+
+
+# LiveKit maps 486/480 to ResourceExhausted (HTTP 429), 408 and 504 to DeadlineExceeded
+# (408), 5xx from the far end to FailedPrecondition (412), 603 to PermissionDenied (403).
+DIAL_OUTCOMES: dict[str, DialScript] = {
+    "answered": DialScript(),
+    "busy": DialScript(486, "Busy Here", "resource_exhausted", 429),
+    "no_answer": DialScript(480, "Temporarily Unavailable", "resource_exhausted", 429),
+    "timeout": DialScript(408, "Request Timeout", "deadline_exceeded", 408),
+    "declined": DialScript(603, "Decline", "permission_denied", 403),
+    "failed": DialScript(503, "Service Unavailable", "failed_precondition", 412),
+}
+
+
+class SipDialing:
+    """`SIP/CreateSIPParticipant`: records each request (`dials`) and answers as
+    scripted: `script_dial("busy", "answered")` sets the next outcomes (names in
+    `DIAL_OUTCOMES` or `DialScript`s); unscripted dials are answered at once."""
+
+    _SIP_DIAL_ROUTES: dict[tuple[str, str], tuple[type[Message], str]] = {
+        ("SIP", "CreateSIPParticipant"): (
+            proto_sip.CreateSIPParticipantRequest,
+            "_create_sip_participant",
+        ),
+    }
+
+    def _init_sip_dialing(self) -> None:
+        self.dials: list[proto_sip.CreateSIPParticipantRequest] = []
+        self.sip_participants: list[proto_sip.SIPParticipantInfo] = []
+        self._dial_script: list[DialScript] = []
+        self._dial_lock = threading.Lock()
+
+    def script_dial(self, *outcomes: str | DialScript) -> None:
+        """The next dials end like this, in order."""
+        with self._dial_lock:
+            self._dial_script.extend(
+                DIAL_OUTCOMES[o] if isinstance(o, str) else o for o in outcomes
+            )
+
+    def _reset_sip_dialing(self) -> None:
+        with self._dial_lock:
+            self.dials.clear()
+            self.sip_participants.clear()
+            self._dial_script.clear()
+
+    @staticmethod
+    def _check_sip_call_grant(claims: dict[str, Any]) -> None:
+        if not (claims.get("sip") or {}).get("call"):
+            raise _TwirpError(403, "permission_denied", "SIP call grant required")
+
+    async def _create_sip_participant(
+        self, req: proto_sip.CreateSIPParticipantRequest
+    ) -> proto_sip.SIPParticipantInfo:
+        if not req.sip_trunk_id and not req.HasField("trunk"):
+            raise _TwirpError(400, "invalid_argument", "trunk id is required")
+        if not req.sip_call_to:
+            raise _TwirpError(400, "invalid_argument", "call-to number is required")
+        if not req.room_name:
+            raise _TwirpError(400, "invalid_argument", "room name is required")
+        with self._dial_lock:
+            self.dials.append(req)
+            script = self._dial_script.pop(0) if self._dial_script else DIAL_OUTCOMES["answered"]
+        if script.delay:
+            await asyncio.sleep(script.delay)
+        if script.sip_status_code >= 300:
+            raise _TwirpError(
+                script.http_status,
+                script.twirp_code,
+                f"sip status {script.sip_status_code}: {script.sip_status}",
+                meta={
+                    "sip_status_code": str(script.sip_status_code),
+                    "sip_status": script.sip_status,
+                },
+            )
+        info = proto_sip.SIPParticipantInfo(
+            participant_id=f"PA_{uuid.uuid4().hex[:12]}",
+            participant_identity=req.participant_identity or f"sip_{req.sip_call_to}",
+            room_name=req.room_name,
+            sip_call_id=f"SCL_{uuid.uuid4().hex[:12]}",
+        )
+        with self._dial_lock:
+            self.sip_participants.append(info)
+        return info
+
+
+# ==== end of SIP dialling ===============================================================
+
+
+class LiveKitDouble(SipDialing, ThreadedServer):
     """A LiveKit Twirp API on 127.0.0.1, served from a background thread."""
 
     thread_name = "livekit-double"
@@ -119,6 +229,7 @@ class LiveKitDouble(ThreadedServer):
         self._fail_next: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
         self._closing: asyncio.Event | None = None
+        self._init_sip_dialing()
 
     # ---- public helpers -------------------------------------------------
 
@@ -165,6 +276,7 @@ class LiveKitDouble(ThreadedServer):
             self.ws_connections.clear()
             self._fail_next.clear()
             self.fail_all = False
+        self._reset_sip_dialing()
 
     # ---- lifecycle ----------------------------------------------------------
 
@@ -194,6 +306,7 @@ class LiveKitDouble(ThreadedServer):
             proto_dispatch.CreateAgentDispatchRequest,
             "_create_dispatch",
         ),
+        **SipDialing._SIP_DIAL_ROUTES,
     }
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -222,12 +335,16 @@ class LiveKitDouble(ThreadedServer):
                         await asyncio.wait_for(self._closing.wait(), failure.delay)
                 raise _TwirpError(failure.status, failure.code, failure.msg)
             self._check_grants(method, message, claims)
+            if service == "SIP" and method == "CreateSIPParticipant":
+                self._check_sip_call_grant(claims)
             result: Message = getattr(self, handler_name)(message)
+            if asyncio.iscoroutine(result):  # a handler that takes time (a ringing phone)
+                result = await result
         except _TwirpError as err:
             if not recorded:
                 self._record(service, method, body, claims)
             return web.json_response(
-                {"code": err.code, "msg": err.msg, "meta": {}}, status=err.status
+                {"code": err.code, "msg": err.msg, "meta": err.meta}, status=err.status
             )
         self._record(service, method, body, claims)
         if content_type == "application/json":

@@ -11,6 +11,7 @@ from voxie_app.services.agents import SpecInvalid
 from voxie_app.services.errors import (
     Conflict,
     InvalidInput,
+    InvalidRows,
     NotConfigured,
     NotFound,
     ProviderFailed,
@@ -34,11 +35,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        loc = ["body", *exc.field.split(".")]
-        return JSONResponse(
-            status_code=422,
-            content={"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]},
-        )
+        problems = exc.problems if isinstance(exc, InvalidRows) else [(exc.field, exc.message)]
+        detail = [
+            {"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}
+            for field, message in problems
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:

@@ -9,6 +9,7 @@ from voxie_app.components import charts, ui
 from voxie_app.components.calls_table import calls_table
 from voxie_app.components.knowledge_panel import knowledge_panel
 from voxie_app.components.layout import layout
+from voxie_app.components.outbound_call_dialog import call_number_button, outbound_call_dialog
 from voxie_app.state.agent_detail import AgentDetailState as S
 
 
@@ -142,6 +143,7 @@ def _actions() -> rx.Component:
                 href=S.agent["chat_href"],
             ),
             rx.link(rx.button(rx.icon("phone-call", size=16), "Call"), href=S.agent["call_href"]),
+            call_number_button(S.agent["id"]),
             rx.link(
                 rx.button(rx.icon("pencil", size=16), "Edit", variant="outline"),
                 href=S.agent["edit_href"],
@@ -203,6 +205,7 @@ def _content() -> rx.Component:
 def agent_detail() -> rx.Component:
     return layout(
         _content(),
+        outbound_call_dialog(),
         title=rx.cond(S.found, S.agent["name"], "Agent"),
         actions=_actions(),
     )

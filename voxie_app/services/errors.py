@@ -32,6 +32,20 @@ class InvalidInput(ServiceError):
         self.field = field
 
 
+class InvalidRows(InvalidInput):
+    """Several inputs of one request failed (HTTP 422 listing each): a bulk add or an
+    import reports every bad row at once, so the user fixes them in one go.
+
+    `problems` are `(field, message)` pairs; the first one is also `field`/`message`.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        assert problems, "InvalidRows needs at least one problem"
+        field, message = problems[0]
+        super().__init__(message, field=field)
+        self.problems = problems
+
+
 class NotConfigured(ServiceError):
     """A provider needed for this is not configured (HTTP 503)."""
 

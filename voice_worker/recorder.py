@@ -259,8 +259,13 @@ def _short(value: Any, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def close_outcome(ev: CloseEvent | None, end_reason: str | None) -> tuple[str, str]:
-    """The call's final status and reason from how the session closed."""
+def close_outcome(
+    ev: CloseEvent | None, end_reason: str | None, end_status: str | None = None
+) -> tuple[str, str]:
+    """The call's final status and reason from how the session closed. `end_status`
+    (a call handed to a person: `transferred`) wins: the call left the agent whole."""
+    if end_status is not None:
+        return end_status, end_reason or end_status
     if ev is None:
         return "completed", end_reason or "session_closed"
     if ev.error is not None:

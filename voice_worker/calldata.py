@@ -52,6 +52,9 @@ class CallData:
     end_status: str | None = None
     # Phone calls only: the line the phone tools use (`voice_worker.human_transfer`).
     phone: PhoneLine | None = None
+    # The call's recorder when it is recorded (set by `CallRecorder.attach`): tools queue
+    # their own rows on it so they keep the call's order.
+    recorder: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     # The knowledge-base retriever the `search_knowledge_base` tool uses (anything with
     # `async search(agent_id, query)`); None = `KnowledgeRetriever` from settings.

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from livekit.agents import AgentTask, RunContext, function_tool, llm
 from livekit.agents.llm import ToolError
 from pydantic import Field
+from sqlmodel import Session
 
+from voice_worker.calldata import CallData
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec, TransferNumber
 from voxie_app.services import phone_outcomes, sip_transfer
@@ -39,8 +41,6 @@ from voxie_app.settings import Settings
 
 if TYPE_CHECKING:
     from livekit import rtc
-
-    from voice_worker.calldata import CallData
 
 log = logging.getLogger(__name__)
 
@@ -164,17 +164,24 @@ async def _record(
         return
     call_id = data.call_session_id
 
+    def write_in(session: Session) -> None:
+        phone_outcomes.record_transfer(
+            session=session,
+            call_session_id=call_id,
+            label=label,
+            mode=mode,
+            ok=ok,
+            detail=detail,
+            agent_name=agent_name,
+        )
+
+    if data.recorder is not None:
+        data.recorder.submit(write_in)
+        return
+
     def write() -> None:
         with session_scope() as session:
-            phone_outcomes.record_transfer(
-                session=session,
-                call_session_id=call_id,
-                label=label,
-                mode=mode,
-                ok=ok,
-                detail=detail,
-                agent_name=agent_name,
-            )
+            write_in(session)
 
     try:
         await asyncio.to_thread(write)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from livekit.agents import AgentSession
 from livekit.agents.voice.amd import AMD, AMDCategory, AMDPredictionEvent
+from sqlmodel import Session
 
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec
@@ -106,15 +107,22 @@ async def _record(data: CallData, *, category: str, action: str, agent_name: str
         return
     call_id = data.call_session_id
 
+    def write_in(session: Session) -> None:
+        phone_outcomes.record_voicemail(
+            session=session,
+            call_session_id=call_id,
+            category=category,
+            action=action,
+            agent_name=agent_name,
+        )
+
+    if data.recorder is not None:
+        data.recorder.submit(write_in)
+        return
+
     def write() -> None:
         with session_scope() as session:
-            phone_outcomes.record_voicemail(
-                session=session,
-                call_session_id=call_id,
-                category=category,
-                action=action,
-                agent_name=agent_name,
-            )
+            write_in(session)
 
     try:
         await asyncio.to_thread(write)

@@ -13,7 +13,9 @@ records every request, and can be told to fail.
         assert lk.calls("CreateRoom")[0].body["name"] == room_name
 
 Implemented: RoomService/CreateRoom, RoomService/DeleteRoom,
-AgentDispatchService/CreateDispatch. Anything else answers 404 `bad_route`.
+AgentDispatchService/CreateDispatch; for transfers to a person SIP/TransferSIPParticipant
+and a minimal SIP/CreateSIPParticipant (a warm transfer's second leg), answering from
+`sip_transfer_outcomes` (`SipOutcome`). Anything else answers 404 `bad_route`.
 
 It also accepts the browser's signalling websocket (`GET /rtc` and `/rtc/v1`,
 what `livekit-client` opens with `?access_token=...`) and records each one in
@@ -42,6 +44,7 @@ from google.protobuf.message import DecodeError, Message
 from livekit.protocol import agent_dispatch as proto_dispatch
 from livekit.protocol import models as proto_models
 from livekit.protocol import room as proto_room
+from livekit.protocol import sip as proto_sip
 
 from tests.doubles.http_server import ThreadedServer
 
@@ -78,9 +81,40 @@ class Failure:
 
 
 class _TwirpError(Exception):
-    def __init__(self, status: int, code: str, msg: str) -> None:
+    def __init__(
+        self, status: int, code: str, msg: str, meta: dict[str, str] | None = None
+    ) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg = status, code, msg
+        self.meta = meta or {}
+
+
+# ---- transfer to a person (issue 15, items 5-6): scripted SIP outcomes -------------
+
+
+@dataclass
+class SipOutcome:
+    """How the double answers one TransferSIPParticipant / warm-transfer
+    CreateSIPParticipant: `ok`, a SIP error (`sip_code`, `sip_status`: LiveKit's
+    error metadata, which livekit-api turns into a `SipCallError`), or a transfer
+    the server reports as failed in its response (`failed_reason`, e.g.
+    "STR_RINGING_TIMEOUT")."""
+
+    sip_code: int = 0
+    sip_status: str = ""
+    failed_reason: str = ""
+
+    @classmethod
+    def ok(cls) -> SipOutcome:
+        return cls()
+
+    @classmethod
+    def busy(cls) -> SipOutcome:
+        return cls(486, "Busy Here")
+
+    @classmethod
+    def no_answer(cls) -> SipOutcome:
+        return cls(480, "Temporarily Unavailable")
 
 
 def free_port() -> int:
@@ -119,6 +153,9 @@ class LiveKitDouble(ThreadedServer):
         self._fail_next: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
         self._closing: asyncio.Event | None = None
+        # Transfer to a person: outcomes consumed one per SIP transfer/dial (then ok).
+        self.sip_transfer_outcomes: list[SipOutcome] = []
+        self.sip_participants: list[proto_sip.CreateSIPParticipantRequest] = []
 
     # ---- public helpers -------------------------------------------------
 
@@ -165,6 +202,8 @@ class LiveKitDouble(ThreadedServer):
             self.ws_connections.clear()
             self._fail_next.clear()
             self.fail_all = False
+            self.sip_transfer_outcomes.clear()
+            self.sip_participants.clear()
 
     # ---- lifecycle ----------------------------------------------------------
 
@@ -193,6 +232,16 @@ class LiveKitDouble(ThreadedServer):
         ("AgentDispatchService", "CreateDispatch"): (
             proto_dispatch.CreateAgentDispatchRequest,
             "_create_dispatch",
+        ),
+        # transfer to a person (issue 15, items 5-6)
+        ("SIP", "TransferSIPParticipant"): (
+            proto_sip.TransferSIPParticipantRequest,
+            "_transfer_sip_participant",
+        ),
+        # Minimal, for a warm transfer's second leg only (outbound calls have their own).
+        ("SIP", "CreateSIPParticipant"): (
+            proto_sip.CreateSIPParticipantRequest,
+            "_create_sip_participant",
         ),
     }
 
@@ -227,7 +276,7 @@ class LiveKitDouble(ThreadedServer):
             if not recorded:
                 self._record(service, method, body, claims)
             return web.json_response(
-                {"code": err.code, "msg": err.msg, "meta": {}}, status=err.status
+                {"code": err.code, "msg": err.msg, "meta": err.meta}, status=err.status
             )
         self._record(service, method, body, claims)
         if content_type == "application/json":
@@ -341,6 +390,16 @@ class LiveKitDouble(ThreadedServer):
             not video.get("roomAdmin") or video.get("room") != message.room
         ):
             raise _TwirpError(403, "permission_denied", "roomAdmin grant for the room required")
+        elif method == "TransferSIPParticipant" and (
+            not video.get("roomAdmin")
+            or video.get("room") != message.room_name
+            or not (claims.get("sip") or {}).get("call")
+        ):
+            raise _TwirpError(
+                403, "permission_denied", "roomAdmin for the room and sip.call grants required"
+            )
+        elif method == "CreateSIPParticipant" and not (claims.get("sip") or {}).get("call"):
+            raise _TwirpError(403, "permission_denied", "sip.call grant required")
 
     # ---- the methods ------------------------------------------------------------
 
@@ -387,3 +446,59 @@ class LiveKitDouble(ThreadedServer):
         with self._lock:
             self.dispatches.append(dispatch)
         return dispatch
+
+    # ---- transfer to a person (issue 15, items 5-6) -------------------------------
+
+    def _next_sip_outcome(self) -> SipOutcome:
+        with self._lock:
+            return self.sip_transfer_outcomes.pop(0) if self.sip_transfer_outcomes else SipOutcome()
+
+    @staticmethod
+    def _raise_sip_error(outcome: SipOutcome) -> None:
+        if outcome.sip_code:
+            raise _TwirpError(
+                400 if outcome.sip_code < 500 else 503,
+                "unavailable",
+                f"SIP {outcome.sip_code} {outcome.sip_status}",
+                {"sip_status_code": str(outcome.sip_code), "sip_status": outcome.sip_status},
+            )
+
+    def _transfer_sip_participant(
+        self, req: proto_sip.TransferSIPParticipantRequest
+    ) -> proto_sip.TransferSIPParticipantResponse:
+        if not req.room_name or not req.participant_identity:
+            raise _TwirpError(
+                400, "invalid_argument", "room_name and participant_identity required"
+            )
+        if not req.transfer_to.startswith(("tel:", "sip:")):
+            raise _TwirpError(400, "invalid_argument", "transfer_to must be a tel: or sip: URI")
+        outcome = self._next_sip_outcome()
+        self._raise_sip_error(outcome)
+        if outcome.failed_reason:
+            return proto_sip.TransferSIPParticipantResponse(
+                transfer_id=f"TR_{uuid.uuid4().hex[:12]}",
+                status=proto_sip.STS_TRANSFER_FAILED,
+                reason=proto_sip.SIPTransferReason.Value(outcome.failed_reason),
+            )
+        return proto_sip.TransferSIPParticipantResponse(
+            transfer_id=f"TR_{uuid.uuid4().hex[:12]}",
+            status=proto_sip.STS_TRANSFER_SUCCESSFUL,
+            reason=proto_sip.STR_COMPLETED,
+        )
+
+    def _create_sip_participant(
+        self, req: proto_sip.CreateSIPParticipantRequest
+    ) -> proto_sip.SIPParticipantInfo:
+        """Answers like a dialled person picking up (or the scripted SIP error)."""
+        if not req.sip_call_to or not req.room_name:
+            raise _TwirpError(400, "invalid_argument", "sip_call_to and room_name required")
+        outcome = self._next_sip_outcome()
+        self._raise_sip_error(outcome)
+        with self._lock:
+            self.sip_participants.append(req)
+        return proto_sip.SIPParticipantInfo(
+            participant_id=f"PA_{uuid.uuid4().hex[:12]}",
+            participant_identity=req.participant_identity,
+            room_name=req.room_name,
+            sip_call_id=f"SCL_{uuid.uuid4().hex[:12]}",
+        )

@@ -14,6 +14,7 @@ import aiohttp
 from livekit import api
 from livekit.protocol import sip as proto_sip
 
+from voxie_app.services.errors import NotConfigured
 from voxie_app.services.livekit_gateway import _describe, require_livekit
 from voxie_app.settings import Settings
 
@@ -39,7 +40,10 @@ async def transfer_sip_participant(
     settings: Settings, *, room_name: str, participant_identity: str, number: str
 ) -> TransferOutcome:
     """Ask LiveKit to transfer the caller's SIP participant to `number` (E.164)."""
-    require_livekit(settings)
+    try:
+        require_livekit(settings)
+    except NotConfigured as exc:
+        return TransferOutcome(False, exc.message)
     assert settings.livekit_api_secret is not None
     request = api.TransferSIPParticipantRequest(
         participant_identity=participant_identity,

@@ -77,7 +77,7 @@ class CallRecorder:
         self._session = session
         try:
             data = session.userdata
-        except ValueError:  # a session without userdata
+        except (ValueError, AttributeError):  # a session without userdata
             data = None
         if data is not None and hasattr(data, "recorder"):
             data.recorder = self  # so tools write their own rows in the call's order

@@ -22,6 +22,8 @@ from voxie_app.settings import Settings
 if TYPE_CHECKING:
     from livekit.agents import Agent
 
+    from voice_worker.human_transfer import PhoneLine
+
 
 @dataclass
 class TargetInfo:
@@ -45,6 +47,14 @@ class CallData:
     caller: dict[str, str] = field(default_factory=dict)
     transfers: list[str] = field(default_factory=list)
     end_reason: str | None = None
+    # The call's final status when it ended some other way than `completed`
+    # (e.g. `transferred` after a hand-off to a person).
+    end_status: str | None = None
+    # Phone calls only: the line the phone tools use (`voice_worker.human_transfer`).
+    phone: PhoneLine | None = None
+    # The call's recorder when it is recorded (set by `CallRecorder.attach`): tools queue
+    # their own rows on it so they keep the call's order.
+    recorder: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     # The knowledge-base retriever the `search_knowledge_base` tool uses (anything with
     # `async search(agent_id, query)`); None = `KnowledgeRetriever` from settings.

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, AgentTask
 from livekit.agents.llm import ChatMessage
 from livekit.agents.metrics import LLMModelUsage, STTModelUsage, TTSModelUsage
 from livekit.agents.voice.events import (
@@ -70,15 +70,28 @@ class CallRecorder:
         self.close_event: CloseEvent | None = None
         self.failed_writes = 0
         self._session: AgentSession | None = None
+        self._task_ids: set[str] = set()
 
     # ---------------------------------------------------------------- wiring
     def attach(self, session: AgentSession) -> None:
         self._session = session
+        try:
+            data = session.userdata
+        except (ValueError, AttributeError):  # a session without userdata
+            data = None
+        if data is not None and hasattr(data, "recorder"):
+            data.recorder = self  # so tools write their own rows in the call's order
         self._writer = asyncio.create_task(self._write_loop(), name="voxie-recorder")
         session.on("conversation_item_added", self._on_item)
         session.on("function_tools_executed", self._on_tools)
         session.on("session_usage_updated", self._on_usage)
         session.on("close", self._on_close)
+
+    def submit(self, job: Job) -> None:
+        """Queue a write of a tool's own (a system turn, an outcome) behind the turns
+        already queued, in the writer's order (a write beside it would race for the
+        next turn number)."""
+        self._submit(job)
 
     def _submit(self, job: Job) -> None:
         """Queue `job`, with the usage totals reported since the last write, if any."""
@@ -114,6 +127,12 @@ class CallRecorder:
             new_agent = getattr(item, "new_agent_id", "") or ""
             if getattr(item, "old_agent_id", None) is None:
                 return  # the session's first agent, not a transfer
+            current = self._session.current_agent if self._session else None
+            if isinstance(current, AgentTask):
+                self._task_ids.add(new_agent)
+                return  # a task run inside a tool (e.g. a warm transfer), not a transfer
+            if getattr(item, "old_agent_id", None) in self._task_ids:
+                return  # back from that task to the same agent
             self._submit(
                 lambda s: recording.add_turn(
                     session=s,
@@ -266,8 +285,13 @@ def _short(value: Any, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def close_outcome(ev: CloseEvent | None, end_reason: str | None) -> tuple[str, str]:
-    """The call's final status and reason from how the session closed."""
+def close_outcome(
+    ev: CloseEvent | None, end_reason: str | None, end_status: str | None = None
+) -> tuple[str, str]:
+    """The call's final status and reason from how the session closed. `end_status`
+    (a call handed to a person: `transferred`) wins: the call left the agent whole."""
+    if end_status is not None:
+        return end_status, end_reason or end_status
     if ev is None:
         return "completed", end_reason or "session_closed"
     if ev.error is not None:

@@ -103,10 +103,11 @@ def agent_builder(
     voice: bool,
     llm_override: llm.LLM | None = None,
     context: variables_svc.CallContext | None = None,
+    phone: bool = False,
 ) -> AgentBuilder:
     """A function that builds `SpecAgent`s with providers from settings (or an LLM given),
     rendering each agent's `{{variables}}` from the call's `context` (built-ins only when
-    None) at the moment it is built."""
+    None) at the moment it is built. `phone`: the call is a telephone call."""
     context = context or variables_svc.CallContext(tz=settings.timezone)
 
     def build(
@@ -134,6 +135,7 @@ def agent_builder(
             custom_tools=http_tools.load(spec.custom_tools),
             variables=context.values(agent_name=spec.name, now=utcnow()),
             mcp_servers=mcp_tools.load(spec.custom_tools),
+            phone=phone,
         )
 
     return build

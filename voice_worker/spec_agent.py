@@ -14,7 +14,7 @@ from typing import Annotated
 from livekit.agents import Agent, ModelSettings, RunContext, function_tool, llm
 from pydantic import Field
 
-from voice_worker import http_tools, mcp_tools, prompts
+from voice_worker import http_tools, human_transfer, mcp_tools, prompts
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
@@ -36,9 +36,11 @@ def build_instructions(
     *,
     knowledge: bool = False,
     variables: dict[str, str] | None = None,
+    phone: bool = False,
 ) -> str:
     """The system prompt: the spec's instructions (with the call's `{{variables}}`
-    rendered) plus how to use the enabled tools."""
+    rendered) plus how to use the enabled tools (on a `phone` call, the people it
+    may transfer to)."""
     instructions = variables_svc.render(spec.instructions, variables or {})
     parts = [instructions.strip(), prompts.VOICE_STYLE]
     if spec.language != "en":
@@ -51,6 +53,8 @@ def build_instructions(
     if targets and "transfer_to_agent" in spec.tools:
         lines = [f"- {t.name} (id {t.agent_id}): {t.when or 'when relevant'}" for t in targets]
         parts.append("Colleagues you can transfer to:\n" + "\n".join(lines))
+    if human_transfer.offered(spec, phone=phone):
+        parts.append(human_transfer.instructions_for(spec))
     return "\n\n".join(parts)
 
 
@@ -175,12 +179,14 @@ class SpecAgent(BoundedContextAgent):
         custom_tools: list[http_tools.HttpTool] | None = None,
         mcp_servers: list[mcp_tools.McpServerConfig] | None = None,
         variables: dict[str, str] | None = None,
+        phone: bool = False,
     ) -> None:
         """`custom_tools` / `mcp_servers`: the spec's ready HTTP tools and MCP servers,
         loaded by the caller (the runtime's builder); None loads them here (a database
         read each). An MCP server connects when the agent starts (`VoxieMcpToolset`).
         `variables`: the call's values for `{{name}}` in instructions, greeting and
-        HTTP tool URLs."""
+        HTTP tool URLs. `phone`: a telephone call (`transfer_to_human` is offered when
+        the spec lists people to transfer to)."""
         self.spec = spec
         self.variables = variables or {}
         self.agent_id = agent_id
@@ -192,6 +198,9 @@ class SpecAgent(BoundedContextAgent):
         tools = [TOOLS[name] for name in tool_names(spec, knowledge=knowledge) if name in TOOLS]
         if "transfer_to_agent" in spec.tools and not self.targets:
             tools = [t for t in tools if t is not transfer_to_agent]
+        self.phone = phone
+        if human_transfer.offered(spec, phone=phone):
+            tools.append(human_transfer.transfer_to_human)
         if custom_tools is None:
             custom_tools = http_tools.load(spec.custom_tools)
         self.custom_tools = custom_tools
@@ -222,7 +231,7 @@ class SpecAgent(BoundedContextAgent):
             kwargs["turn_handling"] = {"endpointing": endpointing}
         super().__init__(
             instructions=build_instructions(
-                spec, self.targets, knowledge=knowledge, variables=self.variables
+                spec, self.targets, knowledge=knowledge, variables=self.variables, phone=phone
             ),
             tools=[*tools, *self.mcp_toolsets],
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,

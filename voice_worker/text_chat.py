@@ -159,6 +159,8 @@ class TextChat:
         if not self.closed:
             await self.session.aclose()
         if self.recorder is not None:
-            status, reason = close_outcome(self.recorder.close_event, self.data.end_reason)
+            status, reason = close_outcome(
+                self.recorder.close_event, self.data.end_reason, self.data.end_status
+            )
             await self.recorder.finish(status=status, reason=reason)
             self.recorder = None

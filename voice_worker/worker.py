@@ -33,6 +33,7 @@ from livekit.agents import (
 )
 from livekit.agents import vad as lk_vad
 
+from voice_worker import phone_features
 from voice_worker.analysis import analyze_call
 from voice_worker.answer import wait_for_answer
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
@@ -163,7 +164,12 @@ def fail_call(call_session_id: uuid.UUID, reason: str) -> None:
 def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent, CallData, object]:
     """Build the agent, its userdata and the STT for a job (database reads: run in a thread)."""
     context = None if meta.builder_session_id else load_call_context(meta.call_session_id, settings)
-    build = agent_builder(settings, voice=True, context=context)
+    line = (
+        None
+        if meta.builder_session_id
+        else phone_features.prepare_line(meta.call_session_id, settings)
+    )
+    build = agent_builder(settings, voice=True, context=context, phone=line is not None)
     if meta.builder_session_id is not None:
         spec = VOXIE_SPEC
         agent: Agent = VoxieBuilder(
@@ -182,6 +188,7 @@ def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent,
     )
     if meta.builder_session_id is not None:
         data.extra["session_id"] = meta.builder_session_id
+    data.phone = line
     return agent, data, build_stt(spec, settings, vad)  # type: ignore[arg-type]
 
 
@@ -220,7 +227,7 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
         if finished.is_set():
             return
         finished.set()
-        status, reason = close_outcome(recorder.close_event, data.end_reason)
+        status, reason = close_outcome(recorder.close_event, data.end_reason, data.end_status)
         await recorder.finish(status=status, reason=reason)
         await analyze_call(call_session_id=meta.call_session_id, settings=settings)
 
@@ -243,6 +250,7 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
             ctx.shutdown(why)
             return
     await session.start(agent=agent, room=ctx.room, room_options=room_options())
+    phone_features.session_started(ctx.room, session, data)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

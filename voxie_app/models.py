@@ -17,7 +17,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
@@ -157,6 +165,56 @@ class TransferTarget(BaseModel):
     _check_when = field_validator("when")(_clean_text)
 
 
+TRANSFER_MODES = ("cold", "warm")
+VOICEMAIL_POLICIES = ("hang_up", "leave_message")
+MAX_TRANSFER_NUMBERS = 10
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$"
+_LABEL_RE = re.compile(LABEL_PATTERN)
+
+
+class TransferNumber(BaseModel):
+    """A person (a phone number) a phone call may be handed to.
+
+    The model only ever names a `label`; the number is looked up here, so no number
+    the model or the caller says is ever dialled. `cold` hands the call over at once
+    (SIP transfer); `warm` dials the person first and briefs them with a summary.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(
+        min_length=1,
+        max_length=40,
+        description="A short name the agent uses, e.g. 'billing' (letters, digits, space _ . -).",
+        json_schema_extra={"pattern": LABEL_PATTERN},
+    )
+    number: str = Field(min_length=1, max_length=32, description="E.164, e.g. +14155550123.")
+    when: str = _text(300, default="", description="When to transfer there, in plain words.")
+    mode: Literal["cold", "warm"] = "cold"
+
+    _check_when = field_validator("when")(_clean_text)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        value = value.strip()
+        if not _LABEL_RE.match(value):
+            raise ValueError("must be letters, digits, spaces, _ . or - (at most 40)")
+        return value
+
+    @field_validator("number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        # The one E.164 parser (a leaf module with no service dependencies).
+        from voxie_app.services import e164
+        from voxie_app.services.errors import InvalidInput
+
+        try:
+            return e164.parse(value, field="number")
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+
 class AgentSpec(BaseModel):
     """What a voice agent is: stored as `agents.processed_spec`.
 
@@ -195,6 +253,21 @@ class AgentSpec(BaseModel):
         default_factory=list,
         max_length=10,
         description="Ids of HTTP tools (from /api/tools) this agent may call.",
+    )
+    transfer_numbers: list[TransferNumber] = Field(
+        default_factory=list,
+        max_length=MAX_TRANSFER_NUMBERS,
+        description="People a phone call may be handed to (`transfer_to_human`).",
+    )
+    voicemail_policy: Literal["hang_up", "leave_message"] = Field(
+        default="hang_up",
+        description="Outbound calls answered by a machine: hang up, or leave the message.",
+    )
+    voicemail_message: str = _text(
+        1000,
+        default="",
+        validate_default=True,  # so leave_message without a message is refused
+        description="What to leave on voicemail ({{variables}} allowed).",
     )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
@@ -238,6 +311,25 @@ class AgentSpec(BaseModel):
     def _unique_custom_tools(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
         return list(dict.fromkeys(value))
 
+    @field_validator("voicemail_message")
+    @classmethod
+    def _voicemail_message(cls, value: str, info: ValidationInfo) -> str:
+        value = _clean_text(value)
+        if not value and info.data.get("voicemail_policy") == "leave_message":
+            raise ValueError("a message is required when the voicemail policy is leave_message")
+        return value
+
+    @field_validator("transfer_numbers")
+    @classmethod
+    def _unique_labels(cls, value: list[TransferNumber]) -> list[TransferNumber]:
+        seen: set[str] = set()
+        for entry in value:
+            key = entry.label.casefold()
+            if key in seen:
+                raise ValueError(f"labels must be unique: {entry.label!r} is used twice")
+            seen.add(key)
+        return value
+
     @field_validator("transfer_targets", mode="before")
     @classmethod
     def _plain_ids(cls, value: Any) -> Any:
@@ -267,7 +359,7 @@ class AgentSpec(BaseModel):
 # ------------------------------------------------------------------------- tables
 
 AGENT_STATUSES = ("processing", "ready", "failed")
-CALL_STATUSES = ("active", "completed", "failed")
+CALL_STATUSES = ("active", "completed", "failed", "transferred")
 CALL_KINDS = ("web", "chat", "phone")  # browser voice call, text chat, telephone
 CALL_DIRECTIONS = ("inbound", "outbound")
 VOICE_KINDS = ("web", "phone")  # what "calls" means in counts unless a kind is asked for

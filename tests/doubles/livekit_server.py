@@ -13,9 +13,10 @@ records every request, and can be told to fail.
         assert lk.calls("CreateRoom")[0].body["name"] == room_name
 
 Implemented: RoomService/CreateRoom, RoomService/DeleteRoom,
-AgentDispatchService/CreateDispatch, SIP/CreateSIPParticipant (outbound calls,
-scripted: `script_dial("busy")`; see `SipDialing`). Anything else answers 404
-`bad_route`.
+AgentDispatchService/CreateDispatch, SIP/CreateSIPParticipant (outbound calls and a
+warm transfer's second leg, scripted: `script_dial("busy")`; see `SipDialing`), and
+SIP/TransferSIPParticipant (answering from `sip_transfer_outcomes`, `SipOutcome`).
+Anything else answers 404 `bad_route`.
 
 It also accepts the browser's signalling websocket (`GET /rtc` and `/rtc/v1`,
 what `livekit-client` opens with `?access_token=...`) and records each one in
@@ -87,6 +88,34 @@ class _TwirpError(Exception):
         super().__init__(msg)
         self.status, self.code, self.msg = status, code, msg
         self.meta = meta or {}
+
+
+# ---- transfer to a person (issue 15, items 5-6): scripted SIP outcomes -------------
+
+
+@dataclass
+class SipOutcome:
+    """How the double answers one TransferSIPParticipant / warm-transfer
+    CreateSIPParticipant: `ok`, a SIP error (`sip_code`, `sip_status`: LiveKit's
+    error metadata, which livekit-api turns into a `SipCallError`), or a transfer
+    the server reports as failed in its response (`failed_reason`, e.g.
+    "STR_RINGING_TIMEOUT")."""
+
+    sip_code: int = 0
+    sip_status: str = ""
+    failed_reason: str = ""
+
+    @classmethod
+    def ok(cls) -> SipOutcome:
+        return cls()
+
+    @classmethod
+    def busy(cls) -> SipOutcome:
+        return cls(486, "Busy Here")
+
+    @classmethod
+    def no_answer(cls) -> SipOutcome:
+        return cls(480, "Temporarily Unavailable")
 
 
 def free_port() -> int:
@@ -230,6 +259,8 @@ class LiveKitDouble(SipDialing, ThreadedServer):
         self._lock = threading.Lock()
         self._closing: asyncio.Event | None = None
         self._init_sip_dialing()
+        # Transfer to a person: outcomes consumed one per SIP transfer (then ok).
+        self.sip_transfer_outcomes: list[SipOutcome] = []
 
     # ---- public helpers -------------------------------------------------
 
@@ -276,6 +307,7 @@ class LiveKitDouble(SipDialing, ThreadedServer):
             self.ws_connections.clear()
             self._fail_next.clear()
             self.fail_all = False
+            self.sip_transfer_outcomes.clear()
         self._reset_sip_dialing()
 
     # ---- lifecycle ----------------------------------------------------------
@@ -307,6 +339,11 @@ class LiveKitDouble(SipDialing, ThreadedServer):
             "_create_dispatch",
         ),
         **SipDialing._SIP_DIAL_ROUTES,
+        # transfer to a person (issue 15, items 5-6)
+        ("SIP", "TransferSIPParticipant"): (
+            proto_sip.TransferSIPParticipantRequest,
+            "_transfer_sip_participant",
+        ),
     }
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -458,6 +495,16 @@ class LiveKitDouble(SipDialing, ThreadedServer):
             not video.get("roomAdmin") or video.get("room") != message.room
         ):
             raise _TwirpError(403, "permission_denied", "roomAdmin grant for the room required")
+        elif method == "TransferSIPParticipant" and (
+            not video.get("roomAdmin")
+            or video.get("room") != message.room_name
+            or not (claims.get("sip") or {}).get("call")
+        ):
+            raise _TwirpError(
+                403, "permission_denied", "roomAdmin for the room and sip.call grants required"
+            )
+        elif method == "CreateSIPParticipant" and not (claims.get("sip") or {}).get("call"):
+            raise _TwirpError(403, "permission_denied", "sip.call grant required")
 
     # ---- the methods ------------------------------------------------------------
 
@@ -504,3 +551,42 @@ class LiveKitDouble(SipDialing, ThreadedServer):
         with self._lock:
             self.dispatches.append(dispatch)
         return dispatch
+
+    # ---- transfer to a person (issue 15, items 5-6) -------------------------------
+
+    def _next_sip_outcome(self) -> SipOutcome:
+        with self._lock:
+            return self.sip_transfer_outcomes.pop(0) if self.sip_transfer_outcomes else SipOutcome()
+
+    @staticmethod
+    def _raise_sip_error(outcome: SipOutcome) -> None:
+        if outcome.sip_code:
+            raise _TwirpError(
+                400 if outcome.sip_code < 500 else 503,
+                "unavailable",
+                f"SIP {outcome.sip_code} {outcome.sip_status}",
+                {"sip_status_code": str(outcome.sip_code), "sip_status": outcome.sip_status},
+            )
+
+    def _transfer_sip_participant(
+        self, req: proto_sip.TransferSIPParticipantRequest
+    ) -> proto_sip.TransferSIPParticipantResponse:
+        if not req.room_name or not req.participant_identity:
+            raise _TwirpError(
+                400, "invalid_argument", "room_name and participant_identity required"
+            )
+        if not req.transfer_to.startswith(("tel:", "sip:")):
+            raise _TwirpError(400, "invalid_argument", "transfer_to must be a tel: or sip: URI")
+        outcome = self._next_sip_outcome()
+        self._raise_sip_error(outcome)
+        if outcome.failed_reason:
+            return proto_sip.TransferSIPParticipantResponse(
+                transfer_id=f"TR_{uuid.uuid4().hex[:12]}",
+                status=proto_sip.STS_TRANSFER_FAILED,
+                reason=proto_sip.SIPTransferReason.Value(outcome.failed_reason),
+            )
+        return proto_sip.TransferSIPParticipantResponse(
+            transfer_id=f"TR_{uuid.uuid4().hex[:12]}",
+            status=proto_sip.STS_TRANSFER_SUCCESSFUL,
+            reason=proto_sip.STR_COMPLETED,
+        )

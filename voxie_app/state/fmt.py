@@ -93,6 +93,7 @@ STATUS_COLORS = {
     "completed": "green",
     "active": "blue",
     "failed": "red",
+    "transferred": "violet",
     "ready": "green",
     "processing": "amber",
 }

@@ -21,7 +21,9 @@ from voxie_app.api.routes import (
     health,
     knowledge,
     livekit_webhook,
+    phone_numbers,
     secrets,
+    sip_trunks,
     tools,
     webhooks,
 )
@@ -82,7 +84,18 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         dependencies=[Depends(require_access), Depends(reject_nul_characters)],
         responses=ACCESS_RESPONSES,
     )
-    for module in (agents, knowledge, calls, call_history, analytics, webhooks, secrets, tools):
+    for module in (
+        agents,
+        knowledge,
+        calls,
+        call_history,
+        analytics,
+        webhooks,
+        secrets,
+        tools,
+        phone_numbers,
+        sip_trunks,
+    ):
         protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)
     app.include_router(api)

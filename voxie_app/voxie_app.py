@@ -16,6 +16,7 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     dashboard,
     login,
     not_found,
+    phone,
     settings,
     tools,
 )

@@ -251,8 +251,7 @@ def add_number_dialog() -> rx.Component:
                     "inbound_trunk_id",
                     "Existing inbound trunk id",
                     "optional: empty and Voxie makes one",
-                    placeholder="ST_...",
-                    font_family=MONO,
+                    placeholder="ST_abc123",
                 ),
                 field(
                     "Outbound trunk",

@@ -147,6 +147,14 @@ DNC_NUMBER = "+14155550123"
 CALLED_NUMBER = "+14155550188"
 
 
+PHONE_NUMBER_WRITES = {
+    "POST /api/phone-numbers",
+    "PATCH /api/phone-numbers/{number_id}",
+    "PUT /api/phone-numbers/{number_id}",
+}
+SIP_TRUNK_WRITES = {"POST /api/sip-trunks", "PUT /api/sip-trunks/{trunk_id}"}
+
+
 def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str, str]) -> None:
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
@@ -176,6 +184,19 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
         case.path_parameters["number"] = DNC_NUMBER
     if case.operation.label == "POST /api/call/outbound":
         body.update(to=CALLED_NUMBER, from_number_id=known["from_number_id"])
+    if case.operation.label in PHONE_NUMBER_WRITES:
+        # A valid E.164 number (phonenumbers' data, not a pattern), an existing agent, no
+        # trunk ids (an existing one must exist in LiveKit, an outbound one here).
+        if "number" in body or case.operation.label == "POST /api/phone-numbers":
+            body["number"] = "+14155550123"
+        if "agent_id" in body or case.operation.label.startswith("PUT"):
+            body["agent_id"] = known["agent_id"]
+        body.pop("inbound_trunk_id", None)
+        body.pop("outbound_trunk_id", None)
+    if case.operation.label in SIP_TRUNK_WRITES:
+        # A SIP host, E.164 numbers, and no credentials (a password names a stored secret).
+        body.update(address="sip.example.com", numbers=[], auth_username="")
+        body["auth_password_secret"] = ""
     if "file" in body and isinstance(body["file"], bytes | Binary):
         body["file"] = FILE_SAMPLES["pdf"]  # a real document of a supported type
     query = case.query if isinstance(case.query, dict) else {}

@@ -17,6 +17,7 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     do_not_call,
     login,
     not_found,
+    phone,
     settings,
     tools,
 )

@@ -13,10 +13,17 @@ records every request, and can be told to fail.
         assert lk.calls("CreateRoom")[0].body["name"] == room_name
 
 Implemented: RoomService/CreateRoom, RoomService/DeleteRoom,
-AgentDispatchService/CreateDispatch, SIP/CreateSIPParticipant (outbound calls and a
-warm transfer's second leg, scripted: `script_dial("busy")`; see `SipDialing`), and
-SIP/TransferSIPParticipant (answering from `sip_transfer_outcomes`, `SipOutcome`).
-Anything else answers 404 `bad_route`.
+AgentDispatchService/CreateDispatch; the SIP service's trunks and dispatch rules
+(`SIP/CreateSIPInboundTrunk`, `ListSIPInboundTrunk`, `CreateSIPOutboundTrunk`,
+`UpdateSIPOutboundTrunk`, `ListSIPOutboundTrunk`, `DeleteSIPTrunk`,
+`CreateSIPDispatchRule`, `UpdateSIPDispatchRule`, `ListSIPDispatchRule`,
+`DeleteSIPDispatchRule`: the `sip.admin` grant required, state kept in
+`inbound_trunks`, `outbound_trunks`, `dispatch_rules`, a missing id answered
+`not_found`, two rules on one trunk refused as LiveKit does);
+SIP/CreateSIPParticipant (outbound calls and a warm transfer's second leg,
+scripted: `script_dial("busy")`; see `SipDialing`) and SIP/TransferSIPParticipant
+(answering from `sip_transfer_outcomes`, `SipOutcome`). Anything else answers 404
+`bad_route`.
 
 It also accepts the browser's signalling websocket (`GET /rtc` and `/rtc/v1`,
 what `livekit-client` opens with `?access_token=...`) and records each one in
@@ -234,6 +241,27 @@ class SipDialing:
 # ==== end of SIP dialling ===============================================================
 
 
+# ---- SIP service: trunks and dispatch rules (issue 15, numbers and trunks) -----------
+# Method -> (request message, handler). Placing and transferring calls
+# (CreateSIPParticipant, TransferSIPParticipant) are a separate block.
+SIP_TRUNK_ROUTES: dict[str, tuple[type[Message], str]] = {
+    "CreateSIPInboundTrunk": (proto_sip.CreateSIPInboundTrunkRequest, "_sip_create_inbound"),
+    "ListSIPInboundTrunk": (proto_sip.ListSIPInboundTrunkRequest, "_sip_list_inbound"),
+    "CreateSIPOutboundTrunk": (proto_sip.CreateSIPOutboundTrunkRequest, "_sip_create_outbound"),
+    "UpdateSIPOutboundTrunk": (proto_sip.UpdateSIPOutboundTrunkRequest, "_sip_update_outbound"),
+    "ListSIPOutboundTrunk": (proto_sip.ListSIPOutboundTrunkRequest, "_sip_list_outbound"),
+    "DeleteSIPTrunk": (proto_sip.DeleteSIPTrunkRequest, "_sip_delete_trunk"),
+    "CreateSIPDispatchRule": (proto_sip.CreateSIPDispatchRuleRequest, "_sip_create_rule"),
+    "UpdateSIPDispatchRule": (proto_sip.UpdateSIPDispatchRuleRequest, "_sip_update_rule"),
+    "ListSIPDispatchRule": (proto_sip.ListSIPDispatchRuleRequest, "_sip_list_rules"),
+    "DeleteSIPDispatchRule": (proto_sip.DeleteSIPDispatchRuleRequest, "_sip_delete_rule"),
+}
+
+
+def _sip_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
 class LiveKitDouble(SipDialing, ThreadedServer):
     """A LiveKit Twirp API on 127.0.0.1, served from a background thread."""
 
@@ -256,6 +284,10 @@ class LiveKitDouble(SipDialing, ThreadedServer):
         self.fail_all: bool | Failure = False
         self.fail_all_with = Failure()
         self._fail_next: dict[str, list[Failure]] = {}
+        # SIP service state (trunks and dispatch rules), by LiveKit id.
+        self.inbound_trunks: dict[str, proto_sip.SIPInboundTrunkInfo] = {}
+        self.outbound_trunks: dict[str, proto_sip.SIPOutboundTrunkInfo] = {}
+        self.dispatch_rules: dict[str, proto_sip.SIPDispatchRuleInfo] = {}
         self._lock = threading.Lock()
         self._closing: asyncio.Event | None = None
         self._init_sip_dialing()
@@ -305,6 +337,9 @@ class LiveKitDouble(SipDialing, ThreadedServer):
             self.dispatches.clear()
             self.deleted_rooms.clear()
             self.ws_connections.clear()
+            self.inbound_trunks.clear()
+            self.outbound_trunks.clear()
+            self.dispatch_rules.clear()
             self._fail_next.clear()
             self.fail_all = False
             self.sip_transfer_outcomes.clear()
@@ -344,6 +379,7 @@ class LiveKitDouble(SipDialing, ThreadedServer):
             proto_sip.TransferSIPParticipantRequest,
             "_transfer_sip_participant",
         ),
+        **{("SIP", method): route for method, route in SIP_TRUNK_ROUTES.items()},
     }
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -488,7 +524,10 @@ class LiveKitDouble(SipDialing, ThreadedServer):
     @staticmethod
     def _check_grants(method: str, message: Any, claims: dict[str, Any]) -> None:
         video = claims.get("video") or {}
-        if method in ("CreateRoom", "DeleteRoom"):
+        if method in SIP_TRUNK_ROUTES:
+            if not (claims.get("sip") or {}).get("admin"):
+                raise _TwirpError(403, "permission_denied", "sip admin grant required")
+        elif method in ("CreateRoom", "DeleteRoom"):
             if not video.get("roomCreate"):
                 raise _TwirpError(403, "permission_denied", "roomCreate grant required")
         elif method == "CreateDispatch" and (
@@ -590,3 +629,169 @@ class LiveKitDouble(SipDialing, ThreadedServer):
             status=proto_sip.STS_TRANSFER_SUCCESSFUL,
             reason=proto_sip.STR_COMPLETED,
         )
+
+    # ---- SIP service: trunks and dispatch rules ----------------------------------------
+    # What LiveKit's SIP service keeps; requests are recorded like any other (so tests
+    # assert exactly what Voxie sent, an outbound trunk's password included).
+
+    def _sip_create_inbound(
+        self, req: proto_sip.CreateSIPInboundTrunkRequest
+    ) -> proto_sip.SIPInboundTrunkInfo:
+        trunk = proto_sip.SIPInboundTrunkInfo()
+        trunk.CopyFrom(req.trunk)
+        if not trunk.numbers:
+            raise _TwirpError(400, "invalid_argument", "an inbound trunk needs numbers")
+        trunk.sip_trunk_id = _sip_id("ST")
+        with self._lock:
+            self.inbound_trunks[trunk.sip_trunk_id] = trunk
+        return trunk
+
+    def _sip_list_inbound(
+        self, req: proto_sip.ListSIPInboundTrunkRequest
+    ) -> proto_sip.ListSIPInboundTrunkResponse:
+        with self._lock:
+            items = [
+                t
+                for t in self.inbound_trunks.values()
+                if not req.trunk_ids or t.sip_trunk_id in req.trunk_ids
+            ]
+        return proto_sip.ListSIPInboundTrunkResponse(items=items)
+
+    def _sip_create_outbound(
+        self, req: proto_sip.CreateSIPOutboundTrunkRequest
+    ) -> proto_sip.SIPOutboundTrunkInfo:
+        trunk = proto_sip.SIPOutboundTrunkInfo()
+        trunk.CopyFrom(req.trunk)
+        if not trunk.address:
+            raise _TwirpError(400, "invalid_argument", "an outbound trunk needs an address")
+        trunk.sip_trunk_id = _sip_id("ST")
+        with self._lock:
+            self.outbound_trunks[trunk.sip_trunk_id] = trunk
+        return trunk
+
+    def _sip_update_outbound(
+        self, req: proto_sip.UpdateSIPOutboundTrunkRequest
+    ) -> proto_sip.SIPOutboundTrunkInfo:
+        with self._lock:
+            trunk = self.outbound_trunks.get(req.sip_trunk_id)
+            if trunk is None:
+                raise _TwirpError(404, "not_found", f"no trunk {req.sip_trunk_id}")
+            if req.HasField("replace"):
+                trunk.CopyFrom(req.replace)
+                trunk.sip_trunk_id = req.sip_trunk_id
+            else:
+                update = req.update
+                for name in ("address", "auth_username", "auth_password", "name", "metadata"):
+                    if update.HasField(name):
+                        setattr(trunk, name, getattr(update, name))
+                if update.HasField("transport"):
+                    trunk.transport = update.transport
+                if update.HasField("numbers") and update.numbers.set:
+                    del trunk.numbers[:]
+                    trunk.numbers.extend(update.numbers.set)
+            return trunk
+
+    def _sip_list_outbound(
+        self, req: proto_sip.ListSIPOutboundTrunkRequest
+    ) -> proto_sip.ListSIPOutboundTrunkResponse:
+        with self._lock:
+            items = [
+                t
+                for t in self.outbound_trunks.values()
+                if not req.trunk_ids or t.sip_trunk_id in req.trunk_ids
+            ]
+        return proto_sip.ListSIPOutboundTrunkResponse(items=items)
+
+    def _sip_delete_trunk(self, req: proto_sip.DeleteSIPTrunkRequest) -> proto_sip.SIPTrunkInfo:
+        with self._lock:
+            inbound = self.inbound_trunks.pop(req.sip_trunk_id, None)
+            outbound = self.outbound_trunks.pop(req.sip_trunk_id, None)
+        if inbound is None and outbound is None:
+            raise _TwirpError(404, "not_found", f"no trunk {req.sip_trunk_id}")
+        kind = (
+            proto_sip.SIPTrunkInfo.TRUNK_INBOUND
+            if inbound
+            else proto_sip.SIPTrunkInfo.TRUNK_OUTBOUND
+        )
+        return proto_sip.SIPTrunkInfo(sip_trunk_id=req.sip_trunk_id, kind=kind)
+
+    def _sip_check_rule(self, rule: proto_sip.SIPDispatchRuleInfo) -> None:
+        """LiveKit refuses a rule that would compete with another for the same calls
+        (same trunk, or both on every trunk, neither with a PIN); the lock is held."""
+        if rule.rule.WhichOneof("rule") is None:
+            raise _TwirpError(400, "invalid_argument", "a dispatch rule needs a rule")
+        mine = set(rule.trunk_ids)
+        for other in self.dispatch_rules.values():
+            if other.sip_dispatch_rule_id == rule.sip_dispatch_rule_id:
+                continue
+            theirs = set(other.trunk_ids)
+            if (mine & theirs) or not mine or not theirs:  # no trunks: every trunk
+                raise _TwirpError(
+                    400,
+                    "invalid_argument",
+                    f"Conflicting SIP Dispatch Rules: same trunk as {other.sip_dispatch_rule_id}",
+                )
+
+    def _sip_create_rule(
+        self, req: proto_sip.CreateSIPDispatchRuleRequest
+    ) -> proto_sip.SIPDispatchRuleInfo:
+        rule = proto_sip.SIPDispatchRuleInfo()
+        if req.HasField("dispatch_rule"):
+            rule.CopyFrom(req.dispatch_rule)
+        else:  # the older flat fields
+            rule.rule.CopyFrom(req.rule)
+            rule.trunk_ids.extend(req.trunk_ids)
+            rule.name, rule.metadata = req.name, req.metadata
+            rule.room_config.CopyFrom(req.room_config)
+        rule.sip_dispatch_rule_id = _sip_id("SDR")
+        with self._lock:
+            self._sip_check_rule(rule)
+            self.dispatch_rules[rule.sip_dispatch_rule_id] = rule
+        return rule
+
+    def _sip_update_rule(
+        self, req: proto_sip.UpdateSIPDispatchRuleRequest
+    ) -> proto_sip.SIPDispatchRuleInfo:
+        with self._lock:
+            rule = self.dispatch_rules.get(req.sip_dispatch_rule_id)
+            if rule is None:
+                raise _TwirpError(404, "not_found", f"no dispatch rule {req.sip_dispatch_rule_id}")
+            changed = proto_sip.SIPDispatchRuleInfo()
+            changed.CopyFrom(rule)
+            if req.HasField("replace"):
+                changed.CopyFrom(req.replace)
+            else:
+                update = req.update
+                if update.HasField("rule"):
+                    changed.rule.CopyFrom(update.rule)
+                for name in ("name", "metadata"):
+                    if update.HasField(name):
+                        setattr(changed, name, getattr(update, name))
+                if update.HasField("trunk_ids") and update.trunk_ids.set:
+                    del changed.trunk_ids[:]
+                    changed.trunk_ids.extend(update.trunk_ids.set)
+            changed.sip_dispatch_rule_id = req.sip_dispatch_rule_id
+            self._sip_check_rule(changed)
+            rule.CopyFrom(changed)
+            return rule
+
+    def _sip_list_rules(
+        self, req: proto_sip.ListSIPDispatchRuleRequest
+    ) -> proto_sip.ListSIPDispatchRuleResponse:
+        with self._lock:
+            items = [
+                r
+                for r in self.dispatch_rules.values()
+                if (not req.dispatch_rule_ids or r.sip_dispatch_rule_id in req.dispatch_rule_ids)
+                and (not req.trunk_ids or set(r.trunk_ids) & set(req.trunk_ids))
+            ]
+        return proto_sip.ListSIPDispatchRuleResponse(items=items)
+
+    def _sip_delete_rule(
+        self, req: proto_sip.DeleteSIPDispatchRuleRequest
+    ) -> proto_sip.SIPDispatchRuleInfo:
+        with self._lock:
+            rule = self.dispatch_rules.pop(req.sip_dispatch_rule_id, None)
+        if rule is None:
+            raise _TwirpError(404, "not_found", f"no dispatch rule {req.sip_dispatch_rule_id}")
+        return rule

@@ -23,7 +23,9 @@ from voxie_app.api.routes import (
     knowledge,
     livekit_webhook,
     outbound_calls,
+    phone_numbers,
     secrets,
+    sip_trunks,
     tools,
     webhooks,
 )
@@ -95,6 +97,8 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         tools,
         do_not_call,
         outbound_calls,
+        phone_numbers,
+        sip_trunks,
     ):
         protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)

@@ -12,6 +12,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Tools", routes.TOOLS, "wrench"),
     ("Builder", routes.BUILDER, "sparkles"),
     ("Calls", routes.CALLS, "phone"),
+    ("Phone", routes.PHONE, "phone-call"),
     ("Analytics", routes.ANALYTICS, "chart-column"),
     ("Settings", routes.SETTINGS, "settings"),
 ]

@@ -1,6 +1,6 @@
 """The do-not-call panel: the list (search, pages) for everyone; add and remove for admins.
 
-Mounted on `/do-not-call` for now; the panel is self-contained (it loads itself) so
+Mounted on `/phone` and on `/do-not-call`; the panel is self-contained (it loads itself) so
 it can sit on another page (the Phone page) as it is.
 """
 

@@ -1,4 +1,6 @@
-"""`/do-not-call`: the do-not-call list on a page of its own (until the Phone page hosts it)."""
+"""`/do-not-call`: the do-not-call list alone (it also sits on `/phone`, between the
+numbers and the trunks); a page of its own is a short link to share with whoever keeps
+the list."""
 
 from __future__ import annotations
 
@@ -14,5 +16,5 @@ def do_not_call() -> rx.Component:
     return layout(
         do_not_call_panel(),
         title="Do-not-call list",
-        subtitle="Numbers your agents must never call.",
+        subtitle="Numbers your agents must never call. The list is also on the Phone page.",
     )

@@ -10,6 +10,7 @@ import reflex as rx
 
 from voxie_app import routes
 from voxie_app.components import ui
+from voxie_app.components.do_not_call_panel import do_not_call_panel
 from voxie_app.components.layout import layout
 from voxie_app.components.phone_numbers_panel import (
     add_number_dialog,
@@ -24,7 +25,7 @@ from voxie_app.state.phone import PhoneState as S
 def phone() -> rx.Component:
     return layout(
         numbers_panel(),
-        # The do-not-call panel (components/do_not_call_panel.py) goes here.
+        do_not_call_panel(),
         trunks_panel(),
         add_number_dialog(),
         delete_number_dialog(),

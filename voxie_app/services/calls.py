@@ -211,8 +211,10 @@ def end_call_record(
     call = get_call(session=session, call_session_id=call_session_id)
     if call.ended_at is not None:
         return call
+    last_seen = call.last_activity_at  # before `_finish` moves it to now
     _finish(session, call, status, reason)
-    telephony.bill_line(session=session, call=call)  # a phone call's line (no-op otherwise)
+    # A phone call's line (no-op for other calls), in the same transaction.
+    telephony.bill_line(session=session, call=call, last_seen=last_seen)
     events.publish(
         CALLS_STREAM,
         "call_ended",

@@ -14,6 +14,8 @@ Kept apart from `services.phone_calls` (which imports `services.calls`) so that
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, select
 
 from voxie_app.dbtypes import utcnow
@@ -26,25 +28,30 @@ UNCONNECTED = ("ringing", "no_answer", "busy", "failed")
 ABANDONED = "abandoned"  # reconciler.ABANDONED (not imported: the reconciler imports calls)
 
 
-def connected_seconds(call: CallSession) -> float:
+def connected_seconds(call: CallSession, last_seen: datetime | None = None) -> float:
     """How long the line was up, as well as Voxie knows it.
 
     The call's duration, except for a call the reconciler closed as abandoned: its
-    worker went silent, so the last activity seen ends it (not the reconciler's clock).
+    worker went silent, so the last activity seen before the end (`last_seen`) ends
+    it, not the reconciler's clock.
     """
-    if call.end_reason == ABANDONED and call.last_activity_at is not None:
-        return max(0.0, (call.last_activity_at - call.started_at).total_seconds())
+    if call.end_reason == ABANDONED and last_seen is not None:
+        return max(0.0, (last_seen - call.started_at).total_seconds())
     return max(0.0, call.duration_seconds or 0.0)
 
 
 def bill_line(
-    *, session: Session, call: CallSession, settings: Settings | None = None
+    *,
+    session: Session,
+    call: CallSession,
+    last_seen: datetime | None = None,
+    settings: Settings | None = None,
 ) -> TokenUsage | None:
     """Write the telephony usage row of an ended phone call (None for any other call,
     and for an outbound call that never connected). Idempotent: rewrites the one row."""
     if call.kind != "phone" or call.ended_at is None or call.dial_status in UNCONNECTED:
         return None
-    seconds = round(connected_seconds(call), 3)
+    seconds = round(connected_seconds(call, last_seen), 3)
     price = pricing.cost(pricing.TELEPHONY_MODEL, "phone", audio_seconds=seconds, settings=settings)
     row = session.exec(
         select(TokenUsage).where(

@@ -34,6 +34,7 @@ from voice_worker.runtime import parse_metadata
 from voice_worker.spec_agent import SpecAgent, tool_names
 from voice_worker.worker import RoomSeams, run_call
 from voxie_app.db import session_scope
+from voxie_app.dbtypes import utcnow
 from voxie_app.models import (
     AgentSpec,
     CallSession,
@@ -657,3 +658,164 @@ def test_send_dtmf_is_offered_on_phone_calls_only(openai_double: OpenAIServerDou
     assert tool_names(spec) == []
     with pytest.raises(ValueError, match="tools"):
         AgentSpec.model_validate({"name": "A", "instructions": "x", "tools": ["send_dtmff"]})
+
+
+# ------------------------------------------------- call list, call page, dashboard
+
+
+def _seed_calls() -> dict[str, uuid.UUID]:
+    """An inbound and an outbound phone call on our number, a web call, a chat."""
+    agent_id = make_agent()
+    number_id = make_number(agent_id)
+    start = utcnow() - timedelta(minutes=30)  # the product's clock, at T0
+    made: dict[str, uuid.UUID] = {}
+    with session_scope() as s:
+        for key, kw in {
+            "inbound": {
+                "kind": "phone",
+                "direction": "inbound",
+                "customer_phone": CALLER,
+                "called_number": OUR_NUMBER,
+                "phone_number_id": number_id,
+                "sip_call_id": "SCL_in",
+            },
+            "outbound": {
+                "kind": "phone",
+                "direction": "outbound",
+                "customer_phone": "+14155550199",
+                "called_number": OUR_NUMBER,
+            },
+            "web": {"kind": "web"},
+            "chat": {"kind": "chat"},
+        }.items():
+            call = CallSession(
+                session_id=uuid.uuid4().hex,
+                agent_id=agent_id,
+                room_name=f"room-{key}",
+                started_at=start,
+                **kw,
+            )
+            s.add(call)
+            s.flush()
+            made[key] = call.id
+    with session_scope() as s:
+        for key in ("inbound", "outbound", "web"):
+            calls_svc.end_call_record(session=s, call_session_id=made[key], reason="caller_hung_up")
+    return made
+
+
+@pytest.fixture
+def client(env: Settings):
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import admin_headers
+    from voxie_app.api.app import create_api
+
+    with TestClient(create_api(), headers=admin_headers("viewer")) as c:
+        yield c
+
+
+def _listed(client: Any, **params: str) -> set[uuid.UUID]:
+    r = client.get("/api/calls", params=params)
+    assert r.status_code == 200, r.text
+    return {uuid.UUID(i["id"]) for i in r.json()["items"]}
+
+
+def test_calls_api_filters_by_kind_direction_and_number(client: Any) -> None:
+    ids = _seed_calls()
+    phone = {ids["inbound"], ids["outbound"]}
+    assert _listed(client, kind="phone") == phone
+    assert _listed(client, kind="web") == {ids["web"]}
+    assert _listed(client, kind="phone", direction="inbound") == {ids["inbound"]}
+    assert _listed(client, direction="outbound") == {ids["outbound"]}
+    assert _listed(client, number=OUR_NUMBER) == phone  # ours, both ways
+    assert _listed(client, number=CALLER) == {ids["inbound"]}
+    assert _listed(client, number="+1 (415) 555-0123") == {ids["inbound"]}  # any E.164 spelling
+    assert _listed(client, number="+14155550111") == set()
+    assert _listed(client, number=OUR_NUMBER, direction="outbound") == {ids["outbound"]}
+    items = {i["id"]: i for i in client.get("/api/calls", params={"kind": "phone"}).json()["items"]}
+    inbound = items[str(ids["inbound"])]
+    assert (inbound["direction"], inbound["customer_phone"], inbound["called_number"]) == (
+        "inbound",
+        CALLER,
+        OUR_NUMBER,
+    )
+    csv_rows = client.get("/api/calls/export.csv", params={"number": CALLER}).text
+    assert str(ids["inbound"]) in csv_rows and str(ids["outbound"]) not in csv_rows
+
+    detail = client.get(f"/api/calls/{ids['inbound']}").json()
+    assert (detail["kind"], detail["direction"], detail["called_number"]) == (
+        "phone",
+        "inbound",
+        OUR_NUMBER,
+    )
+    assert detail["variables"]["customer_phone"] == CALLER and detail["sip_call_id"] == "SCL_in"
+    lines = {c["usage_type"]: c for c in detail["costs"]}
+    assert Decimal(str(lines["phone"]["cost_usd"])) > 0
+    web = client.get(f"/api/calls/{ids['web']}").json()
+    assert "phone" not in {c["usage_type"] for c in web["costs"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"number": "4155550123"}, "number"),  # no + and country code
+        ({"number": "+1 555"}, "number"),
+        ({"number": "call me"}, "number"),
+        ({"number": "+" + "1" * 40}, "number"),
+        ({"direction": "both"}, "direction"),
+        ({"kind": "sip"}, "kind"),
+    ],
+)
+def test_bad_phone_filters_answer_422_naming_the_field(
+    client: Any, params: dict[str, str], field: str
+) -> None:
+    for path in ("/api/calls", "/api/calls/export.csv"):
+        r = client.get(path, params=params)
+        assert r.status_code == 422, (path, r.text)
+        assert field in {e["loc"][-1] for e in r.json()["detail"]}
+
+
+def test_dashboard_counts_web_and_phone_calls_apart(client: Any) -> None:
+    _seed_calls()
+    from voxie_app.state.dashboard import fetch_dashboard
+
+    today = client.get("/api/analytics/summary").json()
+    assert (today["total_calls"], today["web_calls"], today["phone_calls"]) == (3, 1, 2)
+    stats = fetch_dashboard("UTC")["stats"]
+    assert (stats["calls"], stats["web"], stats["phone"]) == ("3", "1", "2")
+
+
+def test_calls_page_filters_and_rows_show_direction_and_numbers(env: Settings) -> None:
+    from voxie_app.services import reports
+    from voxie_app.state import calls as calls_state
+    from voxie_app.state.agent_detail import call_rows
+    from voxie_app.state.call_detail import detail_view
+
+    ids = _seed_calls()
+    filters, _ = calls_state.filters_from_query(
+        {"kind": "phone", "direction": "inbound", "number": "+1 415 555 0123"}
+    )
+    assert (filters["direction"], filters["number"]) == ("inbound", CALLER)
+    bad, _ = calls_state.filters_from_query({"direction": "up", "number": "nope"})
+    assert (bad["direction"], bad["number"]) == ("all", "")
+    assert calls_state.query_for(filters, 0) == (
+        "/calls?kind=phone&direction=inbound&number=%2B14155550123"
+    )
+    report_filter = calls_state.build_filter(filters, "UTC")
+    assert (report_filter.direction, report_filter.number) == ("inbound", CALLER)
+    with session_scope() as s:
+        page = reports.list_calls(session=s, filters=report_filter)
+        detail = reports.call_detail(session=s, call_id=ids["inbound"])
+        outbound = reports.list_calls(
+            session=s, filters=reports.CallFilter(kind="phone", direction="outbound")
+        )
+    [row] = call_rows(page.rows, "UTC")
+    assert (row["type"], row["line"]) == ("Phone, inbound", "+1 415-555-0123 → +1 415-555-0100")
+    [out] = call_rows(outbound.rows, "UTC")
+    assert (out["type"], out["line"]) == ("Phone, outbound", "+1 415-555-0100 → +1 415-555-0199")
+    assert detail is not None
+    view = detail_view(detail, "UTC")
+    assert view["call"]["line"] == "+1 415-555-0123 → +1 415-555-0100"
+    telephony_line = next(c for c in view["costs"] if c["kind"] == "Telephony")
+    assert telephony_line["detail"].endswith("on the line, per minute")

@@ -109,7 +109,7 @@ def make_call(
 async def open_phone_chat(
     agent_id: uuid.UUID, call_id: uuid.UUID, settings: Settings, **line: object
 ) -> TextChat:
-    """The worker's path (`phone_features.prepare_line`, `agent_builder(phone=...)`,
+    """The worker's path (`phone_features.prepare_line`, `agent_builder(phone_call=...)`,
     `call_data`) in text mode, the line bound to a room as `session_started` does."""
     phone = phone_features.prepare_line(call_id, settings)
     assert phone is not None
@@ -119,7 +119,7 @@ async def open_phone_chat(
         setattr(phone, key, value)
     spec = load_spec(agent_id)
     context = load_call_context(call_id, settings)
-    build = agent_builder(settings, voice=False, context=context, phone=True)
+    build = agent_builder(settings, voice=False, context=context, phone_call=True)
     agent = build(spec, agent_id, None, False)
     data = call_data(
         settings=settings, spec=spec, agent_id=agent_id, call_session_id=call_id, build=build

@@ -70,12 +70,12 @@ def make_call(agent_id: uuid.UUID, *, direction: str = "outbound") -> uuid.UUID:
 
 
 async def open_call(agent_id: uuid.UUID, call_id: uuid.UUID, settings: Settings) -> TextChat:
-    """The worker's path for a phone call (`prepare_line`, `agent_builder(phone=...)`)."""
+    """The worker's path for a phone call (`prepare_line`, `agent_builder(phone_call=...)`)."""
     line = phone_features.prepare_line(call_id, settings)
     assert line is not None
     spec = load_spec(agent_id)
     build = agent_builder(
-        settings, voice=False, context=load_call_context(call_id, settings), phone=True
+        settings, voice=False, context=load_call_context(call_id, settings), phone_call=True
     )
     data = call_data(
         settings=settings, spec=spec, agent_id=agent_id, call_session_id=call_id, build=build

@@ -59,6 +59,9 @@ class CallData:
     # The knowledge-base retriever the `search_knowledge_base` tool uses (anything with
     # `async search(agent_id, query)`); None = `KnowledgeRetriever` from settings.
     knowledge: Any = None
+    # The LiveKit room of a voice call (anything with `local_participant.publish_dtmf`;
+    # tests give a fake), for tools that act on the line (`send_dtmf`). None in a chat.
+    room: Any = None
 
     async def save_caller_details(self, **details: str) -> None:
         """Keep details in memory and, for a recorded call, on the call row."""

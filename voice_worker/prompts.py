@@ -14,6 +14,11 @@ TOOLS_GUIDE = {
         "When the caller needs one of the colleagues listed below, call "
         "transfer_to_agent with that colleague's id. Never invent ids."
     ),
+    "send_dtmf": (
+        'When an automated phone menu asks you to press a key ("press 1 for sales"), '
+        "or to key in a number, call send_dtmf with those keys, then wait silently for "
+        "the menu's next prompt. Press only keys the menu or your instructions ask for."
+    ),
     "search_knowledge_base": (
         "Before answering a question about the business (prices, hours, policies, "
         "products, services), call search_knowledge_base with a short query and answer "
@@ -71,3 +76,14 @@ TOOL_DRAFT_LIMIT = (
     "may draft. Tell the user an admin can add more on the Tools page (/tools)."
 )
 TOOL_DRAFT_FAILED = "The tool could not be drafted: {reason}. Fix that and call draft_tool again."
+
+# What the model is told when the caller presses keys on their phone (DTMF).
+DTMF_PRESSED = "The caller pressed {keys}."
+DTMF_NO_LINE = "There is no phone line on this call, so no keys can be pressed."
+DTMF_SENT = "Pressed {keys}. Wait for the menu's next prompt before speaking."
+DTMF_FAILED = "The keys could not be sent ({error}). Tell the caller if it matters."
+
+# What a caller hears when the number they dialled is bound to no agent that can answer.
+NOT_IN_SERVICE = (
+    "Sorry, this number is not in service at the moment. Please try again later. Goodbye."
+)

@@ -39,18 +39,33 @@ class CannotStart(Exception):
 
 @dataclass
 class JobMetadata:
-    call_session_id: uuid.UUID
+    # None only for an inbound phone call until the worker has written its row.
+    call_session_id: uuid.UUID | None
     agent_id: uuid.UUID | None
     builder_session_id: str | None = None  # set for a call with Voxie, the builder
     outbound: OutboundJob | None = None  # set for an outbound phone call (wait for answer)
+    # Set for an inbound phone call: LiveKit SIP's dispatch rule for that number
+    # dispatched the job (no `call/start` ran, so there is no call row yet).
+    phone_number_id: uuid.UUID | None = None
+
+
+def _optional_uuid(value: object) -> uuid.UUID | None:
+    return None if value in (None, "") else uuid.UUID(str(value))
 
 
 def parse_metadata(raw: str | None) -> JobMetadata:
     """The dispatch metadata `{call_session_id, agent_id}` (or a builder call's
     `{call_session_id, builder: true, session_id}`; an outbound phone call's adds
-    `outbound: {participant_identity, ringing_timeout_s}`); anything else is refused."""
+    `outbound: {participant_identity, ringing_timeout_s}`, or an inbound phone call's
+    `{phone_number_id, agent_id}` from a SIP dispatch rule); anything else is refused."""
     try:
         data = json.loads(raw or "")
+        if "call_session_id" not in data and "phone_number_id" in data:
+            return JobMetadata(
+                call_session_id=None,
+                agent_id=_optional_uuid(data.get("agent_id")),
+                phone_number_id=uuid.UUID(str(data["phone_number_id"])),
+            )
         call_id = uuid.UUID(str(data["call_session_id"]))
         if data.get("builder") is True:
             session_id = str(data["session_id"])
@@ -72,6 +87,15 @@ def load_spec(agent_id: uuid.UUID) -> AgentSpec:
         raise CannotStart(f"agent {agent_id}: {exc.message}") from exc
     except ValueError as exc:  # a stored spec that no longer validates
         raise CannotStart(f"agent {agent_id} has an invalid spec: {exc}") from exc
+
+
+def call_kind(call_session_id: uuid.UUID | None) -> str | None:
+    """The call row's kind ("web", "phone", "chat"), None without a row (one read)."""
+    if call_session_id is None:
+        return None
+    with session_scope() as session:
+        call = session.get(CallSession, call_session_id)
+        return call.kind if call is not None else None
 
 
 def load_call_context(
@@ -103,11 +127,12 @@ def agent_builder(
     voice: bool,
     llm_override: llm.LLM | None = None,
     context: variables_svc.CallContext | None = None,
-    phone: bool = False,
+    phone_call: bool = False,
 ) -> AgentBuilder:
     """A function that builds `SpecAgent`s with providers from settings (or an LLM given),
     rendering each agent's `{{variables}}` from the call's `context` (built-ins only when
-    None) at the moment it is built. `phone`: the call is a telephone call."""
+    None) at the moment it is built. `phone_call`: the call is on the telephone, so the
+    spec's phone-only tools (`send_dtmf`, `transfer_to_human`) are offered."""
     context = context or variables_svc.CallContext(tz=settings.timezone)
 
     def build(
@@ -135,7 +160,7 @@ def agent_builder(
             custom_tools=http_tools.load(spec.custom_tools),
             variables=context.values(agent_name=spec.name, now=utcnow()),
             mcp_servers=mcp_tools.load(spec.custom_tools),
-            phone=phone,
+            phone_call=phone_call,
         )
 
     return build

@@ -7,26 +7,32 @@ the rules that matter (transfer targets, what is saved) are enforced in code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Annotated
 
-from livekit.agents import Agent, ModelSettings, RunContext, function_tool, llm
+from livekit.agents import Agent, ModelSettings, RunContext, ToolResult, function_tool, llm
 from pydantic import Field
 
 from voice_worker import http_tools, human_transfer, mcp_tools, prompts
 from voice_worker.calldata import CallData, TargetInfo
-from voxie_app.models import AgentSpec
+from voxie_app.models import PHONE_ONLY_TOOLS, AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
 from voxie_app.services import variables as variables_svc
 
 log = logging.getLogger(__name__)
 
 
-def tool_names(spec: AgentSpec, *, knowledge: bool = False) -> list[str]:
+def tool_names(spec: AgentSpec, *, knowledge: bool = False, phone_call: bool = False) -> list[str]:
     """The tools an agent gets: its spec's, with `search_knowledge_base` exactly when
-    it has searchable documents (`knowledge`), whether or not the spec lists it."""
-    names = [t for t in spec.tools if t != "search_knowledge_base"]
+    it has searchable documents (`knowledge`), whether or not the spec lists it, and
+    the phone-only ones (`send_dtmf`) only on a phone call (`phone_call`)."""
+    names = [
+        t
+        for t in spec.tools
+        if t != "search_knowledge_base" and (phone_call or t not in PHONE_ONLY_TOOLS)
+    ]
     return [*names, "search_knowledge_base"] if knowledge else names
 
 
@@ -36,10 +42,10 @@ def build_instructions(
     *,
     knowledge: bool = False,
     variables: dict[str, str] | None = None,
-    phone: bool = False,
+    phone_call: bool = False,
 ) -> str:
     """The system prompt: the spec's instructions (with the call's `{{variables}}`
-    rendered) plus how to use the enabled tools (on a `phone` call, the people it
+    rendered) plus how to use the enabled tools (on a phone call, the people it
     may transfer to)."""
     instructions = variables_svc.render(spec.instructions, variables or {})
     parts = [instructions.strip(), prompts.VOICE_STYLE]
@@ -47,13 +53,13 @@ def build_instructions(
         parts.append(f"Speak in the language with code '{spec.language}'.")
     parts.extend(
         prompts.TOOLS_GUIDE[t]
-        for t in tool_names(spec, knowledge=knowledge)
+        for t in tool_names(spec, knowledge=knowledge, phone_call=phone_call)
         if t in prompts.TOOLS_GUIDE
     )
     if targets and "transfer_to_agent" in spec.tools:
         lines = [f"- {t.name} (id {t.agent_id}): {t.when or 'when relevant'}" for t in targets]
         parts.append("Colleagues you can transfer to:\n" + "\n".join(lines))
-    if human_transfer.offered(spec, phone=phone):
+    if human_transfer.offered(spec, phone=phone_call):
         parts.append(human_transfer.instructions_for(spec))
     return "\n\n".join(parts)
 
@@ -136,7 +142,50 @@ async def search_knowledge_base(
     )
 
 
+# Seconds between two keys `send_dtmf` presses (livekit's own DTMF tool waits 0.3 s):
+# phone menus miss keys sent back to back.
+DTMF_KEY_GAP_SECONDS = 0.3
+DTMF_KEYS = "0123456789*#"
+
+
+def dtmf_code(key: str) -> int:
+    """The DTMF event code of a keypad key (RFC 4733: 0-9, * is 10, # is 11)."""
+    if key.isdigit():
+        return int(key)
+    return {"*": 10, "#": 11}[key]
+
+
+@function_tool
+async def send_dtmf(
+    context: RunContext[CallData],
+    keys: Annotated[
+        str,
+        Field(
+            description="The keys to press, in order: digits 0-9, * and #, e.g. '1' or '4521#'",
+            pattern=r"^[0-9*#]{1,32}$",
+        ),
+    ],
+) -> ToolResult | str:
+    """Press keys on the phone keypad (DTMF), to choose an option in an automated
+    phone menu or key in a number it asks for."""
+    room = context.userdata.room
+    if room is None:
+        return prompts.DTMF_NO_LINE
+    pressed = [k for k in keys if k in DTMF_KEYS]
+    try:
+        for i, key in enumerate(pressed):
+            if i:
+                await asyncio.sleep(DTMF_KEY_GAP_SECONDS)
+            await room.local_participant.publish_dtmf(code=dtmf_code(key), digit=key)
+    except Exception as exc:  # noqa: BLE001 - the line's failure is the model's to handle
+        log.warning("send_dtmf failed: %s", exc)
+        return prompts.DTMF_FAILED.format(error=type(exc).__name__)
+    # No reply: the menu speaks next, and the agent talking over it would be missed.
+    return ToolResult(prompts.DTMF_SENT.format(keys=" ".join(pressed)), reply_required=False)
+
+
 TOOLS = {
+    "send_dtmf": send_dtmf,
     "end_call": end_call,
     "record_caller_details": record_caller_details,
     "transfer_to_agent": transfer_to_agent,
@@ -179,14 +228,14 @@ class SpecAgent(BoundedContextAgent):
         custom_tools: list[http_tools.HttpTool] | None = None,
         mcp_servers: list[mcp_tools.McpServerConfig] | None = None,
         variables: dict[str, str] | None = None,
-        phone: bool = False,
+        phone_call: bool = False,
     ) -> None:
         """`custom_tools` / `mcp_servers`: the spec's ready HTTP tools and MCP servers,
         loaded by the caller (the runtime's builder); None loads them here (a database
         read each). An MCP server connects when the agent starts (`VoxieMcpToolset`).
         `variables`: the call's values for `{{name}}` in instructions, greeting and
-        HTTP tool URLs. `phone`: a telephone call (`transfer_to_human` is offered when
-        the spec lists people to transfer to)."""
+        HTTP tool URLs. `phone_call`: the call is on the telephone (phone-only tools:
+        `send_dtmf`, and `transfer_to_human` when the spec lists people to transfer to)."""
         self.spec = spec
         self.variables = variables or {}
         self.agent_id = agent_id
@@ -195,11 +244,15 @@ class SpecAgent(BoundedContextAgent):
         self.targets = targets or []
         self.handed_over = handed_over
         self.knowledge = knowledge
-        tools = [TOOLS[name] for name in tool_names(spec, knowledge=knowledge) if name in TOOLS]
+        self.phone_call = phone_call
+        tools = [
+            TOOLS[name]
+            for name in tool_names(spec, knowledge=knowledge, phone_call=phone_call)
+            if name in TOOLS
+        ]
         if "transfer_to_agent" in spec.tools and not self.targets:
             tools = [t for t in tools if t is not transfer_to_agent]
-        self.phone = phone
-        if human_transfer.offered(spec, phone=phone):
+        if human_transfer.offered(spec, phone=phone_call):
             tools.append(human_transfer.transfer_to_human)
         if custom_tools is None:
             custom_tools = http_tools.load(spec.custom_tools)
@@ -231,7 +284,11 @@ class SpecAgent(BoundedContextAgent):
             kwargs["turn_handling"] = {"endpointing": endpointing}
         super().__init__(
             instructions=build_instructions(
-                spec, self.targets, knowledge=knowledge, variables=self.variables, phone=phone
+                spec,
+                self.targets,
+                knowledge=knowledge,
+                variables=self.variables,
+                phone_call=phone_call,
             ),
             tools=[*tools, *self.mcp_toolsets],
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,

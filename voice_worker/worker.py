@@ -8,6 +8,12 @@ agent from the stored spec, records the call while it runs, marks it ended
 when the session closes, then runs the post-call analysis. A job that cannot
 start (bad metadata or spec, missing provider key) ends cleanly with the call
 marked `failed` and the reason stored.
+
+An inbound phone call has no row yet: LiveKit SIP's dispatch rule sends
+`{phone_number_id, agent_id}`, so the job waits for the SIP participant, has
+`services.phone_calls` write the row from its `sip.*` attributes, and then runs as
+any call, with a `PhoneLine` relaying key presses and the caller's hang-up. Where a
+job touches the room is in `RoomSeams`, which tests replace with fakes.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass, replace
 from typing import Any
 
 from livekit import local_inference
@@ -33,7 +40,7 @@ from livekit.agents import (
 )
 from livekit.agents import vad as lk_vad
 
-from voice_worker import phone_features
+from voice_worker import phone, phone_features
 from voice_worker.analysis import analyze_call
 from voice_worker.answer import wait_for_answer
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
@@ -58,6 +65,7 @@ from voice_worker.runtime import (
 )
 from voxie_app.db import session_scope
 from voxie_app.services import calls as calls_svc
+from voxie_app.services import phone_calls
 from voxie_app.settings import Settings, get_settings
 
 log = logging.getLogger("voxie.worker")
@@ -130,12 +138,18 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["vad"] = job_vad()
 
 
-def room_options() -> room_io.RoomOptions:
-    """How the session uses the room: the caller's audio at `INPUT_SAMPLE_RATE`."""
+def room_options(participant_identity: str | None = None) -> room_io.RoomOptions:
+    """How the session uses the room: the caller's audio at `INPUT_SAMPLE_RATE`, from
+    `participant_identity` when given (a phone call's SIP participant), else from the
+    first participant who joins."""
+    extra: dict[str, Any] = {}
+    if participant_identity:
+        extra["participant_identity"] = participant_identity
     return room_io.RoomOptions(
         audio_input=room_io.AudioInputOptions(
             sample_rate=INPUT_SAMPLE_RATE, frame_size_ms=INPUT_FRAME_MS
-        )
+        ),
+        **extra,
     )
 
 
@@ -161,6 +175,75 @@ def fail_call(call_session_id: uuid.UUID, reason: str) -> None:
         )
 
 
+async def _start_in_room(
+    ctx: JobContext, session: AgentSession, agent: Agent, options: room_io.RoomOptions
+) -> None:
+    """Join the room (a phone call's job has already) and start the session in it."""
+    if not ctx.room.isconnected():
+        await ctx.connect()
+    await session.start(agent=agent, room=ctx.room, room_options=options)
+
+
+@dataclass(frozen=True)
+class RoomSeams:
+    """Where a job touches the LiveKit room, so tests can fake the room's side: the
+    SIP participant (with its `sip.*` attributes), the not-in-service message, and
+    starting the session in the room."""
+
+    wait_for_sip_caller: Callable[[JobContext], Awaitable[Any]] = phone.wait_for_sip_caller
+    not_in_service: Callable[[JobContext, Settings], Awaitable[None]] = phone.say_not_in_service
+    start_session: Callable[
+        [JobContext, AgentSession, Agent, room_io.RoomOptions], Awaitable[None]
+    ] = _start_in_room
+
+
+ROOM = RoomSeams()
+
+
+def _open_inbound(meta: JobMetadata, attributes: dict[str, str], room_name: str):
+    with session_scope() as session:
+        return phone_calls.open_inbound_call(
+            session=session,
+            phone_number_id=meta.phone_number_id,
+            metadata_agent_id=meta.agent_id,
+            attributes=attributes,
+            room_name=room_name,
+        )
+
+
+async def answer_inbound(
+    ctx: JobContext, meta: JobMetadata, settings: Settings, seams: RoomSeams
+) -> tuple[JobMetadata, Any] | None:
+    """An inbound phone call's start: wait for the SIP caller and write the call row.
+
+    Returns the job's metadata completed with the new row's id and the answering
+    agent, and the SIP participant; or None when the job ends here (no caller came,
+    or the number is not in service: the caller is told so and the row says why).
+    """
+    caller = await seams.wait_for_sip_caller(ctx)
+    if caller is None:
+        ctx.shutdown("no SIP participant joined")
+        return None
+    try:
+        opened = await asyncio.to_thread(
+            _open_inbound, meta, dict(caller.attributes or {}), ctx.room.name
+        )
+    except Exception:
+        log.exception("could not record the phone call in room %s", ctx.room.name)
+        ctx.shutdown("could not record the phone call")
+        return None
+    if not opened.in_service:
+        log.warning(
+            "call %s to %s: the number is not in service (no ready agent bound)",
+            opened.call_session_id,
+            opened.called_number,
+        )
+        await seams.not_in_service(ctx, settings)
+        ctx.shutdown(phone_calls.NOT_IN_SERVICE)
+        return None
+    return replace(meta, call_session_id=opened.call_session_id, agent_id=opened.agent_id), caller
+
+
 def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent, CallData, object]:
     """Build the agent, its userdata and the STT for a job (database reads: run in a thread)."""
     context = None if meta.builder_session_id else load_call_context(meta.call_session_id, settings)
@@ -169,7 +252,7 @@ def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent,
         if meta.builder_session_id
         else phone_features.prepare_line(meta.call_session_id, settings)
     )
-    build = agent_builder(settings, voice=True, context=context, phone=line is not None)
+    build = agent_builder(settings, voice=True, context=context, phone_call=line is not None)
     if meta.builder_session_id is not None:
         spec = VOXIE_SPEC
         agent: Agent = VoxieBuilder(
@@ -192,7 +275,7 @@ def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent,
     return agent, data, build_stt(spec, settings, vad)  # type: ignore[arg-type]
 
 
-async def run_call(ctx: JobContext, settings: Settings) -> None:
+async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM) -> None:
     """Entry point of one call."""
     try:
         meta = parse_metadata(ctx.job.metadata)
@@ -200,14 +283,22 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
         log.error("job %s refused: %s", ctx.job.id, exc.reason)
         ctx.shutdown(exc.reason)
         return
+    caller: Any = None  # a phone call's SIP participant
+    if meta.phone_number_id is not None:
+        answered = await answer_inbound(ctx, meta, settings, seams)
+        if answered is None:
+            return
+        meta, caller = answered
+    call_id = meta.call_session_id
+    assert call_id is not None
 
     vad = ctx.proc.userdata.get("vad")
     try:
         agent, data, stt = await asyncio.to_thread(_prepare, meta, settings, vad)
     except (CannotStart, ProviderMissing) as exc:
         reason = exc.reason if isinstance(exc, CannotStart) else exc.message
-        log.error("call %s cannot start: %s", meta.call_session_id, reason)
-        await asyncio.to_thread(fail_call, meta.call_session_id, reason)
+        log.error("call %s cannot start: %s", call_id, reason)
+        await asyncio.to_thread(fail_call, call_id, reason)
         ctx.shutdown(reason)
         return
     spec = data.spec
@@ -219,17 +310,32 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
         turn_handling=turn_handling(spec, settings),
         conn_options=session_conn_options(settings),
     )
-    recorder = CallRecorder(call_session_id=meta.call_session_id, settings=settings)
+    recorder = CallRecorder(call_session_id=call_id, settings=settings)
     recorder.attach(session)
+    data.room = ctx.room
+    # The phone line's far end: the SIP caller (inbound) or the callee (outbound). Its key
+    # presses reach the agent and its hang-up ends the call (`phone.PhoneLine`).
+    line_identity: str | None = None
+    if caller is not None:
+        line_identity = caller.identity
+    elif meta.outbound is not None:
+        line_identity = meta.outbound.participant_identity
+    relay = None
+    if line_identity is not None:
+        relay = phone.PhoneLine(
+            room=ctx.room, session=session, caller_identity=line_identity, data=data
+        )
     finished = asyncio.Event()
 
     async def finish(_reason: str = "") -> None:
         if finished.is_set():
             return
         finished.set()
+        if relay is not None:
+            relay.detach()
         status, reason = close_outcome(recorder.close_event, data.end_reason, data.end_status)
         await recorder.finish(status=status, reason=reason)
-        await analyze_call(call_session_id=meta.call_session_id, settings=settings)
+        await analyze_call(call_session_id=call_id, settings=settings)
 
     def on_close(_ev: object) -> None:
         # The caller hung up, the agent ended the call, or a provider failed:
@@ -238,8 +344,9 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
 
     session.on("close", on_close)
     ctx.add_shutdown_callback(finish)
-    await ctx.connect()
     if meta.outbound is not None:  # an outbound phone call: say nothing to a ringing line
+        if not ctx.room.isconnected():
+            await ctx.connect()
         why = await wait_for_answer(
             ctx.room, identity=meta.outbound.participant_identity, within_s=meta.outbound.wait_s
         )
@@ -249,8 +356,10 @@ async def run_call(ctx: JobContext, settings: Settings) -> None:
             await recorder.discard()
             ctx.shutdown(why)
             return
-    await session.start(agent=agent, room=ctx.room, room_options=room_options())
+    await seams.start_session(ctx, session, agent, room_options(line_identity))
     phone_features.session_started(ctx.room, session, data)
+    if relay is not None:
+        relay.attach()
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

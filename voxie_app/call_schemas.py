@@ -39,6 +39,9 @@ class CallItem(_FromAttrs):
     outcome: str | None
     cost_usd: Decimal
     turns: int
+    # Phone calls: the other party's number (E.164) and ours that was dialled / called from.
+    customer_phone: str | None = None
+    called_number: str | None = None
 
 
 class CallList(BaseModel):
@@ -121,6 +124,11 @@ class CallDetailOut(BaseModel):
     agent_type: str | None
     kind: str
     direction: str
+    # Phone calls (null otherwise): our number that was dialled (inbound) and its row,
+    # and LiveKit's SIP call id. The other party's number is `variables.customer_phone`.
+    called_number: str | None = None
+    phone_number_id: uuid.UUID | None = None
+    sip_call_id: str | None = None
     status: str
     started_at: datetime
     ended_at: datetime | None
@@ -156,6 +164,9 @@ class CallDetailOut(BaseModel):
             agent_type=c.primary_agent_type,
             kind=c.kind,
             direction=c.direction,
+            called_number=c.called_number,
+            phone_number_id=c.phone_number_id,
+            sip_call_id=c.sip_call_id,
             status=c.call_status,
             started_at=c.started_at,
             ended_at=c.ended_at,

@@ -85,14 +85,18 @@ BoundedJSONObject = Annotated[
 # --------------------------------------------------------------------------- spec
 
 ToolName = Literal[
-    "end_call", "transfer_to_agent", "record_caller_details", "search_knowledge_base"
+    "end_call", "transfer_to_agent", "record_caller_details", "search_knowledge_base", "send_dtmf"
 ]
 ALLOWED_TOOLS: tuple[str, ...] = (
     "end_call",
     "transfer_to_agent",
     "record_caller_details",
     "search_knowledge_base",
+    "send_dtmf",
 )
+# Tools that act on the telephone line: offered on phone calls only (a web call or a
+# chat has no keypad to press).
+PHONE_ONLY_TOOLS: tuple[str, ...] = ("send_dtmf",)
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 

@@ -160,6 +160,9 @@ class AnalyticsSummary(BaseModel):
     active_calls: int
     completed_calls: int
     failed_calls: int
+    # `total_calls` by what carried them: browser voice calls and phone calls.
+    web_calls: int = 0
+    phone_calls: int = 0
     total_minutes: float
     total_cost_usd: Decimal
     average_rating: float | None

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     pricing_overrides: dict[str, dict[str, float | str]] = Field(
         default_factory=dict, validation_alias="VOXIE_PRICING"
     )
+    # What a minute of a phone call costs on the telephony side (the SIP trunk / carrier,
+    # plus LiveKit SIP if it bills), in USD: the "Telephony" line of a phone call's cost.
+    # A placeholder default: set it to your carrier's rate (VOXIE_PRICING["telephony"]
+    # overrides it too).
+    telephony_price_per_minute: float = Field(
+        default=0.01, ge=0, le=100, validation_alias="VOXIE_TELEPHONY_PRICE_PER_MINUTE"
+    )
     analysis_min_user_turns: int = Field(
         default=2, validation_alias="VOXIE_ANALYSIS_MIN_USER_TURNS"
     )

@@ -17,7 +17,19 @@ def _row(call: rx.Var, show_agent: bool) -> rx.Component:
             rx.link(call["when"], href=call["href"], weight="medium", data_testid="call-link"),
         ),
         _cell(call["agent"]) if show_agent else rx.fragment(),
-        _cell(rx.text(call["customer"], max_width="12rem", truncate=True)),
+        _cell(
+            rx.vstack(
+                rx.text(call["customer"], max_width="14rem", truncate=True),
+                rx.cond(
+                    call["line"] != "",
+                    rx.text(
+                        call["line"], size="1", color=rx.color("gray", 10), data_testid="call-line"
+                    ),
+                ),
+                spacing="0",
+            )
+        ),
+        _cell(call["type"], data_testid="call-type"),
         _cell(call["duration"]),
         _cell(ui.pill(call["status"], call["status_color"])),
         _cell(
@@ -39,7 +51,7 @@ def _row(call: rx.Var, show_agent: bool) -> rx.Component:
 
 
 def calls_table(rows: rx.Var, *, show_agent: bool = True) -> rx.Component:
-    headers = ["Started", "Agent", "Caller", "Duration", "Status", "Sentiment", "Outcome"]
+    headers = ["Started", "Agent", "Caller", "Type", "Duration", "Status", "Sentiment", "Outcome"]
     headers += ["Rating", "Cost"]
     if not show_agent:
         headers.remove("Agent")

@@ -353,6 +353,11 @@ def _content() -> rx.Component:
                         rx.text(S.call["agent"], size="2"),
                     ),
                     rx.text("· ", S.call["started"], size="2", color=rx.color("gray", 11)),
+                    ui.pill(S.call["type"], "gray", data_testid="call-type"),
+                    rx.cond(
+                        S.call["line"] != "",
+                        rx.text(S.call["line"], size="2", weight="medium", data_testid="call-line"),
+                    ),
                     align="center",
                     spacing="2",
                     wrap="wrap",

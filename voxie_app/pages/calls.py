@@ -48,6 +48,26 @@ def _date(key: str, label: str) -> rx.Component:
     )
 
 
+def _number() -> rx.Component:
+    """The phone number filter: applied when the field is left (`set_filter` checks it
+    is a number), not on every keystroke, so a half-typed number raises no error."""
+    return rx.vstack(
+        rx.text("Phone number", size="1", weight="medium", color=rx.color("gray", 11)),
+        rx.input(
+            default_value=S.filters["number"],
+            key=S.filters["number"],
+            placeholder="+14155550123",
+            on_blur=lambda v: S.set_filter("number", v),
+            width="100%",
+            size="2",
+            data_testid="filter-number",
+        ),
+        spacing="1",
+        width="100%",
+        min_width="0",
+    )
+
+
 def _filters() -> rx.Component:
     return ui.card(
         rx.grid(
@@ -58,7 +78,9 @@ def _filters() -> rx.Component:
             _select("sentiment", "Sentiment", S.sentiment_options, "Any sentiment"),
             _select("outcome", "Outcome", S.outcome_options, "Any outcome"),
             _select("kind", "Kind", S.kind_options, "Calls and chats"),
-            columns=rx.breakpoints(initial="2", sm="4", lg="7"),
+            _select("direction", "Direction", S.direction_options, "Both directions"),
+            _number(),
+            columns=rx.breakpoints(initial="2", sm="3", lg="9"),
             spacing="3",
             width="100%",
         ),

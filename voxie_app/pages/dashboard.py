@@ -58,7 +58,12 @@ def _stats() -> rx.Component:
             "Calls today",
             S.stats["calls"],
             "phone",
-            S.stats["active"] + " active now",
+            S.stats["web"]
+            + " web · "
+            + S.stats["phone"]
+            + " phone · "
+            + S.stats["active"]
+            + " active now",
             "stat-calls",
         ),
         ui.stat("Minutes today", S.stats["minutes"], "clock", testid="stat-minutes"),

@@ -29,7 +29,8 @@ def _money(value: object) -> Decimal:
 
 
 def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -> AnalyticsSummary:
-    """Today's calls, minutes, cost, rating, resolution rate and sentiment mix."""
+    """Today's calls (web and phone counted apart too), minutes, cost, rating,
+    resolution rate and sentiment mix."""
     start, end = day_bounds(now or utcnow(), tz)
     in_day = sa.and_(
         col(CallSession.started_at) >= start,
@@ -38,6 +39,7 @@ def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -
     )
     status = col(CallSession.call_status)
     resolved = col(CallSession.issue_resolved)
+    kind = col(CallSession.kind)
     row = session.exec(
         select(
             sa.func.count(),
@@ -47,6 +49,8 @@ def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -
             sa.func.coalesce(sa.func.sum(CallSession.duration_seconds), 0.0),
             sa.func.avg(CallSession.call_rating),
             sa.func.avg(sa.case((resolved.is_(True), 1.0), (resolved.is_(False), 0.0))),
+            sa.func.sum(sa.case((kind == "web", 1), else_=0)),
+            sa.func.sum(sa.case((kind == "phone", 1), else_=0)),
         ).where(in_day)
     ).one()
     cost = session.exec(
@@ -59,7 +63,7 @@ def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -
         .where(in_day, col(CallSession.customer_sentiment).is_not(None))
         .group_by(CallSession.customer_sentiment)
     ).all()
-    total, active, completed, failed, seconds, rating, resolution = row
+    total, active, completed, failed, seconds, rating, resolution, web, phone = row
     return AnalyticsSummary(
         date=start.date().isoformat(),
         timezone=tz,
@@ -67,6 +71,8 @@ def summary(*, session: Session, tz: str = "UTC", now: datetime | None = None) -
         active_calls=active or 0,
         completed_calls=completed or 0,
         failed_calls=failed or 0,
+        web_calls=web or 0,
+        phone_calls=phone or 0,
         total_minutes=round(float(seconds or 0) / 60.0, 2),
         total_cost_usd=_money(cost),
         average_rating=round(float(rating), 2) if rating is not None else None,

@@ -14,7 +14,7 @@ from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
-from voxie_app.services import events, ratelimit, webhooks
+from voxie_app.services import events, ratelimit, telephony, webhooks
 from voxie_app.services import variables as variables_svc
 from voxie_app.services.auth import Principal
 from voxie_app.services.call_kinds import BUILDER_NAME
@@ -206,11 +206,15 @@ def _finish(session: Session, call: CallSession, status: str, reason: str) -> Ca
 def end_call_record(
     *, session: Session, call_session_id: uuid.UUID, status: str = "completed", reason: str
 ) -> CallSession:
-    """Mark a call ended (idempotent: an ended call is returned unchanged)."""
+    """Mark a call ended (idempotent: an ended call is returned unchanged); a phone
+    call's telephony line is priced in the same transaction."""
     call = get_call(session=session, call_session_id=call_session_id)
     if call.ended_at is not None:
         return call
+    last_seen = call.last_activity_at  # before `_finish` moves it to now
     _finish(session, call, status, reason)
+    # A phone call's line (no-op for other calls), in the same transaction.
+    telephony.bill_line(session=session, call=call, last_seen=last_seen)
     events.publish(
         CALLS_STREAM,
         "call_ended",

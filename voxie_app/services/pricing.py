@@ -1,7 +1,9 @@
 """One pricing table for every model Voxie meters, overridable in settings.
 
 Prices are list prices in USD: LLMs per 1M input/output tokens, STT per
-minute of audio, TTS per 1M characters. `VOXIE_PRICING` (JSON) overrides or
+minute of audio, TTS per 1M characters, and the telephone line per minute of a
+phone call (model `telephony`, kind `phone`, priced by
+`VOXIE_TELEPHONY_PRICE_PER_MINUTE`). `VOXIE_PRICING` (JSON) overrides or
 adds entries, e.g. `{"gpt-4o-mini": {"kind": "llm", "input": 0.15, "output": 0.6}}`.
 Model names match exactly first, then by the longest known prefix
 (`gpt-4o-mini-2024-07-18` is priced as `gpt-4o-mini`); unknown models cost 0
@@ -16,18 +18,22 @@ from typing import Literal
 
 from voxie_app.settings import Settings, get_settings
 
-Kind = Literal["llm", "stt", "tts"]
+Kind = Literal["llm", "stt", "tts", "phone"]
 UNITS: dict[str, str] = {
     "llm": "USD per 1M tokens",
     "stt": "USD per audio minute",
     "tts": "USD per 1M characters",
+    "phone": "USD per call minute",
 }
+# The usage row of a phone call's line (`TokenUsage.model_name`, kind "phone"): its
+# `audio_seconds` are the call's connected seconds, billed pro rata at the minute price.
+TELEPHONY_MODEL = "telephony"
 
 
 @dataclass(frozen=True)
 class Price:
     kind: Kind
-    input: Decimal  # llm: per 1M input tokens; stt: per minute; tts: per 1M characters
+    input: Decimal  # llm: per 1M input tokens; stt, phone: per minute; tts: per 1M characters
     output: Decimal = Decimal(0)  # llm only: per 1M output tokens
 
 
@@ -58,9 +64,11 @@ _MILLION = Decimal(1_000_000)
 
 
 def prices(settings: Settings | None = None) -> dict[str, Price]:
-    """The table in use: defaults plus the settings' overrides."""
+    """The table in use: defaults, the telephony minute price, then the settings' overrides."""
+    settings = settings or get_settings()
     table = dict(DEFAULT_PRICES)
-    for model, entry in (settings or get_settings()).pricing_overrides.items():
+    table[TELEPHONY_MODEL] = Price("phone", Decimal(str(settings.telephony_price_per_minute)))
+    for model, entry in settings.pricing_overrides.items():
         base = table.get(model)
         kind = str(entry.get("kind", base.kind if base else "llm"))
         if kind not in UNITS:
@@ -108,7 +116,7 @@ def cost(
     if kind == "llm":
         per_in, per_out = price.input / _MILLION, price.output / _MILLION
         total = per_in * input_tokens + per_out * output_tokens
-    elif kind == "stt":
+    elif kind in ("stt", "phone"):
         per_in, per_out = price.input / 60, Decimal(0)
         total = per_in * Decimal(str(audio_seconds))
     else:

@@ -75,6 +75,9 @@ class CallFilter:
     tz: str = "UTC"
     kind: str = "voice"  # one of KIND_FILTERS: voice calls unless chats are asked for
     direction: str | None = None
+    # An E.164 number: phone calls from or to it (the caller's / callee's number, or
+    # ours that was dialled). Callers parse it with `e164.parse` first.
+    number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class CallRow:
     outcome: str | None
     cost_usd: Decimal
     turns: int
+    customer_phone: str | None = None
+    called_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,13 @@ def _call_conditions(f: CallFilter) -> list[Any]:
     conds: list[Any] = [kind_condition(f.kind)]
     if f.direction:
         conds.append(col(CallSession.direction) == f.direction)
+    if f.number:
+        conds.append(
+            sa.or_(
+                col(CallSession.customer_phone) == f.number,
+                col(CallSession.called_number) == f.number,
+            )
+        )
     if f.agent_id is not None:
         conds.append(col(CallSession.agent_id) == f.agent_id)
     # A day at the calendar's ends bounds nothing (and its UTC time would overflow).
@@ -296,7 +308,8 @@ def _rolled(session: Session, filters: CallFilter) -> rollups.Summary | None:
     f = filters
     if f.start is None or f.end is None or f.status or f.sentiment or f.outcome:
         return None
-    if f.kind != "voice" or f.direction:  # the rollups hold voice calls of both directions
+    # The rollups hold voice calls of both directions, of every number.
+    if f.kind != "voice" or f.direction or f.number:
         return None
     start, end = sorted((f.start, f.end))
     if (end - start).days >= MAX_RANGE_DAYS:
@@ -631,6 +644,8 @@ def list_calls(
                 outcome=outcome,
                 cost_usd=_money(call_cost),
                 turns=int(n or 0),
+                customer_phone=c.customer_phone,
+                called_number=c.called_number,
             )
             for c, name, outcome, call_cost, n in rows
         ],

@@ -53,6 +53,7 @@ TOOL_LABELS = {
     "transfer_to_agent": "Transfer the caller to another agent",
     "record_caller_details": "Record the caller's name, phone and email",
     "search_knowledge_base": "Search the knowledge base for answers",
+    "send_dtmf": "Press phone keys in automated menus (phone calls only)",
 }
 
 

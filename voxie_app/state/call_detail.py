@@ -16,7 +16,12 @@ from voxie_app.services import tool_invocations as invocations_svc
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 
-USAGE_LABELS = {"llm": "LLM", "stt": "Speech-to-text", "tts": "Text-to-speech"}
+USAGE_LABELS = {
+    "llm": "LLM",
+    "stt": "Speech-to-text",
+    "tts": "Text-to-speech",
+    "phone": "Telephony",
+}
 LATENCY_SERIES = (
     ("end_of_utterance_delay", "End of utterance"),
     ("transcription_delay", "Transcription"),
@@ -81,6 +86,8 @@ def _usage_detail(part: reports.CostPart) -> str:
         return f"{fmt.duration(part.audio_seconds)} of audio"
     if part.usage_type == "tts":
         return f"{part.characters:,} characters"
+    if part.usage_type == "phone":
+        return f"{fmt.duration(part.audio_seconds)} on the line, per minute"
     return ""
 
 
@@ -118,6 +125,10 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
             "id": str(call.id),
             "agent": detail.agent_label,
             "kind": reports.KIND_LABELS.get(call.kind, call.kind),
+            "type": fmt.call_type(call.kind, call.direction),
+            "line": fmt.phone_line(
+                call.kind, call.direction, call.customer_phone, call.called_number
+            ),
             "agent_href": routes.agent(str(call.agent_id)) if call.agent_id else "",
             "customer": call.customer_name or "Unknown caller",
             "phone": call.customer_phone or "",

@@ -1,4 +1,5 @@
-"""`/calls`: call history with filters (agent, dates, status, sentiment, outcome), paged."""
+"""`/calls`: call history with filters (agent, dates, status, sentiment, outcome, kind,
+direction, phone number), paged."""
 
 from __future__ import annotations
 
@@ -12,16 +13,36 @@ import sqlalchemy as sa
 
 from voxie_app import routes
 from voxie_app.db import session_scope
-from voxie_app.models import CALL_STATUSES
-from voxie_app.services import reports
+from voxie_app.models import CALL_DIRECTIONS, CALL_STATUSES
+from voxie_app.services import e164, reports
+from voxie_app.services.errors import InvalidInput
 from voxie_app.state import fmt, guard
 from voxie_app.state.agent_detail import call_rows
 from voxie_app.state.base import AppState
 
 ALL = "all"
 PAGE_SIZE = 20
-FILTER_KEYS = ("agent", "start", "end", "status", "sentiment", "outcome", "kind")
+FILTER_KEYS = (
+    "agent",
+    "start",
+    "end",
+    "status",
+    "sentiment",
+    "outcome",
+    "kind",
+    "direction",
+    "number",
+)
+NUMBER_HINT = "Enter a phone number in E.164 form, e.g. +14155550123."
 DEFAULT_KIND = "voice"  # chats are kept as calls but listed only when asked for
+
+
+def parse_number(value: str) -> str | None:
+    """The filter's phone number as E.164, or None when it is not one."""
+    try:
+        return e164.parse(value, field="number") if value else None
+    except InvalidInput:
+        return None
 
 
 def parse_day(value: str) -> date | None:
@@ -54,6 +75,8 @@ def build_filter(values: dict[str, str], tz: str) -> reports.CallFilter:
         kind=kind
         if (kind := values.get("kind", DEFAULT_KIND)) in reports.KIND_FILTERS
         else "voice",
+        direction=direction if (direction := pick("direction")) in CALL_DIRECTIONS else None,
+        number=parse_number(values.get("number", "")),
     )
 
 
@@ -66,6 +89,8 @@ def blank_filters() -> dict[str, str]:
         "sentiment": ALL,
         "outcome": ALL,
         "kind": DEFAULT_KIND,
+        "direction": ALL,
+        "number": "",
     }
 
 
@@ -80,6 +105,10 @@ def filters_from_query(query: dict[str, str]) -> tuple[dict[str, str], int]:
             continue
         if key == "kind" and value not in reports.KIND_FILTERS:
             continue
+        if key == "direction" and value not in CALL_DIRECTIONS:
+            continue
+        if key == "number":
+            value = parse_number(value) or ""
         filters[key] = value
     try:
         page = max(0, int(str(query.get("page", "1"))) - 1)
@@ -112,6 +141,9 @@ class CallsState(AppState):
     ]
     kind_options: list[dict[str, str]] = [
         {"value": k, "label": label} for k, label in reports.KIND_FILTER_LABELS.items()
+    ]
+    direction_options: list[dict[str, str]] = [
+        {"value": d, "label": fmt.label(d)} for d in CALL_DIRECTIONS
     ]
 
     @rx.var
@@ -186,6 +218,12 @@ class CallsState(AppState):
             return None
         if key in ("start", "end") and value and parse_day(value) is None:
             return self._toast_error("Enter a date as YYYY-MM-DD.")
+        if key == "number":
+            value = value.strip()
+            if value and (value := parse_number(value) or "") == "":
+                return self._toast_error(NUMBER_HINT)
+            if value == self.filters.get("number", ""):
+                return None  # left the field without changing it
         self.filters = {**self.filters, key: value}
         self.page = 0
         return self._fetch_and_share()

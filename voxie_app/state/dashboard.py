@@ -42,6 +42,8 @@ def fetch_dashboard(tz: str) -> dict[str, Any]:
         "stats": {
             "calls": fmt.number(today.total_calls),
             "active": str(today.active_calls),
+            "web": fmt.number(today.web_calls),
+            "phone": fmt.number(today.phone_calls),
             "minutes": fmt.minutes(today.total_minutes),
             "cost": fmt.money(today.total_cost_usd),
             "rating": fmt.rating(today.average_rating),

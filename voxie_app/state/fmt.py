@@ -6,6 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from voxie_app.services import e164
+
 DASH = "—"
 
 
@@ -88,6 +90,25 @@ def label(value: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def call_type(kind: str, direction: str) -> str:
+    """What carried a call, in a few words: 'Web call', 'Text chat', 'Phone, inbound'."""
+    if kind == "phone":
+        return f"Phone, {direction}"
+    return {"web": "Web call", "chat": "Text chat"}.get(kind, label(kind))
+
+
+def phone_line(
+    kind: str, direction: str, customer_phone: str | None, called_number: str | None
+) -> str:
+    """A phone call's numbers as 'from → to', read the way people write them ('' for a
+    web call or a chat). Inbound: the caller's number to ours; outbound the reverse."""
+    if kind != "phone":
+        return ""
+    theirs = e164.display(customer_phone) if customer_phone else "Unknown number"
+    ours = e164.display(called_number) if called_number else "our number"
+    return f"{theirs} → {ours}" if direction == "inbound" else f"{ours} → {theirs}"
+
+
 SENTIMENT_COLORS = {"positive": "green", "neutral": "gray", "negative": "red", "mixed": "amber"}
 STATUS_COLORS = {
     "completed": "green",
@@ -113,6 +134,7 @@ _NORMAL_ENDINGS = {
     "caller_hung_up": "The caller hung up.",
     "agent_ended": "The agent ended the call.",
     "abandoned": "The call was left open and closed automatically.",
+    "not_in_service": "Nobody answered: the number is not bound to an agent that is ready.",
 }
 _FAILED_PREFIXES = {
     "browser": "The browser could not connect the call.",

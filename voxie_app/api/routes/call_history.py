@@ -18,9 +18,9 @@ from voxie_app.api.deps import PrincipalDep, SettingsDep
 from voxie_app.call_schemas import CallDetailOut, CallItem, CallList, ToolInvocationOut
 from voxie_app.db import session_scope
 from voxie_app.models import CALL_DIRECTIONS, CALL_STATUSES
-from voxie_app.services import reports
+from voxie_app.services import e164, reports
 from voxie_app.services import tool_invocations as invocations_svc
-from voxie_app.services.errors import NotFound
+from voxie_app.services.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/calls", tags=["call history"])
 
@@ -44,6 +44,13 @@ def call_filter(
     kind: Annotated[
         Kind, Query(description="voice (web and phone; the default), all, web, chat or phone")
     ] = "voice",
+    number: Annotated[
+        str | None,
+        Query(
+            max_length=e164.MAX_INPUT_CHARS,
+            description="an E.164 number (+14155550123): phone calls from or to it",
+        ),
+    ] = None,
 ) -> reports.CallFilter:
     if from_ is not None and to is not None and to < from_:
         raise HTTPException(
@@ -52,6 +59,12 @@ def call_filter(
                 {"loc": ["query", "to"], "msg": "must not be before 'from'", "type": "value_error"}
             ],
         )
+    try:
+        phone = e164.parse(number, field="number") if number else None
+    except InvalidInput as exc:
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "number"], "msg": exc.message, "type": "value_error"}]
+        ) from None
     return reports.CallFilter(
         agent_id=agent,
         start=from_,
@@ -62,6 +75,7 @@ def call_filter(
         tz=settings.timezone,
         kind=kind,
         direction=direction,
+        number=phone,
     )
 
 

@@ -11,8 +11,9 @@ text. The agent is a `SpecAgent` (the agent every call and chat runs) with a
 recorded as in a real chat. Two variants, in ABBA blocks of fresh sessions:
 
 - `http`: `check_slots` is a stored HTTP tool (`voice_worker/http_tools.py`) that
-  GETs an instant local aiohttp service on its own thread: schema check, URL
-  template, URL guard's client, response read, `result_path`, invocation record;
+  GETs an instant local aiohttp service in its own process (`bench._slot_service`):
+  schema check, URL template, URL guard's client, response read, `result_path`,
+  invocation record;
 - `noop`: `check_slots` is a built-in function tool with the same raw schema and the
   same result, that does nothing (what the framework costs by itself).
 
@@ -39,9 +40,11 @@ import argparse
 import asyncio
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,34 +100,28 @@ class Marks:
 MARKS = Marks()
 
 
-def _service():  # the aiohttp service on its own thread and loop
-    from aiohttp import web
+class SlotService:
+    """`bench._slot_service` in a subprocess: its port, and the marks it noted."""
 
-    from tests.doubles.http_server import ThreadedServer
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._slot_service"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parent.parent,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
 
-    body = json.dumps({"slots": SLOTS}).encode()
+    def take_marks(self) -> dict[str, list[float]]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/marks", timeout=5) as r:
+            return json.loads(r.read())
 
-    class SlotService(ThreadedServer):
-        thread_name = "bench-slot-service"
-
-        def build_app(self) -> web.Application:
-            async def slots(request: web.Request) -> web.StreamResponse:
-                MARKS.arrived.append(time.perf_counter())
-                response = web.StreamResponse(
-                    headers={"Content-Type": "application/json"},
-                )
-                response.content_length = len(body)
-                await response.prepare(request)
-                await response.write(body)
-                await response.write_eof()
-                MARKS.answered.append(time.perf_counter())
-                return response
-
-            app = web.Application()
-            app.add_routes([web.get("/slots", slots)])
-            return app
-
-    return SlotService().start()
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
 
 
 def _responder(body: dict[str, Any]) -> Any:
@@ -202,7 +199,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     double = OpenAIServerDouble().start()
     double.responder = _responder
-    service = _service()
+    service = SlotService()
     calls: dict[str, list[Call]] = {"http": [], "noop": []}
     block_p50: dict[str, list[float]] = {"http": [], "noop": []}
     TimedAgent = _timed_agent_class()
@@ -260,6 +257,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     for i in range(n):
                         MARKS.clear()
                         await session.run(user_input=f"Anything free on day {i}?")
+                        if variant == "http":  # the service's own marks (its process)
+                            taken = await asyncio.to_thread(service.take_marks)
+                            MARKS.arrived.extend(taken["arrived"])
+                            MARKS.answered.extend(taken["answered"])
                         if not (
                             len(MARKS.parsed)
                             == len(MARKS.arrived)

@@ -34,6 +34,7 @@ import logging
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -300,19 +301,48 @@ def _resolve_secret(name: str) -> str:
         return secrets_svc.value_of(session=session, name=name)
 
 
+# One guarded client per event loop (a call's, or the web app's for chats and the Test
+# button), kept for the loop's life so a tool's service is reached over a kept-alive
+# connection: a second request in a call skips the connect (and TLS handshake). Each new
+# connection still goes through the URL guard when it is opened.
+KEEPALIVE_S = 30.0
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _CLIENTS.get(loop)
+    if client is None or client.is_closed:
+        client = _CLIENTS[loop] = url_guard.guarded_client(
+            limits=httpx.Limits(
+                max_connections=50, max_keepalive_connections=10, keepalive_expiry=KEEPALIVE_S
+            )
+        )
+    return client
+
+
+async def close_clients() -> None:
+    """Close this event loop's client (the end of a call: its kept connections go)."""
+    client = _CLIENTS.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
 async def _send(tool: HttpTool, request: _Request) -> tuple[int, bytes]:
     for value in request.secret_values:
         _REDACT.active[value] = _REDACT.active.get(value, 0) + 1
     try:
         async with (
             asyncio.timeout(tool.timeout_s),
-            url_guard.guarded_client(timeout=httpx.Timeout(tool.timeout_s)) as client,
-            client.stream(
+            _client().stream(
                 request.method,
                 # merged into the template's own query (`params=` would replace it)
                 httpx.URL(request.url).copy_merge_params(request.params),
                 headers=request.headers,
                 json=request.body,
+                timeout=httpx.Timeout(tool.timeout_s),
             ) as response,
         ):
             raw = await _read(response)

@@ -6,17 +6,21 @@ capped, arguments stored with secret values redacted, and one `tool_invocations`
 per call that never breaks the call when it cannot be written.
 
 The row is written off the call's critical path (`record_soon`): the tool's answer
-goes to the model at once, and the database write runs beside the next LLM request.
-`flush()` waits for writes still in flight; the call recorder calls it before it
-flushes or finishes, so nothing is lost when a call ends.
+goes to the model at once, and the database write starts `RECORD_DELAY_S` later, while
+the model works on its reply. (A write on a worker thread still takes the GIL from the
+event loop; started at once, it slowed the next LLM request by a few milliseconds.)
+`flush()` starts every pending write now and waits for them; the call recorder calls it
+before it flushes or finishes, so nothing is lost when a call ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
+import weakref
 from typing import Any
 
 import jsonschema
@@ -31,8 +35,13 @@ log = logging.getLogger(__name__)
 MAX_RESULT_CHARS = tools_svc.MAX_RESULT_CHARS
 MAX_ERROR_CHARS = 300
 _TRUNCATED = " …[truncated]"
-# Invocation writes in flight (a strong reference each, or the loop may drop them).
+RECORD_DELAY_S = 0.3
+# Invocation writes pending or in flight (a strong reference each, or the loop may drop
+# them), and per event loop the event `flush()` sets to start them at once.
 _PENDING: set[asyncio.Task[None]] = set()
+_NOW: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
@@ -100,15 +109,36 @@ def record_invocation(
         log.exception("could not record an invocation of tool %s", tool_name)
 
 
+def _start_now() -> asyncio.Event:
+    loop = asyncio.get_running_loop()
+    event = _NOW.get(loop)
+    if event is None:
+        event = _NOW[loop] = asyncio.Event()
+    return event
+
+
+async def _write_soon(fields: dict[str, Any]) -> None:
+    start_now = _start_now()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RECORD_DELAY_S):
+            await start_now.wait()
+    await asyncio.to_thread(record_invocation, **fields)
+
+
 def record_soon(**fields: Any) -> None:
-    """`record_invocation(**fields)` on a worker thread, without waiting for it."""
-    task = asyncio.get_running_loop().create_task(asyncio.to_thread(record_invocation, **fields))
+    """`record_invocation(**fields)` on a worker thread `RECORD_DELAY_S` from now (or
+    at the next `flush()`), without waiting for it."""
+    task = asyncio.get_running_loop().create_task(_write_soon(fields))
     _PENDING.add(task)
     task.add_done_callback(_PENDING.discard)
 
 
 async def flush() -> None:
-    """Wait until every invocation write started on this event loop is done."""
+    """Start every pending invocation write of this event loop now and wait for them."""
     loop = asyncio.get_running_loop()
     while mine := [t for t in _PENDING if t.get_loop() is loop]:
+        event = _start_now()
+        event.set()
         await asyncio.gather(*mine, return_exceptions=True)
+        if _NOW.get(loop) is event:
+            del _NOW[loop]  # later writes wait their delay again

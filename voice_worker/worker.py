@@ -40,7 +40,7 @@ from livekit.agents import (
 )
 from livekit.agents import vad as lk_vad
 
-from voice_worker import phone, phone_features
+from voice_worker import http_tools, phone, phone_features
 from voice_worker.analysis import analyze_call
 from voice_worker.answer import wait_for_answer
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
@@ -335,6 +335,7 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
             relay.detach()
         status, reason = close_outcome(recorder.close_event, data.end_reason, data.end_status)
         await recorder.finish(status=status, reason=reason)
+        await http_tools.close_clients()
         await analyze_call(call_session_id=call_id, settings=settings)
 
     def on_close(_ev: object) -> None:

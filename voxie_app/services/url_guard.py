@@ -410,7 +410,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 def guarded_client(
-    *, allow: AllowList | None = None, resolver: Resolver | None = None, **kwargs: typing.Any
+    *,
+    allow: AllowList | None = None,
+    resolver: Resolver | None = None,
+    limits: httpx.Limits | None = None,
+    **kwargs: typing.Any,
 ) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` for user-given URLs: guarded connects, no redirects, no proxies.
 
@@ -418,7 +422,7 @@ def guarded_client(
     system resolver (tests inject one to play DNS rebinding).
     """
     return httpx.AsyncClient(
-        transport=GuardedTransport(allow=allow, resolver=resolver),
+        transport=GuardedTransport(allow=allow, resolver=resolver, limits=limits),
         follow_redirects=False,
         trust_env=False,
         **kwargs,

@@ -211,7 +211,8 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
 
 def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:
     """min <= max endpointing delay, also against the stored spec (both are always sent);
-    transfer targets are another existing agent, and enable the tool they need."""
+    transfer targets are another existing agent, and enable the tool they need; people
+    to transfer to have valid numbers and unique labels; leave_message has a message."""
     low, high = spec.get("min_endpointing_delay"), spec.get("max_endpointing_delay")
     if isinstance(low, int | float) or isinstance(high, int | float):
         low = low if isinstance(low, int | float) else 0.0
@@ -228,6 +229,20 @@ def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:
         spec["tools"] = [*list(dict.fromkeys(tools))[:9], "transfer_to_agent"]
     elif isinstance(spec.get("tools"), list) and "transfer_to_agent" not in spec["tools"]:
         spec["transfer_targets"] = []  # none stored from an earlier request either
+    people = spec.get("transfer_numbers")
+    if isinstance(people, list):
+        # Labels unique and plain, numbers that exist (libphonenumber): rules no schema
+        # states (tests/test_transfer_spec.py).
+        spec["transfer_numbers"] = [
+            {**p, "label": f"Person {i}", "number": "+14155550100", "when": "when asked"}
+            for i, p in enumerate(people[:10])
+            if isinstance(p, dict)
+        ]
+    if (
+        spec.get("voicemail_policy") == "leave_message"
+        and not str(spec.get("voicemail_message") or "").strip()
+    ):
+        spec["voicemail_message"] = "Please call us back."
 
 
 def _documented(case: schemathesis.Case, status: int) -> bool:

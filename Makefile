@@ -16,7 +16,7 @@ test: install-dev ## lint and run the whole test suite
 	bash scripts/system_packages.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest
 	bash scripts/clock_check.sh
 
 clock-check: install-dev ## the time-sensitive tests at fixed instants (libfaketime)

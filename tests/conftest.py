@@ -43,23 +43,6 @@ PROVIDER_ENV = (
 Settings.model_config["env_file"] = None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Worker groups for `make test`'s `pytest -n 2 --dist loadgroup`.
-
-    A module's tests stay on one worker, so its module-scoped servers and databases
-    start once; every module that starts the real app shares one worker, since their
-    production builds share `.web/` (the app runner's file lock would serialise them
-    anyway, with the other worker idle). Without `-n` the marks do nothing.
-    """
-    for item in items:
-        module = getattr(item, "module", None)
-        starts_app = module is not None and any(
-            hasattr(module, name) for name in ("run_app", "seeded_app")
-        )
-        group = "app" if starts_app or "browser" in item.keywords else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 def alembic_config(url: str) -> Config:
     cfg = Config(str(ROOT_DIR / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", url)

@@ -52,7 +52,8 @@ def test_first_run_setup_then_sign_out_and_in(fresh, browser) -> None:
     page.get_by_test_id("password").fill(ADMIN[1])
     page.get_by_test_id("confirm").fill(ADMIN[1])
     page.get_by_test_id("create-admin").click()
-    expect(page.get_by_test_id("user-menu")).to_contain_text("Olive Owner", timeout=30_000)
+    # Hashing the password (argon2) and the first page after it: slow on a loaded machine.
+    expect(page.get_by_test_id("user-menu")).to_contain_text("Olive Owner", timeout=60_000)
     # Setup is closed once an admin exists.
     page.goto(app.base + "/setup")
     expect(page).to_have_url(re.compile(r"/login"), timeout=20_000)

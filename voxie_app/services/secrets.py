@@ -116,6 +116,10 @@ def check_name(name: str, *, field: str = "name") -> str:
     return name
 
 
+# One line of text: no NUL, CR or LF anywhere (the API schema states it as this pattern).
+VALUE_PATTERN = r"^[^\x00\r\n]+$"
+
+
 def _check_value(value: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidInput("give the secret's value as text", field="value")

@@ -30,8 +30,15 @@ class SecretPut(BaseModel):
     # echo it back; the service checks it is one line of text. Out of the repr too.
     value: Annotated[
         Any,
-        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": secrets_svc.MAX_VALUE}),
-    ] = Field(repr=False, description="The value; stored encrypted, never returned.")
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": secrets_svc.MAX_VALUE,
+                "pattern": secrets_svc.VALUE_PATTERN,
+            }
+        ),
+    ] = Field(repr=False, description="The value, one line; stored encrypted, never returned.")
 
 
 class SecretPublic(BaseModel):

@@ -6,8 +6,8 @@ import reflex as rx
 
 from voxie_app import routes
 from voxie_app.components import ui
-from voxie_app.models import ALLOWED_TOOLS
-from voxie_app.state.agent_form import FORM_ERROR, tool_label
+from voxie_app.models import ALLOWED_TOOLS, MAX_TRANSFER_NUMBERS
+from voxie_app.state.agent_form import FORM_ERROR, MODE_LABELS, VOICEMAIL_LABELS, tool_label
 from voxie_app.state.agents import CUSTOM_MODEL
 from voxie_app.state.agents import AgentsState as S
 
@@ -347,6 +347,110 @@ def _targets() -> rx.Component:
     )
 
 
+def _number_row(row: rx.Var, index: rx.Var) -> rx.Component:
+    """One person a phone call may go to: label, E.164 number, when, cold or warm."""
+    return rx.flex(
+        rx.input(
+            value=row["label"],
+            on_change=lambda v: S.set_number(index, "label", v),
+            placeholder="Label, e.g. billing",
+            aria_label="Label",
+            width="9rem",
+            data_testid="number-label",
+        ),
+        rx.input(
+            value=row["number"],
+            on_change=lambda v: S.set_number(index, "number", v),
+            placeholder="+14155550123",
+            aria_label="Phone number",
+            input_mode="tel",
+            width="10rem",
+            data_testid="number-number",
+        ),
+        rx.input(
+            value=row["when"],
+            on_change=lambda v: S.set_number(index, "when", v),
+            placeholder="When, e.g. billing questions",
+            aria_label="When to use",
+            flex="1",
+            min_width="10rem",
+            data_testid="number-when",
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Transfer mode", data_testid="number-mode"),
+            rx.select.content(
+                *[rx.select.item(text, value=mode) for mode, text in MODE_LABELS.items()]
+            ),
+            value=row["mode"],
+            on_change=lambda v: S.set_number(index, "mode", v),
+        ),
+        rx.icon_button(
+            rx.icon("trash-2", size=16),
+            variant="ghost",
+            color_scheme="red",
+            on_click=S.remove_number(index),
+            aria_label="Remove transfer number",
+            type="button",
+        ),
+        spacing="2",
+        width="100%",
+        align="center",
+        wrap="wrap",
+        data_testid="transfer-number-row",
+    )
+
+
+def _numbers() -> rx.Component:
+    return rx.vstack(
+        ui.muted(
+            "Phone calls only: the agent may hand the caller to one of these people "
+            "(the transfer_to_human tool). Numbers in E.164, e.g. +14155550123."
+        ),
+        rx.foreach(S.form_numbers, _number_row),
+        rx.cond(
+            S.form_numbers.length() < MAX_TRANSFER_NUMBERS,
+            rx.button(
+                rx.icon("plus", size=14),
+                "Add transfer number",
+                variant="soft",
+                size="1",
+                on_click=S.add_number,
+                type="button",
+                data_testid="add-transfer-number",
+            ),
+        ),
+        ui.field_error(_err("transfer_numbers")),
+        spacing="2",
+        width="100%",
+        id="agent-field-transfer_numbers",
+        scroll_margin="1rem",
+    )
+
+
+def _voicemail() -> rx.Component:
+    options = [{"value": v, "label": text} for v, text in VOICEMAIL_LABELS.items()]
+    return rx.vstack(
+        _select(
+            "voicemail_policy",
+            "When a machine answers",
+            options,
+            "outbound calls",
+        ),
+        rx.cond(
+            S.form["voicemail_policy"] == "leave_message",
+            _textarea(
+                "voicemail_message",
+                "Voicemail message",
+                "required · {{variables}} allowed",
+                rows="3",
+                placeholder="Hi {{first_name|there}}, this is {{agent_name}} ...",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def _two(*children: rx.Component) -> rx.Component:
     return rx.grid(
         *children, columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%"
@@ -405,6 +509,8 @@ def agent_dialog() -> rx.Component:
                 _group("Tools", _tools()),
                 _group("Custom tools", _custom_tools()),
                 _group("Transfers", _targets()),
+                _group("Transfer to a person", _numbers()),
+                _group("Voicemail", _voicemail()),
                 _group(
                     "Turn-taking",
                     _two(

@@ -25,6 +25,8 @@ TEXT_FIELDS = (
     "temperature",
     "min_endpointing_delay",
     "max_endpointing_delay",
+    "voicemail_policy",
+    "voicemail_message",
 )
 NUMBER_FIELDS = ("temperature", "min_endpointing_delay", "max_endpointing_delay")
 OPTIONAL_NUMBERS = ("min_endpointing_delay", "max_endpointing_delay")
@@ -42,11 +44,24 @@ FIELD_ORDER = (
     "tools",
     "custom_tools",
     "transfer_targets",
+    "transfer_numbers",
+    "voicemail_policy",
+    "voicemail_message",
     "min_endpointing_delay",
     "max_endpointing_delay",
 )
-# Stand-ins for required fields that failed, so one pass can still check the rest.
-_PLACEHOLDERS = {"name": "x", "instructions": "x"}
+# Stand-ins for required fields that failed, so one pass can still check the rest
+# (a voicemail message is required by the leave_message policy, so it has one too).
+_PLACEHOLDERS = {"name": "x", "instructions": "x", "voicemail_message": "x"}
+NUMBER_ROW_KEYS = ("label", "number", "when", "mode")
+VOICEMAIL_LABELS = {
+    "hang_up": "Hang up",
+    "leave_message": "Leave a message",
+}
+MODE_LABELS = {
+    "cold": "Cold: hand the call over at once",
+    "warm": "Warm: brief the person first",
+}
 
 TOOL_LABELS = {
     "end_call": "End the call when the conversation is over",
@@ -75,11 +90,27 @@ def blank_form() -> dict[str, str]:
         "temperature": _num(defaults.temperature),
         "min_endpointing_delay": "",
         "max_endpointing_delay": "",
+        "voicemail_policy": defaults.voicemail_policy,
+        "voicemail_message": "",
     }
 
 
 def blank_tools() -> list[str]:
     return list(AgentSpec(name="x", instructions="x").tools)
+
+
+def blank_number() -> dict[str, str]:
+    """A new transfer-number row: cold (the simplest) until the admin picks warm."""
+    return {"label": "", "number": "", "when": "", "mode": "cold"}
+
+
+def numbers_from_spec(spec: dict[str, Any]) -> list[dict[str, str]]:
+    """A spec's `transfer_numbers` as the form's rows (every key a string)."""
+    return [
+        {key: str(row.get(key) or blank_number()[key]) for key in NUMBER_ROW_KEYS}
+        for row in spec.get("transfer_numbers") or []
+        if isinstance(row, dict)
+    ]
 
 
 def custom_tools_from_spec(spec: dict[str, Any]) -> list[str]:
@@ -148,8 +179,12 @@ def spec_from_form(
     tools: list[str],
     targets: list[dict[str, str]],
     custom_tools: list[str] | tuple[str, ...] = (),
+    numbers: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The spec dict the form describes, and errors for values that are not numbers."""
+    """The spec dict the form describes, and errors for values that are not numbers.
+
+    Transfer numbers are passed on as typed: `AgentSpec` parses each as E.164 (one
+    parser for every form), and its message comes back on the row's field."""
     errors: dict[str, str] = {}
     spec: dict[str, Any] = {}
     for key in TEXT_FIELDS:
@@ -169,6 +204,9 @@ def spec_from_form(
         {"agent_id": t.get("agent_id", ""), "when": t.get("when", "")} for t in targets
     ]
     spec["custom_tools"] = list(dict.fromkeys(custom_tools))
+    spec["transfer_numbers"] = [
+        {key: (row.get(key) or "").strip() for key in NUMBER_ROW_KEYS} for row in numbers
+    ]
     return spec, errors
 
 
@@ -192,8 +230,8 @@ def field_of(loc: list[Any] | tuple[Any, ...]) -> str:
         parts = parts[1:]
     if not parts:
         return FORM_ERROR
-    if parts[0] == "transfer_targets":
-        return "transfer_targets"
+    if parts[0] in ("transfer_targets", "transfer_numbers"):
+        return parts[0]
     if parts[0] in ("tools", "custom_tools"):
         return parts[0]
     return parts[0] if parts[0] in TEXT_FIELDS else FORM_ERROR
@@ -203,13 +241,25 @@ def errors_from_spec(errors: list[dict[str, Any]]) -> dict[str, str]:
     """One message per field from `SpecInvalid.errors` (the first error of a field wins)."""
     out: dict[str, str] = {}
     for error in errors:
-        field = field_of(error.get("loc", ()))
+        loc = [str(p) for p in error.get("loc", ())]
+        field = field_of(loc)
         message = _humanize(error)
+        if field == "transfer_numbers":
+            message = _number_row_message(loc, message)
         if field == FORM_ERROR and "endpointing" in message:
             field = "max_endpointing_delay"
             message = "Must not be smaller than the minimum delay"
         out.setdefault(field, message)
     return out
+
+
+def _number_row_message(loc: list[str], message: str) -> str:
+    """'Row 2, number: ...': the rows share one error line, so it says which cell."""
+    if loc and loc[0] == "processed_spec":
+        loc = loc[1:]
+    if len(loc) >= 3 and loc[1].isdigit():
+        return f"Row {int(loc[1]) + 1}, {loc[2]}: {message[:1].lower()}{message[1:]}"
+    return message
 
 
 def error_from_invalid(exc: InvalidInput) -> dict[str, str]:
@@ -222,6 +272,7 @@ def validate_form(
     targets: list[dict[str, str]],
     references: Callable[[AgentSpec], list[InvalidInput]] | None = None,
     custom_tools: list[str] | tuple[str, ...] = (),
+    numbers: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The spec the form describes and every field's error, found in one pass.
 
@@ -231,7 +282,7 @@ def validate_form(
     and the rest validated again, so fixing one error never reveals another that
     was already there.
     """
-    spec, errors = spec_from_form(form, tools, targets, custom_tools)
+    spec, errors = spec_from_form(form, tools, targets, custom_tools, numbers)
     probe = {k: v for k, v in spec.items() if k not in errors}
     parsed: AgentSpec | None = None
     for _ in range(len(FIELD_ORDER)):

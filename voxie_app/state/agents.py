@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from voice_worker import voice_sample
 from voxie_app import languages, routes, voices
 from voxie_app.db import session_scope
-from voxie_app.models import ALLOWED_TOOLS, AgentSpec
+from voxie_app.models import ALLOWED_TOOLS, MAX_TRANSFER_NUMBERS, TRANSFER_MODES, AgentSpec
 from voxie_app.services import agent_creation, knowledge, llm_models, reports
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import tools as tools_svc
@@ -48,6 +48,8 @@ class AgentsState(AppState):
     form_custom_tools: list[str] = []
     tool_choices: list[dict[str, str]] = []
     form_targets: list[dict[str, str]] = []
+    # People a phone call may be handed to: rows of label, number, when, mode.
+    form_numbers: list[dict[str, str]] = []
     target_choices: list[dict[str, str]] = []
     errors: dict[str, str] = {}
     saving: bool = False
@@ -167,9 +169,11 @@ class AgentsState(AppState):
             self.form_tools = agent_form.blank_tools()
             self.form_targets = []
             self.form_custom_tools = []
+            self.form_numbers = []
         else:
             self.form, self.form_tools, self.form_targets = agent_form.form_from_spec(spec)
             self.form_custom_tools = agent_form.custom_tools_from_spec(spec)
+            self.form_numbers = agent_form.numbers_from_spec(spec)
         self._fill_tool_choices()
         self.editing_id = agent_id
         self.errors = {}
@@ -249,8 +253,9 @@ class AgentsState(AppState):
     def set_field(self, key: str, value: str):
         if key in agent_form.TEXT_FIELDS:
             self.form = {**self.form, key: value}
-            if key in self.errors:
-                self.errors = {k: v for k, v in self.errors.items() if k != key}
+            # Hang up needs no message: the policy's change clears the message's error.
+            cleared = {key, "voicemail_message"} if key == "voicemail_policy" else {key}
+            self.errors = {k: v for k, v in self.errors.items() if k not in cleared}
         if key in ("voice", "language"):
             self.sample_url = ""  # the sample was of the previous choice
 
@@ -342,6 +347,31 @@ class AgentsState(AppState):
         ]
         self.errors = {k: v for k, v in self.errors.items() if k != "transfer_targets"}
 
+    @rx.event
+    @guard.viewer
+    def add_number(self):
+        if len(self.form_numbers) < MAX_TRANSFER_NUMBERS:
+            self.form_numbers = [*self.form_numbers, agent_form.blank_number()]
+
+    @rx.event
+    @guard.viewer
+    def remove_number(self, index: int):
+        self.form_numbers = [n for i, n in enumerate(self.form_numbers) if i != index]
+        self.errors = {k: v for k, v in self.errors.items() if k != "transfer_numbers"}
+
+    @rx.event
+    @guard.viewer
+    def set_number(self, index: int, key: str, value: str):
+        """One cell of a transfer-number row (only the row's keys; modes as listed)."""
+        if key not in agent_form.NUMBER_ROW_KEYS:
+            return
+        if key == "mode" and value not in TRANSFER_MODES:
+            return
+        self.form_numbers = [
+            {**n, key: value} if i == index else n for i, n in enumerate(self.form_numbers)
+        ]
+        self.errors = {k: v for k, v in self.errors.items() if k != "transfer_numbers"}
+
     def _references(self, spec: AgentSpec) -> list[InvalidInput]:
         """The database's rules for the spec (transfer targets), all at once."""
         agent_id = _uuid(self.editing_id) if self.editing_id else None
@@ -375,6 +405,7 @@ class AgentsState(AppState):
             self.form_targets,
             references=self._references,
             custom_tools=self.form_custom_tools,
+            numbers=self.form_numbers,
         )
         if errors:
             return self._show_errors(errors)

@@ -263,3 +263,64 @@ def test_custom_tools_are_ticked_saved_and_load_ticked(
     ticked = page.get_by_test_id("custom-tool").filter(has_text="check_slots")
     expect(ticked.get_by_role("checkbox")).to_have_attribute("data-state", "checked")
     browse.assert_clean()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_transfer_numbers_and_voicemail_are_saved_and_load_back(
+    site: SeededApp, make_browse, viewport
+) -> None:
+    """A bad number is named inline (its row) with one toast; fixed, the rows and
+    the voicemail policy round-trip through the stored spec."""
+    name = f"Phone Desk {viewport['width']}"
+    browse = make_browse(site.base, viewport=viewport)
+    page = browse.goto("/agents/new")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    _field(page, "name").fill(name)
+    _field(page, "instructions").fill("You answer the front desk phone.")
+    dialog.get_by_test_id("add-transfer-number").click()
+    rows = dialog.get_by_test_id("transfer-number-row")
+    expect(rows).to_have_count(1)
+    row = rows.nth(0)
+    row.get_by_test_id("number-label").fill("billing")
+    row.get_by_test_id("number-number").fill("4155550100")  # no +country code
+    row.get_by_test_id("number-when").fill("billing questions")
+    row.get_by_test_id("number-mode").click()
+    page.get_by_role("option", name="Warm: brief the person first").click()
+    _pick(page, "voicemail_policy", "Leave a message")
+    expect(_field(page, "voicemail_message")).to_be_visible()
+    page.get_by_test_id("save-agent").click()
+    errors = dialog.get_by_test_id("field-error")
+    expect(errors).to_have_count(2)
+    expect(errors.nth(0)).to_contain_text("Row 1, number:")
+    expect(errors.nth(0)).to_contain_text("E.164")
+    expect(errors.nth(1)).to_contain_text("required")
+    expect(page.locator("[data-sonner-toast]")).to_contain_text("2 highlighted fields")
+    page.locator("#agent-field-transfer_numbers").scroll_into_view_if_needed()
+    browse.shot("transfer-number-error", full_page=False)
+
+    row.get_by_test_id("number-number").fill("+1 415 555 0100")
+    _field(page, "voicemail_message").fill("Hi {{first_name|there}}, please call us back.")
+    page.get_by_test_id("save-agent").click()
+    expect(dialog).to_be_hidden()
+    spec = _stored_spec(site.url, name)
+    assert spec["transfer_numbers"] == [
+        {"label": "billing", "number": "+14155550100", "when": "billing questions", "mode": "warm"}
+    ]
+    assert spec["voicemail_policy"] == "leave_message"
+    assert spec["voicemail_message"] == "Hi {{first_name|there}}, please call us back."
+
+    with session_scope(site.url) as session:
+        agent_id = str(next(a.id for a in agents_svc.list_agents(session=session, search=name)))
+    page = browse.goto(f"/agents?edit={agent_id}")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    row = dialog.get_by_test_id("transfer-number-row").nth(0)
+    expect(row.get_by_test_id("number-number")).to_have_value("+14155550100")
+    expect(row.get_by_test_id("number-mode")).to_contain_text("Warm")
+    expect(_field(page, "voicemail_message")).to_have_value(
+        "Hi {{first_name|there}}, please call us back."
+    )
+    page.locator("#agent-field-transfer_numbers").scroll_into_view_if_needed()
+    browse.shot("transfer-numbers-loaded", full_page=False)
+    browse.assert_clean()

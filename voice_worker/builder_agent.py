@@ -18,10 +18,10 @@ import inspect
 import json
 import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from livekit.agents import Agent, RunContext, function_tool, llm
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from voice_worker import prompts
 from voice_worker.calldata import CallData
@@ -29,10 +29,11 @@ from voice_worker.providers import OPENAI_VOICES
 from voice_worker.spec_agent import BoundedContextAgent, end_call
 from voxie_app import prompts as shared_prompts
 from voxie_app.db import session_scope
-from voxie_app.models import AgentSpec
-from voxie_app.services import agent_creation, events, tool_drafts
+from voxie_app.models import MAX_TRANSFER_NUMBERS, AgentSpec, TransferNumber
+from voxie_app.models import Agent as AgentRow
+from voxie_app.services import agent_creation, e164, events, tool_drafts
 from voxie_app.services import agents as agents_svc
-from voxie_app.services.errors import ServiceError
+from voxie_app.services.errors import InvalidInput, ServiceError
 from voxie_app.services.spec_guard import Guard
 from voxie_app.settings import Settings
 
@@ -106,6 +107,93 @@ def _find_agents(
     return hits, unknown, ambiguous
 
 
+class PersonTransfer(BaseModel):
+    """A person the new agent may hand a phone call to, as the user described them."""
+
+    label: Annotated[str, Field(max_length=40, description="short name, e.g. billing")]
+    number: Annotated[
+        str, Field(max_length=32, description="with the country code, e.g. +14155550123")
+    ]
+    when: Short = ""
+    mode: Literal["cold", "warm"] = "cold"
+
+
+Transfers = Annotated[
+    list[PersonTransfer],
+    Field(
+        max_length=MAX_TRANSFER_NUMBERS,
+        description="people (phone numbers) phone calls may be transferred to; warm = brief "
+        "them first, cold = hand over at once. Only numbers the user gave you.",
+    ),
+]
+VoicemailPolicy = Annotated[
+    Literal["", "hang_up", "leave_message"],
+    Field(description="outbound calls answered by a machine; empty = not discussed"),
+]
+
+
+def _user_text(context: RunContext[CallData]) -> str:
+    """Everything the user typed or said in this conversation (the numbers' source)."""
+    return "\n".join(
+        item.text_content or ""
+        for item in context.session.history.items
+        if item.type == "message" and item.role == "user"
+    )
+
+
+def _phone_fields(
+    context: RunContext[CallData],
+    people: list[PersonTransfer] | None,
+    voicemail_policy: str,
+    voicemail_message: str,
+) -> tuple[dict, list[str]]:
+    """The spec's phone fields from the tool's arguments, decided by code.
+
+    A number is kept only when it is valid E.164 and the user wrote or said it
+    in this conversation: a number the model made up, or read in text pasted in,
+    is dropped and named in the reply. The `when` text and the voicemail message
+    pass the spec guard, like every other conversation text that reaches a spec.
+    `people` None leaves the list as it is, [] empties it, and a list whose every
+    entry was dropped leaves it too (a typo never wipes the numbers already set).
+    Returns the spec fields and one note per thing left out.
+    """
+    guard = Guard(context.userdata.settings)
+    said = _user_text(context)
+    fields: dict = {}
+    notes: list[str] = []
+    rows: list[dict] = []
+    for person in people or []:
+        try:
+            number = e164.parse(person.number, field="number")
+        except InvalidInput as exc:
+            notes.append(f"{person.label or person.number}: {exc.message}")
+            continue
+        if not e164.mentioned(number, said):
+            notes.append(prompts.TRANSFER_NUMBER_UNSAID.format(number=number))
+            continue
+        when, _ = guard.clean(person.when)
+        row = {"label": person.label, "number": number, "when": when[:300], "mode": person.mode}
+        try:
+            TransferNumber.model_validate(row)
+        except ValueError:
+            notes.append(f"{person.label!r} is not a usable label (letters, digits, - _ .)")
+            continue
+        if all(r["label"].casefold() != row["label"].casefold() for r in rows):
+            rows.append(row)
+    if people is not None and (rows or not people):
+        fields["transfer_numbers"] = rows
+    if voicemail_policy == "hang_up":
+        fields["voicemail_policy"] = "hang_up"
+    elif voicemail_policy == "leave_message":
+        message, _ = guard.clean(voicemail_message)
+        if message.strip():
+            fields["voicemail_policy"] = "leave_message"
+            fields["voicemail_message"] = message.strip()[:1000]
+        else:
+            notes.append(prompts.VOICEMAIL_MESSAGE_MISSING)
+    return fields, notes
+
+
 @function_tool
 async def create_agent(
     context: RunContext[CallData],
@@ -132,6 +220,9 @@ async def create_agent(
         list[Short],
         Field(max_length=MAX_DRAFTS, description="names of tools you drafted with draft_tool"),
     ] = [],  # noqa: B006 - the schema needs a literal default
+    transfer_to_people: Transfers = [],  # noqa: B006 - the schema needs a literal default
+    voicemail_policy: VoicemailPolicy = "",
+    voicemail_message: Long = "",
 ) -> str:
     """Create the voice agent the user described, after they confirmed your summary."""
     data = context.userdata
@@ -161,6 +252,10 @@ async def create_agent(
     if details_to_collect.strip():
         tools.append("record_caller_details")
     fixed: dict = {"tools": tools}
+    phone, phone_notes = _phone_fields(
+        context, list(transfer_to_people), voicemail_policy, voicemail_message
+    )
+    fixed.update(phone)
     if tool_ids:
         fixed["custom_tools"] = tool_ids
     if targets:
@@ -199,6 +294,8 @@ async def create_agent(
         note += f" These were not drafted with draft_tool, so not attached: {names}."
     if tool_ids:
         note += " " + prompts.TOOL_SETUP_SENTENCE
+    if phone_notes:
+        note += " Not set: " + "; ".join(phone_notes) + "."
     return (
         f"Created the agent '{agent.name}'.{note} Tell the user it is ready and ask if they "
         "want to be put through to it now to try it."
@@ -302,8 +399,19 @@ async def update_agent(
     agent_id: Annotated[
         str, Field(max_length=40, description="the agent's id, when several share the name")
     ] = "",
+    transfer_to_people: Annotated[
+        list[PersonTransfer] | None,
+        Field(
+            max_length=MAX_TRANSFER_NUMBERS,
+            description="the full new list of people to transfer phone calls to (replaces "
+            "the old list; omit to keep it). Only numbers the user gave you.",
+        ),
+    ] = None,
+    voicemail_policy: VoicemailPolicy = "",
+    voicemail_message: Long = "",
 ) -> str:
-    """Change an existing agent as the user asked, e.g. make it friendlier or greet differently."""
+    """Change an existing agent as the user asked, e.g. make it friendlier or greet differently,
+    transfer billing calls to a person, or leave a voicemail message."""
     data = context.userdata
     ref = agent_id.strip() or agent_name
     found = await asyncio.to_thread(_resolve, ref)
@@ -320,8 +428,26 @@ async def update_agent(
     )
     if agent is None:
         return f"Updating '{name}' failed: {error}. Apologise and offer to try again."
+    people = None if transfer_to_people is None else list(transfer_to_people)
+    phone, notes = _phone_fields(context, people, voicemail_policy, voicemail_message)
+    if phone:
+        try:
+            agent = await asyncio.to_thread(_save_phone_fields, target, phone)
+        except agents_svc.SpecInvalid as exc:
+            notes.append(f"the phone settings were refused ({exc})")
+        except ServiceError as exc:
+            notes.append(exc.message)
     _builder(context)["created"][str(target)] = agent.name
-    return f"Updated '{agent.name}'. Tell the user what changed, briefly."
+    note = " Not set: " + "; ".join(notes) + "." if notes else ""
+    return f"Updated '{agent.name}'.{note} Tell the user what changed, briefly."
+
+
+def _save_phone_fields(agent_id: uuid.UUID, fields: dict) -> AgentRow:
+    """Merge the phone fields into the stored spec (under the agent's lock)."""
+    with session_scope() as session:
+        agent = agents_svc.update_agent(session=session, agent_id=agent_id, spec_changes=fields)
+        session.expunge(agent)
+        return agent
 
 
 @function_tool

@@ -59,6 +59,15 @@ AGENT_AMBIGUOUS = (
 AGENT_CHOICE = "- id {id}: {description}; created {created}; {calls} calls"
 AGENT_UNKNOWN = "There is no agent called '{name}'. Ask the user which agent they mean."
 
+# Phone fields the builder's create_agent/update_agent left out (code decides).
+TRANSFER_NUMBER_UNSAID = (
+    "{number} was not given by the user in this conversation, so it is not a transfer "
+    "number; ask them to type it"
+)
+VOICEMAIL_MESSAGE_MISSING = (
+    "leave_message needs the voicemail message itself; ask the user what to say"
+)
+
 # What the builder's draft_tool answers. The one sentence the user must hear is
 # `TOOL_SETUP_SENTENCE`: a drafted tool has no address until an admin enters it.
 TOOL_SETUP_SENTENCE = (

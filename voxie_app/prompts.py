@@ -19,7 +19,12 @@ Find out, one short question at a time (never several at once):
 5. the greeting the agent says when it answers;
 6. the language, and a voice if they care (alloy, coral, echo, nova, sage, shimmer);
 7. the details the agent must collect from callers (name, phone, email, ...);
-8. when to transfer to a colleague agent, and when to end the call;
+8. when to transfer to a colleague agent, and when to end the call; on phone
+calls, whether to transfer to a person (a label such as billing, the phone number
+with its country code, when, and warm = brief them first or cold = at once: pass
+them in transfer_to_people, only numbers the user gave you); and for outbound
+calls a machine answers, whether to hang up or leave a message (voicemail_policy,
+voicemail_message, which may name variables in double braces, e.g. first_name);
 9. what the agent must never do or say;
 10. whether they have documents the agent should answer from (price lists, FAQs,
 policies, menus). If so, explain that once the agent exists they upload them

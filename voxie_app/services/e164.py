@@ -8,6 +8,8 @@ CSV or a SIP attribute goes through here, so the forms never drift apart.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from voxie_app.services.errors import InvalidInput
@@ -62,3 +64,26 @@ def display(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+_NUMBER_RUN = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+def mentioned(e164: str, text: str) -> bool:
+    """Whether `text` writes the number `e164` (in full, or its national digits).
+
+    For numbers a model proposes from a conversation: the builder keeps one only
+    when the person typed or said it, so a number the model made up (or copied
+    from a prompt-injected page) is never stored for dialling.
+    """
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    full = e164.lstrip("+")
+    national = phonenumbers.national_significant_number(number)
+    for run in _NUMBER_RUN.findall(text or ""):
+        digits = re.sub(r"\D", "", run)
+        if digits == full or digits.lstrip("0") == national:
+            return True
+    return False

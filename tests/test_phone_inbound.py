@@ -819,3 +819,28 @@ def test_calls_page_filters_and_rows_show_direction_and_numbers(env: Settings) -
     assert view["call"]["line"] == "+1 415-555-0123 → +1 415-555-0100"
     telephony_line = next(c for c in view["costs"] if c["kind"] == "Telephony")
     assert telephony_line["detail"].endswith("on the line, per minute")
+
+
+def test_the_call_page_heading_names_the_number_not_unknown_caller(env: Settings) -> None:
+    """Outbound: the number dialled; inbound: the caller's; a name always wins."""
+    from voxie_app.services import reports
+    from voxie_app.state import fmt
+    from voxie_app.state.call_detail import detail_view
+
+    ids = _seed_calls()
+    with session_scope() as s:
+        views = {
+            key: detail_view(reports.call_detail(session=s, call_id=ids[key]), "UTC")["call"]
+            for key in ("inbound", "outbound", "web", "chat")
+        }
+    assert views["outbound"]["customer"] == "+1 415-555-0199"
+    assert views["inbound"]["customer"] == "+1 415-555-0123"
+    assert views["web"]["customer"] == "Unknown caller"
+    assert views["chat"]["customer"] == "Text chat"
+    # A call Voxie placed stores the callee in both fields; the name, once known, wins.
+    to = "+14155550177"
+    assert fmt.call_title(None, "phone", "outbound", to, to) == "+1 415-555-0177"
+    assert fmt.call_title(None, "phone", "outbound", None, to) == "+1 415-555-0177"
+    assert fmt.call_title("Ana", "phone", "outbound", to, to) == "Ana"
+    assert fmt.call_title(None, "phone", "inbound", None, OUR_NUMBER) == "Unknown caller"
+    assert fmt.call_title(None, "phone", "outbound", None, None) == "Unknown number"

@@ -130,7 +130,13 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
                 call.kind, call.direction, call.customer_phone, call.called_number
             ),
             "agent_href": routes.agent(str(call.agent_id)) if call.agent_id else "",
-            "customer": call.customer_name or "Unknown caller",
+            "customer": fmt.call_title(
+                call.customer_name,
+                call.kind,
+                call.direction,
+                call.customer_phone,
+                call.called_number,
+            ),
             "phone": call.customer_phone or "",
             "email": call.customer_email or "",
             "started": fmt.when(call.started_at, tz),

@@ -109,6 +109,28 @@ def phone_line(
     return f"{theirs} → {ours}" if direction == "inbound" else f"{ours} → {theirs}"
 
 
+def call_title(
+    name: str | None,
+    kind: str,
+    direction: str,
+    customer_phone: str | None,
+    called_number: str | None,
+) -> str:
+    """Who a call was with, for its heading: the customer's name when known; else, on
+    the phone, the number dialled (outbound: the callee's, which `customer_phone`
+    holds and `called_number` too for calls Voxie placed) or the caller's (inbound)."""
+    if name:
+        return name
+    if kind == "chat":
+        return "Text chat"
+    if kind == "phone":
+        number = (customer_phone or called_number) if direction == "outbound" else customer_phone
+        if number:
+            return e164.display(number)
+        return "Unknown number" if direction == "outbound" else "Unknown caller"
+    return "Unknown caller"
+
+
 SENTIMENT_COLORS = {"positive": "green", "neutral": "gray", "negative": "red", "mixed": "amber"}
 STATUS_COLORS = {
     "completed": "green",

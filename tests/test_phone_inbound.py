@@ -844,3 +844,55 @@ def test_the_call_page_heading_names_the_number_not_unknown_caller(env: Settings
     assert fmt.call_title("Ana", "phone", "outbound", to, to) == "Ana"
     assert fmt.call_title(None, "phone", "inbound", None, OUR_NUMBER) == "Unknown caller"
     assert fmt.call_title(None, "phone", "outbound", None, None) == "Unknown number"
+
+
+def test_calls_csv_has_the_phone_columns(env: Settings) -> None:
+    """Who called whom (E.164, not formula-escaped), and how dialling went."""
+    import csv
+    import io
+
+    from voxie_app.services import reports
+
+    ids = _seed_calls()
+    with session_scope() as s:
+        inbound = s.get(CallSession, ids["inbound"])
+        busy = CallSession(
+            session_id=uuid.uuid4().hex,
+            agent_id=inbound.agent_id,
+            room_name="room-busy",
+            kind="phone",
+            direction="outbound",
+            customer_phone="+14155550177",
+            called_number="+14155550177",  # as outbound_calls stores a call it places
+            phone_number_id=inbound.phone_number_id,
+            dial_status="busy",
+            sip_status_code=486,
+            sip_status_reason="=Busy Here",
+            call_status="failed",
+        )
+        s.add(busy)
+        s.flush()
+        ids["busy"] = busy.id
+        text = reports.calls_csv(session=s, filters=reports.CallFilter())
+    rows = {r["call_id"]: r for r in csv.DictReader(io.StringIO(text))}
+    phone_cols = ("kind", "direction", "caller_number", "called_number", "dial_status")
+    assert [tuple(rows[str(ids["inbound"])][c] for c in phone_cols)] == [
+        ("phone", "inbound", CALLER, OUR_NUMBER, "")
+    ]
+    out = rows[str(ids["busy"])]
+    assert tuple(out[c] for c in phone_cols) == (
+        "phone",
+        "outbound",
+        OUR_NUMBER,
+        "+14155550177",
+        "busy",
+    )
+    assert (out["sip_status_code"], out["sip_status_reason"]) == ("486", "'=Busy Here")
+    web = rows[str(ids["web"])]
+    assert (web["kind"], web["caller_number"], web["called_number"], web["dial_status"]) == (
+        "web",
+        "",
+        "",
+        "",
+    )
+    assert reports.phone_cell("+1=2") == "'+1=2"  # not a stored number: escaped

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from voxie_app.models import (
     CallSummary,
     ConversationTurn,
     Event,
+    PhoneNumber,
     TokenUsage,
     TurnMetric,
 )
@@ -916,7 +918,15 @@ CSV_COLUMNS = (
     "category",
     "cost_usd",
     "summary",
+    # Phone calls (empty for web calls and chats): who called whom, and how dialling went.
+    "caller_number",
+    "called_number",
+    "dial_status",
+    "sip_status_code",
+    "sip_status_reason",
 )
+# A stored E.164 number: only digits after the "+", so no formula, and kept readable.
+_E164_CELL = re.compile(r"^\+[1-9]\d{6,14}$")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -933,6 +943,25 @@ def csv_cell(value: object) -> str:
     if isinstance(value, str) and text.startswith(_FORMULA_START):
         return "'" + text
     return text
+
+
+def phone_cell(value: str | None) -> str:
+    """A phone number's cell: E.164 as stored ("+1415..."), anything else escaped."""
+    if value and _E164_CELL.match(value):
+        return value
+    return csv_cell(value)
+
+
+def phone_ends(
+    kind: str, direction: str, customer_phone: str | None, called: str | None, ours: str | None
+) -> tuple[str | None, str | None]:
+    """(caller, called) of a phone call: inbound, the customer rang our number; outbound,
+    our number (the from-number's row) rang the customer. (None, None) off the phone."""
+    if kind != "phone":
+        return None, None
+    if direction == "outbound":
+        return ours, customer_phone or called
+    return customer_phone, called or ours
 
 
 def calls_csv(*, session: Session, filters: CallFilter, max_rows: int = CSV_MAX_ROWS) -> str:
@@ -963,9 +992,16 @@ def calls_csv(*, session: Session, filters: CallFilter, max_rows: int = CSV_MAX_
             CallSummary.call_category,
             cost,
             CallSummary.summary_text,
+            CallSession.customer_phone,
+            CallSession.called_number,
+            PhoneNumber.number,
+            CallSession.dial_status,
+            CallSession.sip_status_code,
+            CallSession.sip_status_reason,
         )
         .outerjoin(Agent, col(Agent.id) == col(CallSession.agent_id))
         .outerjoin(CallSummary, col(CallSummary.call_session_id) == col(CallSession.id))
+        .outerjoin(PhoneNumber, col(PhoneNumber.id) == col(CallSession.phone_number_id))
         .where(*_call_conditions(filters))
         .order_by(_started().desc(), col(CallSession.id))
         .limit(max_rows)
@@ -975,9 +1011,16 @@ def calls_csv(*, session: Session, filters: CallFilter, max_rows: int = CSV_MAX_
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         call_id, started, ended, name, agent_id, agent_type, *rest = row
-        cells = [call_id, started, ended, agent_label(name, agent_id, agent_type), *rest]
+        customer_phone, called, ours, dial, code, reason = rest[-6:]
+        cells = [call_id, started, ended, agent_label(name, agent_id, agent_type), *rest[:-6]]
         cells[14] = _money(cells[14])
         if cells[8] is not None:
             cells[8] = round(float(cells[8]), 1)
-        writer.writerow([csv_cell(v) for v in cells])
+        caller, callee = phone_ends(cells[4], cells[5], customer_phone, called, ours)
+        phone = [
+            phone_cell(caller),
+            phone_cell(callee),
+            *(csv_cell(v) for v in (dial, code, reason)),
+        ]
+        writer.writerow([csv_cell(v) for v in cells] + phone)
     return buf.getvalue()

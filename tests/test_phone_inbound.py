@@ -844,6 +844,8 @@ def test_the_call_page_heading_names_the_number_not_unknown_caller(env: Settings
     assert fmt.call_title("Ana", "phone", "outbound", to, to) == "Ana"
     assert fmt.call_title(None, "phone", "inbound", None, OUR_NUMBER) == "Unknown caller"
     assert fmt.call_title(None, "phone", "outbound", None, None) == "Unknown number"
+    # Its line does not read "callee → callee" either.
+    assert fmt.phone_line("phone", "outbound", to, to) == "our number → +1 415-555-0177"
 
 
 def test_calls_csv_has_the_phone_columns(env: Settings) -> None:

@@ -108,3 +108,110 @@ def test_chat_is_listed_with_kind_chat_and_builder_calls_are_named(
     expect(page.get_by_test_id("call-row").first).to_contain_text("Text chat")
     phone.shot()
     phone.assert_clean()
+
+
+INBOUND_CALLER = "+14155550142"
+OUTBOUND_CALLEE = "+14155550177"
+
+
+def _phone_calls(url: str, agent_id: uuid.UUID) -> None:
+    """An inbound and an outbound phone call and a web call, as the worker writes them."""
+    now = utcnow()
+    with session_scope(url) as s:
+        for minutes, name, kw in (
+            (
+                -30,
+                "Inbound Phone Caller",
+                {
+                    "kind": "phone",
+                    "direction": "inbound",
+                    "customer_phone": INBOUND_CALLER,
+                    "called_number": "+14155550100",
+                },
+            ),
+            (
+                -20,
+                "Outbound Phone Callee",
+                {
+                    "kind": "phone",
+                    "direction": "outbound",
+                    "customer_phone": OUTBOUND_CALLEE,
+                    "called_number": OUTBOUND_CALLEE,
+                    "dial_status": "answered",
+                },
+            ),
+            (-10, "Browser Web Caller", {"kind": "web"}),
+        ):
+            s.add(
+                CallSession(
+                    session_id=uuid.uuid4().hex,
+                    agent_id=agent_id,
+                    room_name=f"room-{uuid.uuid4().hex[:8]}",
+                    started_at=now + timedelta(minutes=minutes),
+                    ended_at=now + timedelta(minutes=minutes + 2),
+                    duration_seconds=120.0,
+                    call_status="completed",
+                    customer_name=name,
+                    **kw,
+                )
+            )
+
+
+def test_direction_and_number_filters_narrow_the_list(site: SeededApp, make_browse) -> None:
+    _phone_calls(site.url, site.seeded.agent_ids["Pizza Roma Orders"])
+    b = make_browse(site.base, viewport=DESKTOP)
+    page = b.goto("/calls")
+    rows = page.get_by_test_id("call-row")
+    names = ("Inbound Phone Caller", "Outbound Phone Callee", "Browser Web Caller")
+    for name in names:
+        expect(rows.filter(has_text=name)).to_have_count(1)
+
+    page.get_by_test_id("filter-direction").click()
+    page.get_by_role("option", name="Outbound", exact=True).click()
+    outbound = rows.filter(has_text="Outbound Phone Callee")
+    expect(outbound).to_have_count(1)
+    expect(outbound.get_by_test_id("call-line")).to_have_text("our number → +1 415-555-0177")
+    expect(rows.filter(has_text="Inbound Phone Caller")).to_have_count(0)
+    expect(rows.filter(has_text="Browser Web Caller")).to_have_count(0)
+    page.wait_for_url("**direction=outbound**")
+    b.shot("outbound")
+
+    page.get_by_test_id("filter-direction").click()
+    page.get_by_role("option", name="Inbound", exact=True).click()
+    expect(rows.filter(has_text="Inbound Phone Caller")).to_have_count(1)
+    expect(rows.filter(has_text="Outbound Phone Callee")).to_have_count(0)
+
+    # A number that is not one: a toast, and the list stays as it was.
+    number = page.get_by_test_id("filter-number")
+    number.fill("call me")
+    number.blur()
+    expect(page.locator("[data-sonner-toast]")).to_contain_text("E.164")
+    expect(rows.filter(has_text="Inbound Phone Caller")).to_have_count(1)
+
+    page.get_by_test_id("clear-filters").click()
+    expect(rows.filter(has_text="Browser Web Caller")).to_have_count(1)
+    number = page.get_by_test_id("filter-number")
+    number.fill("+1 415 555 0177")
+    number.blur()
+    expect(rows.filter(has_text="Outbound Phone Callee")).to_have_count(1)
+    expect(rows.filter(has_text="Inbound Phone Caller")).to_have_count(0)
+    expect(rows.filter(has_text="Browser Web Caller")).to_have_count(0)
+    expect(page.get_by_test_id("calls-range")).to_contain_text("of 1 call")
+    page.wait_for_url("**number=%2B14155550177**")
+    b.shot("number")
+
+    # The address is shareable: ?number= (any common form) filters on load.
+    page = b.goto("/calls?number=%2B1%20415%20555%200142")
+    rows = page.get_by_test_id("call-row")
+    expect(rows.filter(has_text="Inbound Phone Caller")).to_have_count(1)
+    expect(page.get_by_test_id("calls-range")).to_contain_text("of 1 call")
+    expect(page.get_by_test_id("filter-number")).to_have_value("+14155550142")
+    b.assert_clean()
+
+    phone = make_browse(site.base, "phone", viewport=PHONE)
+    page = phone.goto("/calls?direction=outbound")
+    expect(page.get_by_test_id("call-row").filter(has_text="Outbound Phone Callee")).to_have_count(
+        1
+    )
+    phone.shot("outbound")
+    phone.assert_clean()

@@ -105,6 +105,9 @@ def phone_line(
     if kind != "phone":
         return ""
     theirs = e164.display(customer_phone) if customer_phone else "Unknown number"
+    # A call Voxie placed stores the callee as `called_number` too: not our number.
+    if direction == "outbound" and called_number == customer_phone:
+        called_number = None
     ours = e164.display(called_number) if called_number else "our number"
     return f"{theirs} → {ours}" if direction == "inbound" else f"{ours} → {theirs}"
 

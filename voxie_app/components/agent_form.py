@@ -347,34 +347,38 @@ def _targets() -> rx.Component:
     )
 
 
+def _number_cell(row: rx.Var, index: rx.Var, key: str, placeholder: str, **props) -> rx.Component:
+    """One text cell of a transfer-number row (`number-<key>` for tests)."""
+    return rx.input(
+        value=row[key],
+        on_change=lambda v: S.set_number(index, key, v),
+        placeholder=placeholder,
+        data_testid=f"number-{key}",
+        **props,
+    )
+
+
 def _number_row(row: rx.Var, index: rx.Var) -> rx.Component:
     """One person a phone call may go to: label, E.164 number, when, cold or warm."""
     return rx.flex(
-        rx.input(
-            value=row["label"],
-            on_change=lambda v: S.set_number(index, "label", v),
-            placeholder="Label, e.g. billing",
-            aria_label="Label",
-            width="9rem",
-            data_testid="number-label",
-        ),
-        rx.input(
-            value=row["number"],
-            on_change=lambda v: S.set_number(index, "number", v),
-            placeholder="+14155550123",
+        _number_cell(row, index, "label", "Label, e.g. billing", aria_label="Label", width="9rem"),
+        _number_cell(
+            row,
+            index,
+            "number",
+            "+14155550123",
             aria_label="Phone number",
             input_mode="tel",
             width="10rem",
-            data_testid="number-number",
         ),
-        rx.input(
-            value=row["when"],
-            on_change=lambda v: S.set_number(index, "when", v),
-            placeholder="When, e.g. billing questions",
+        _number_cell(
+            row,
+            index,
+            "when",
+            "When, e.g. billing questions",
             aria_label="When to use",
             flex="1",
             min_width="10rem",
-            data_testid="number-when",
         ),
         rx.select.root(
             rx.select.trigger(aria_label="Transfer mode", data_testid="number-mode"),

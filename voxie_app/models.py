@@ -425,6 +425,10 @@ class CallSession(SQLModel, table=True):
         sa.CheckConstraint(
             "direction IN ('inbound', 'outbound')", name="ck_call_sessions_direction"
         ),
+        sa.Index("idx_call_sessions_campaign_id", "campaign_id"),
+        sa.UniqueConstraint(
+            "campaign_contact_id", "campaign_attempt", name="uq_call_sessions_campaign_attempt"
+        ),
     )
 
     id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
@@ -476,6 +480,18 @@ class CallSession(SQLModel, table=True):
     dial_status: str | None = SQLField(default=None, max_length=16)
     sip_status_code: int | None = None
     sip_status_reason: str | None = SQLField(default=None, max_length=200)
+    # Campaign calls: the campaign, the contact called and which attempt this is
+    # (1 = first call). (contact, attempt) is unique: a contact is called at most
+    # once per attempt, however many schedulers run.
+    campaign_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("campaigns.id", ondelete="SET NULL")),
+    )
+    campaign_contact_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("campaign_contacts.id", ondelete="SET NULL")),
+    )
+    campaign_attempt: int | None = None
 
 
 class ConversationTurn(SQLModel, table=True):
@@ -1024,3 +1040,87 @@ class DoNotCall(SQLModel, table=True):
     number: str = SQLField(max_length=32, unique=True)
     reason: str = SQLField(default="", max_length=200)
     created_at: datetime = _ts(nullable=False)
+
+
+CAMPAIGN_STATUSES = ("draft", "running", "paused", "completed", "cancelled")
+# queued: waiting for its next attempt (at `next_attempt_at`); calling: an attempt is
+# in flight (claimed, dialling or talking); done: reached (or a voicemail counted as
+# done); failed: every attempt used without reaching them; cancelled: the campaign
+# was cancelled first; skipped: not called (put on the do-not-call list after import).
+CONTACT_STATUSES = ("queued", "calling", "done", "failed", "cancelled", "skipped")
+# Call outcomes a campaign may retry (each a call's dial status).
+RETRYABLE_OUTCOMES = ("no_answer", "busy", "voicemail", "failed")
+
+
+class Campaign(SQLModel, table=True):
+    """Added: an outbound calling campaign: one agent calls a list of contacts from one
+    of our numbers, inside a weekly window in a time zone, at most `max_concurrent`
+    calls at once, retrying the outcomes in `retry_on` after `retry_delay_minutes`."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (sa.Index("idx_campaigns_status", "status"),)
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    name: str = SQLField(max_length=80)
+    agent_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("agents.id", ondelete="SET NULL")),
+    )
+    from_number_id: uuid.UUID | None = SQLField(
+        default=None,
+        sa_column=Column(sa.Uuid, sa.ForeignKey("phone_numbers.id", ondelete="SET NULL")),
+    )
+    status: str = SQLField(default="draft", max_length=16)
+    timezone: str = SQLField(default="UTC", max_length=64)
+    # ISO weekdays (1 = Monday ... 7 = Sunday) and local "HH:MM" bounds [start, end).
+    window_days: list[int] = SQLField(
+        default_factory=lambda: [1, 2, 3, 4, 5], sa_column=Column(JSONType, nullable=False)
+    )
+    window_start: str = SQLField(default="09:00", max_length=5)
+    window_end: str = SQLField(default="17:00", max_length=5)
+    max_concurrent: int = 5
+    max_attempts: int = 1  # calls per contact in all (1 = no retries)
+    retry_delay_minutes: int = 60
+    retry_on: list[str] = SQLField(
+        default_factory=lambda: ["no_answer", "busy"], sa_column=Column(JSONType, nullable=False)
+    )
+    # The CSV's columns after the phone column: the variables each contact carries.
+    variable_names: list[str] = SQLField(
+        default_factory=list, sa_column=Column(JSONType, nullable=False)
+    )
+    contact_count: int = 0
+    last_error: str | None = SQLField(default=None, max_length=500)
+    created_by: str = SQLField(default="", max_length=255)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    started_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class CampaignContact(SQLModel, table=True):
+    """Added: one row of a campaign's CSV: who to call, their variables, where they are
+    in the queue. The queue is these rows (it survives restarts); a scheduler claims a
+    contact by moving it from `queued` to `calling` and counting the attempt."""
+
+    __tablename__ = "campaign_contacts"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "phone", name="uq_campaign_contacts_phone"),
+        sa.Index("idx_campaign_contacts_queue", "campaign_id", "status", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
+    campaign_id: uuid.UUID = SQLField(
+        sa_column=Column(sa.Uuid, sa.ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False)
+    )
+    row_number: int  # the CSV line (the header is line 1)
+    phone: str = SQLField(max_length=32)
+    variables: dict[str, str] = SQLField(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    status: str = SQLField(default="queued", max_length=16)
+    attempts: int = 0  # attempts claimed so far
+    next_attempt_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    claimed_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    last_outcome: str | None = SQLField(default=None, max_length=16)
+    last_call_id: uuid.UUID | None = None
+    updated_at: datetime = _ts(nullable=False)

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     session_purge_minutes: float = Field(
         default=60.0, ge=0, validation_alias="VOXIE_SESSION_PURGE_MINUTES"
     )
+    # Whether this web process runs the campaign scheduler (services.campaign_scheduler).
+    # Several may on PostgreSQL; on SQLite only the first process to take its lock does.
+    campaign_scheduler: bool = Field(default=True, validation_alias="VOXIE_CAMPAIGN_SCHEDULER")
     # Sign-in (services.signin, ratelimit.LoginThrottle): attempts overall in this
     # process, and the longest wait failures impose on an account or a client address.
     login_global_rate_limit: str = Field(

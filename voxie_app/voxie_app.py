@@ -21,6 +21,7 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     settings,
     tools,
 )
+from voxie_app.services.campaign_scheduler import scheduler_lifespan
 from voxie_app.services.session_purge import purger_lifespan
 from voxie_app.services.webhooks import deliverer_lifespan
 from voxie_app.state.guard import AuthMiddleware
@@ -42,5 +43,7 @@ app.add_middleware(AuthMiddleware())
 app.register_lifespan_task(deliverer_lifespan)
 # Deletes expired sign-in sessions every VOXIE_SESSION_PURGE_MINUTES.
 app.register_lifespan_task(purger_lifespan)
+# Places campaign calls inside their windows (VOXIE_CAMPAIGN_SCHEDULER).
+app.register_lifespan_task(scheduler_lifespan)
 # Reflex's own log lines name client tokens (tab ids that reach a tab's state): redacted.
 redact_client_tokens()

@@ -33,6 +33,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from voxie_app.db import session_scope
@@ -69,6 +70,19 @@ class OutboundCall:
     sip_status_code: int | None
     sip_status_reason: str
     sip_call_id: str | None
+
+
+@dataclass(frozen=True)
+class CampaignAttempt:
+    """Which campaign contact a call is for, and which attempt (1 = the first call)."""
+
+    campaign_id: uuid.UUID
+    contact_id: uuid.UUID
+    attempt: int
+
+
+class AlreadyPlaced(Conflict):
+    """This campaign attempt has a call already (another scheduler placed it)."""
 
 
 @dataclass(frozen=True)
@@ -159,8 +173,13 @@ async def place_call(
     settings: Settings,
     variables: dict[str, str] | None = None,
     dialer: SipDialer | None = None,
+    campaign: CampaignAttempt | None = None,
 ) -> OutboundCall:
-    """Check, write the row, create room and dispatch, dial; see the module docstring."""
+    """Check, write the row, create room and dispatch, dial; see the module docstring.
+
+    A `campaign` attempt is written on the row; the database keeps one call per
+    (contact, attempt), so a second placement of the same attempt is `AlreadyPlaced`
+    before anything is dialled."""
     custom = variables_svc.validate(variables)
     require_livekit(settings)
     with session_scope() as session:
@@ -170,7 +189,13 @@ async def place_call(
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
         call = _insert_call(
-            session, agent_id=agent_id, label=agent.name, to=callee, route=route, variables=custom
+            session,
+            agent_id=agent_id,
+            label=agent.name,
+            to=callee,
+            route=route,
+            variables=custom,
+            campaign=campaign,
         )
         call_id, room_name, from_number = call.id, call.room_name, route.number.number
         label = agent.name or str(agent_id)
@@ -236,6 +261,7 @@ def _insert_call(
     to: str,
     route: _Route,
     variables: dict[str, str],
+    campaign: CampaignAttempt | None = None,
 ) -> CallSession:
     call_id = uuid.uuid4()
     call = CallSession(
@@ -253,8 +279,19 @@ def _insert_call(
         phone_number_id=route.number.id,
         dial_status="ringing",
     )
+    if campaign is not None:
+        call.campaign_id = campaign.campaign_id
+        call.campaign_contact_id = campaign.contact_id
+        call.campaign_attempt = campaign.attempt
     session.add(call)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the unique (contact, attempt); the transaction rolls back
+        if campaign is None:
+            raise
+        raise AlreadyPlaced(
+            f"attempt {campaign.attempt} of contact {campaign.contact_id} is already placed"
+        ) from None
     return call
 
 

@@ -200,7 +200,7 @@ def _row(
         value = cell.strip()
         where = f"{FIELD}.{line}.{i + 1}"
         is_phone = i == phone_at
-        if _looks_like_formula(value, phone=is_phone):
+        if _looks_like_formula(cell.lstrip(" "), phone=is_phone):
             problems.add(
                 where,
                 f"line {line}, column {i + 1}: {value[:20]!r} looks like a spreadsheet "

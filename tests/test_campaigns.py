@@ -417,3 +417,109 @@ def test_next_opening_is_in_the_campaigns_zone() -> None:
     assert campaigns_svc.next_window_opening(campaign, late) == datetime(
         2026, 12, 7, 14, 0, tzinfo=UTC
     )
+
+
+# ---- the API ---------------------------------------------------------------------------
+
+
+def api_body(client: TestClient, numbers: list[str], **extra: Any) -> dict[str, Any]:
+    agent, number = make_agent(client), make_number()
+    return {
+        "name": "Flu shots",
+        "agent_id": agent,
+        "from_number_id": str(number),
+        "timezone": "Europe/Paris",
+        "window_days": [1, 2, 3, 4, 5],
+        "window_start": "09:30",
+        "window_end": "18:00",
+        "max_concurrent": 2,
+        "csv": csv_of(numbers),
+        **extra,
+    }
+
+
+def test_api_creates_lists_controls_and_deletes(client: TestClient) -> None:
+    r = client.post("/api/campaigns", json=api_body(client, phones(3), start=True))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "running" and body["contact_count"] == 3
+    assert body["counts"]["queued"] == 3 and body["from_number"] == "+14155550100"
+    assert body["window"] == "Mon-Fri 09:30-18:00 Europe/Paris"
+    campaign_id = body["id"]
+
+    assert [c["id"] for c in client.get("/api/campaigns").json()] == [campaign_id]
+    assert client.get(f"/api/campaigns/{campaign_id}").json()["agent_name"] == "Reminder Bot"
+    page = client.get(f"/api/campaigns/{campaign_id}/contacts", params={"limit": 2}).json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    assert page["items"][0] | {"id": None} == {
+        "id": None,
+        "row_number": 2,
+        "phone": "+14152000000",
+        "variables": {"first_name": "Name0"},
+        "status": "queued",
+        "attempts": 0,
+        "last_outcome": None,
+        "next_attempt_at": None,
+        "calls": [],
+    }
+    searched = client.get(
+        f"/api/campaigns/{campaign_id}/contacts", params={"search": "2000002"}
+    ).json()
+    assert [c["phone"] for c in searched["items"]] == ["+14152000002"]
+
+    assert client.post(f"/api/campaigns/{campaign_id}/pause").json()["status"] == "paused"
+    r = client.post(f"/api/campaigns/{campaign_id}/pause")
+    assert r.status_code == 409 and "paused campaign cannot pause" in r.json()["detail"]
+    assert client.post(f"/api/campaigns/{campaign_id}/resume").json()["status"] == "running"
+    assert client.delete(f"/api/campaigns/{campaign_id}").status_code == 409
+    assert client.post(f"/api/campaigns/{campaign_id}/cancel").json()["counts"]["cancelled"] == 3
+    assert client.delete(f"/api/campaigns/{campaign_id}").status_code == 204
+    assert client.get(f"/api/campaigns/{campaign_id}").status_code == 404
+
+
+def test_api_lists_every_bad_cell_and_writes_nothing(client: TestClient) -> None:
+    body = api_body(client, [])
+    body["csv"] = "phone,first_name\n+14152000000,Ann\nnope,Bob\n+14152000000,=1+1\n"
+    r = client.post("/api/campaigns", json=body)
+    assert r.status_code == 422
+    assert [(d["loc"], d["msg"]) for d in r.json()["detail"]] == [
+        (
+            ["body", "csv", "3", "1"],
+            "line 3: 'nope' is not in E.164 form: start with + and "
+            "the country code, e.g. +14155550123",
+        ),
+        (
+            ["body", "csv", "4", "2"],
+            "line 4, column 2: '=1+1' looks like a spreadsheet "
+            "formula; remove the leading character",
+        ),
+        (["body", "csv", "4", "1"], "line 4: +14152000000 is already on line 2"),
+    ]
+    assert client.get("/api/campaigns").json() == []
+    bad_zone = client.post("/api/campaigns", json={**body, "timezone": "Nowhere/Town"})
+    assert bad_zone.status_code == 422
+    assert bad_zone.json()["detail"][0]["loc"] == ["body", "timezone"]
+
+
+def test_api_a_large_list_fits_the_body_limit(client: TestClient) -> None:
+    body = api_body(client, phones(50_000))
+    assert len(body["csv"]) > get_settings().max_body_bytes
+    r = client.post("/api/campaigns", json=body)
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["contact_count"] == 50_000
+
+
+def test_api_viewers_read_but_do_not_write(client: TestClient) -> None:
+    created = client.post("/api/campaigns", json=api_body(client, phones(1))).json()
+    viewer = admin_headers("viewer")
+    assert client.get("/api/campaigns", headers=viewer).status_code == 200
+    assert client.get(f"/api/campaigns/{created['id']}/contacts", headers=viewer).status_code == 200
+    for method, path in [
+        ("post", "/api/campaigns"),
+        ("post", f"/api/campaigns/{created['id']}/start"),
+        ("delete", f"/api/campaigns/{created['id']}"),
+    ]:
+        r = getattr(client, method)(
+            path, headers=viewer, **({"json": {}} if method == "post" else {})
+        )
+        assert r.status_code == 403, (method, path, r.text)

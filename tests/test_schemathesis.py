@@ -18,6 +18,7 @@ import os
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from zoneinfo import available_timezones
 
 import pytest
 import schemathesis
@@ -153,6 +154,7 @@ PHONE_NUMBER_WRITES = {
     "PUT /api/phone-numbers/{number_id}",
 }
 SIP_TRUNK_WRITES = {"POST /api/sip-trunks", "PUT /api/sip-trunks/{trunk_id}"}
+CAMPAIGN_CSV = f"phone,first_name\n{CALLED_NUMBER},Ann\n"
 
 
 def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str, str]) -> None:
@@ -201,6 +203,8 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
         # A SIP host, E.164 numbers, and no credentials (a password names a stored secret).
         body.update(address="sip.example.com", numbers=[], auth_username="")
         body["auth_password_secret"] = ""
+    if case.operation.label == "POST /api/campaigns":
+        _obey_campaign_rules(body, known)
     if "file" in body and isinstance(body["file"], bytes | Binary):
         body["file"] = FILE_SAMPLES["pdf"]  # a real document of a supported type
     query = case.query if isinstance(case.query, dict) else {}
@@ -211,6 +215,18 @@ def _obey_rules_the_schema_cannot_state(case: schemathesis.Case, known: dict[str
         # A number must exist (libphonenumber), which no pattern states: a 422 naming
         # `number` otherwise (tests/test_phone_inbound.py).
         query["number"] = "+14155550123"
+
+
+def _obey_campaign_rules(body: dict, known: dict[str, str]) -> None:
+    """An agent and a number that can call, a CSV whose cells keep the rules, a real
+    time zone and a window that ends after it starts (tests/test_campaigns.py)."""
+    body.update(agent_id=known["agent_id"], from_number_id=known["from_number_id"])
+    body["csv"] = CAMPAIGN_CSV
+    if not isinstance(body.get("timezone"), str) or body["timezone"] not in available_timezones():
+        body["timezone"] = "UTC"
+    start, end = body.get("window_start", "09:00"), body.get("window_end", "17:00")
+    if isinstance(start, str) and isinstance(end, str) and end <= start:
+        body["window_start"], body["window_end"] = "09:00", "17:00"
 
 
 def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from voxie_app.api.routes import (
     analytics,
     call_history,
     calls,
+    campaigns,
     do_not_call,
     health,
     knowledge,
@@ -99,6 +100,7 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         outbound_calls,
         phone_numbers,
         sip_trunks,
+        campaigns,
     ):
         protected.include_router(_document_body_errors(module.router, settings))
     api.include_router(protected)
@@ -111,6 +113,8 @@ def create_api(ui_upload_refused: Callable[[int], bytes] | None = None) -> FastA
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_upload_bytes,
+        # Document uploads, and a campaign's CSV (up to 100,000 contacts) in its JSON.
+        uploads=r"^/api/(agents/[^/]+/knowledge|campaigns)$",
         ui_upload_bytes=knowledge_svc.max_ui_upload_bytes(settings),
         ui_upload_refused=ui_upload_refused,
     )

@@ -150,7 +150,7 @@ def parse(text: str, *, listed: ListedCheck) -> ContactList:
                     f"a campaign holds at most {MAX_ROWS:,} contacts; split the list",
                     field=FIELD,
                 )
-            contact = _row(row, line, columns, phone_at, names, problems)
+            contact, ok = _row(row, line, columns, phone_at, names, problems)
             if contact is None:
                 continue
             if contact.phone in first_line:
@@ -160,7 +160,8 @@ def parse(text: str, *, listed: ListedCheck) -> ContactList:
                 )
                 continue
             first_line[contact.phone] = line
-            contacts.append(contact)
+            if ok:
+                contacts.append(contact)
     except csv.Error as exc:
         problems.add(f"{FIELD}.{reader.line_num}", f"line {reader.line_num}: {exc}")
     if not contacts and not problems.total:
@@ -185,13 +186,15 @@ def _row(
     phone_at: int,
     names: list[str],
     problems: _Problems,
-) -> Contact | None:
+) -> tuple[Contact | None, bool]:
+    """The row's contact (None when its number is unusable) and whether every cell is
+    good (a row with a bad variable still takes part in the duplicate check)."""
     if len(row) != columns:
         problems.add(
             f"{FIELD}.{line}",
             f"line {line}: {len(row)} cells, but the header has {columns} columns",
         )
-        return None
+        return None, False
     ok = True
     variables: dict[str, str] = {}
     name_at = iter(names)
@@ -223,4 +226,5 @@ def _row(
         except InvalidInput as exc:
             problems.add(where, f"line {line}, column {name}: {exc.message}")
             ok = False
-    return Contact(line=line, phone=phone, variables=variables) if ok else None
+    contact = Contact(line=line, phone=phone, variables=variables) if phone else None
+    return contact, ok

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 import sqlalchemy as sa
@@ -64,7 +64,7 @@ class CampaignIn(BaseModel):
     timezone: str = Field(
         default="UTC", max_length=64, description="IANA zone of the window, e.g. Europe/Paris."
     )
-    window_days: list[int] = Field(
+    window_days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
         default_factory=lambda: [1, 2, 3, 4, 5],
         min_length=1,
         max_length=7,

@@ -175,7 +175,8 @@ def test_a_bad_csv_writes_nothing(client: TestClient) -> None:
     [
         ({"timezone": "Mars/Olympus"}, "timezone", "not a time zone"),
         ({"window_start": "18:00", "window_end": "09:00"}, "window_end", "end after it starts"),
-        ({"window_days": [0]}, "window_days", "1 (Monday) to 7"),
+        ({"window_days": [0]}, "window_days.0", "greater than or equal to 1"),
+        ({"window_days": []}, "window_days", "at least 1"),
         ({"max_concurrent": 51}, "max_concurrent", "50"),
         ({"retry_on": ["answered"]}, "retry_on.0", "no_answer"),
         ({"window_start": "9am"}, "window_start", "pattern"),
@@ -400,6 +401,13 @@ def test_outcome_of_an_ended_call(dial_status: str | None, call_status: str, out
         session_id="s", room_name="r", dial_status=dial_status, call_status=call_status
     )
     assert sched_svc.outcome_of(call) == outcome
+
+
+def test_a_window_to_24_00_includes_the_last_minute() -> None:
+    campaign = Campaign(name="x", window_days=[1], window_start="00:00", window_end="24:00")
+    assert campaigns_svc.in_window(campaign, MONDAY_9.replace(hour=23, minute=59, second=59))
+    assert campaigns_svc.in_window(campaign, MONDAY_9.replace(hour=0, minute=0))
+    assert not campaigns_svc.in_window(campaign, MONDAY_9 + timedelta(days=1))
 
 
 def test_next_opening_is_in_the_campaigns_zone() -> None:

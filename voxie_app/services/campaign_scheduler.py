@@ -387,7 +387,11 @@ class CampaignScheduler:
         while not stop.is_set():
             busy = False
             try:
-                busy = await self.tick() > 0 or bool(self.tasks) or self._any_calling()
+                busy = (
+                    await self.tick() > 0
+                    or bool(self.tasks)
+                    or await asyncio.to_thread(self._any_calling)
+                )
                 failing = False
             except Exception:
                 if not failing:

@@ -46,6 +46,7 @@ MAX_ATTEMPTS = 5
 MAX_RETRY_DELAY_MINUTES = 7 * 24 * 60
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+END_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"  # 24:00: to the end of the day
 INSERT_CHUNK = 2_000
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 Outcome = Literal["no_answer", "busy", "voicemail", "failed"]
@@ -72,7 +73,9 @@ class CampaignIn(BaseModel):
     )
     window_start: str = Field(default="09:00", pattern=TIME_PATTERN, description="Local HH:MM.")
     window_end: str = Field(
-        default="17:00", pattern=TIME_PATTERN, description="Local HH:MM, after window_start."
+        default="17:00",
+        pattern=END_PATTERN,
+        description="Local HH:MM, after window_start; 24:00 for the end of the day.",
     )
     max_concurrent: int = Field(default=5, ge=1, le=MAX_CONCURRENT)
     max_attempts: int = Field(
@@ -100,8 +103,6 @@ class CampaignIn(BaseModel):
     @field_validator("window_days")
     @classmethod
     def _days(cls, value: list[int]) -> list[int]:
-        if any(day < 1 or day > 7 for day in value):
-            raise ValueError("days are 1 (Monday) to 7 (Sunday)")
         return sorted(set(value))
 
     @field_validator("window_end")

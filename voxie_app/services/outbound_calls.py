@@ -27,6 +27,7 @@ number dialled, as on an inbound call `called_number` is ours); our number is th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -182,23 +183,12 @@ async def place_call(
     before anything is dialled."""
     custom = variables_svc.validate(variables)
     require_livekit(settings)
-    with session_scope() as session:
-        callee = check_destination(session=session, to=to)
-        route = _route(session, from_number_id)
-        agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
-        if agent.status != "ready":
-            raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
-        call = _insert_call(
-            session,
-            agent_id=agent_id,
-            label=agent.name,
-            to=callee,
-            route=route,
-            variables=custom,
-            campaign=campaign,
-        )
-        call_id, room_name, from_number = call.id, call.room_name, route.number.number
-        label = agent.name or str(agent_id)
+    # The database work runs on a thread: this is awaited on the web app's event loop,
+    # and a campaign has many calls under way at once.
+    call_id, room_name, callee, route, label = await asyncio.to_thread(
+        _write_row, agent_id, to, from_number_id, custom, campaign
+    )
+    from_number = route.number.number
     identity = f"{IDENTITY_PREFIX}{call_id.hex[:12]}"
     dialer = dialer or SipDialer(settings)
     request = dialer.request(
@@ -224,9 +214,12 @@ async def place_call(
             },
         )
     except ProviderFailed as exc:
-        _record(call_id, DialOutcome(status="failed", sip_status_reason=exc.message[:200]))
+        await _record_async(
+            call_id, DialOutcome(status="failed", sip_status_reason=exc.message[:200])
+        )
         raise
-    events.publish(
+    await asyncio.to_thread(
+        events.publish,
         calls_svc.CALLS_STREAM,
         "call_started",
         f"Calling {e164.display(callee)} with {label}",
@@ -235,10 +228,12 @@ async def place_call(
     try:
         outcome = await dialer.dial(request)
     except ProviderFailed as exc:
-        _record(call_id, DialOutcome(status="failed", sip_status_reason=exc.message[:200]))
+        await _record_async(
+            call_id, DialOutcome(status="failed", sip_status_reason=exc.message[:200])
+        )
         await _drop_room(gateway, room_name)
         raise
-    _record(call_id, outcome)
+    await _record_async(call_id, outcome)
     if not outcome.answered:
         await _drop_room(gateway, room_name)
     return OutboundCall(
@@ -251,6 +246,32 @@ async def place_call(
         sip_status_reason=outcome.sip_status_reason,
         sip_call_id=outcome.sip_call_id,
     )
+
+
+def _write_row(
+    agent_id: uuid.UUID,
+    to: str,
+    from_number_id: uuid.UUID | None,
+    variables: dict[str, str],
+    campaign: CampaignAttempt | None,
+) -> tuple[uuid.UUID, str, str, _Route, str]:
+    """Steps 1-2 in one transaction: (call id, room, callee in E.164, route, label)."""
+    with session_scope() as session:
+        callee = check_destination(session=session, to=to)
+        route = _route(session, from_number_id)
+        agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
+        if agent.status != "ready":
+            raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
+        call = _insert_call(
+            session,
+            agent_id=agent_id,
+            label=agent.name,
+            to=callee,
+            route=route,
+            variables=variables,
+            campaign=campaign,
+        )
+        return call.id, call.room_name, callee, route, agent.name or str(agent_id)
 
 
 def _insert_call(
@@ -313,6 +334,10 @@ def _record(call_id: uuid.UUID, outcome: DialOutcome) -> None:
                 status="failed",
                 reason=f"dial: {outcome.describe()}",
             )
+
+
+async def _record_async(call_id: uuid.UUID, outcome: DialOutcome) -> None:
+    await asyncio.to_thread(_record, call_id, outcome)
 
 
 async def _drop_room(gateway: LiveKitGateway, room_name: str) -> None:

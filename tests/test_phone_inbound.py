@@ -43,7 +43,7 @@ from voxie_app.models import (
     PhoneNumber,
     TokenUsage,
 )
-from voxie_app.services import agent_creation, phone_calls, pricing, telephony
+from voxie_app.services import agent_creation, analytics, phone_calls, pricing, telephony
 from voxie_app.services import calls as calls_svc
 from voxie_app.services.reconciler import reconcile
 from voxie_app.settings import Settings
@@ -812,8 +812,13 @@ def test_calls_page_filters_and_rows_show_direction_and_numbers(env: Settings) -
         )
     [row] = call_rows(page.rows, "UTC")
     assert (row["type"], row["line"]) == ("Phone, inbound", "+1 415-555-0123 → +1 415-555-0100")
+    assert row["customer"] == "+1 415-555-0123"  # the caller's number, not "Unknown caller"
     [out] = call_rows(outbound.rows, "UTC")
     assert (out["type"], out["line"]) == ("Phone, outbound", "+1 415-555-0100 → +1 415-555-0199")
+    assert out["customer"] == "+1 415-555-0199"
+    with session_scope() as s:
+        recent = {c.id: c for c in analytics.recent_calls(session=s)}
+    assert recent[ids["inbound"]].customer_phone == CALLER
     assert detail is not None
     view = detail_view(detail, "UTC")
     assert view["call"]["line"] == "+1 415-555-0123 → +1 415-555-0100"

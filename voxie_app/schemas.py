@@ -178,6 +178,8 @@ class RecentCall(BaseModel):
     kind: str = "web"
     direction: str = "inbound"
     customer_name: str | None
+    customer_phone: str | None = None  # phone calls: the caller's (inbound) or callee's number
+    called_number: str | None = None  # phone calls: the number dialled
     started_at: datetime
     ended_at: datetime | None
     duration_seconds: float | None

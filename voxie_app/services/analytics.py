@@ -130,6 +130,8 @@ def recent_calls(*, session: Session, limit: int = 20, offset: int = 0) -> list[
             kind=call.kind,
             direction=call.direction,
             customer_name=call.customer_name,
+            customer_phone=call.customer_phone,
+            called_number=call.called_number,
             started_at=call.started_at,
             ended_at=call.ended_at,
             duration_seconds=call.duration_seconds,

@@ -31,7 +31,9 @@ def call_rows(rows: list[reports.CallRow], tz: str) -> list[dict[str, str]]:
             "kind": reports.KIND_LABELS.get(r.kind, r.kind),
             "type": fmt.call_type(r.kind, r.direction),
             "line": fmt.phone_line(r.kind, r.direction, r.customer_phone, r.called_number),
-            "customer": r.customer_name or ("Text chat" if r.kind == "chat" else "Unknown caller"),
+            "customer": fmt.call_title(
+                r.customer_name, r.kind, r.direction, r.customer_phone, r.called_number
+            ),
             "when": fmt.when(r.started_at, tz),
             "duration": fmt.duration(r.duration_seconds),
             "status": r.status,

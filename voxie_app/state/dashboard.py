@@ -59,7 +59,9 @@ def fetch_dashboard(tz: str) -> dict[str, Any]:
                 "id": str(c.id),
                 "href": routes.call(str(c.id)),
                 "agent": c.agent_label,
-                "customer": c.customer_name or "Unknown caller",
+                "customer": fmt.call_title(
+                    c.customer_name, c.kind, c.direction, c.customer_phone, c.called_number
+                ),
                 "when": fmt.when(c.started_at, tz),
                 "duration": fmt.duration(c.duration_seconds),
                 "status": c.call_status,

@@ -1,7 +1,8 @@
 """Run Reflex event handlers of our states as one browser tab would, for state tests.
 
 Each event carries the session cookie `token` in its router data (as a socket
-event does), so `guard.current()` inside a handler sees that user. `dump`
+event does), so `guard.current()` inside a handler sees that user. The states'
+`router` holds the tab's `path` (handlers read ids from the URL). `dump`
 collects every var of every state after each event, backend-only ones too, for
 tests that look for something that must never be in a state.
 """
@@ -24,6 +25,7 @@ class Tab:
 
         router_data = {
             "pathname": path,
+            "asPath": path,
             "headers": {"host": "voxie.test", "cookie": f"voxie_session={token}"},
         }
         self.ctx = EventContext(
@@ -42,6 +44,7 @@ class Tab:
 
     async def run(self, state_cls: type, name: str, *args: Any) -> tuple[Any, Any]:
         """Run `state_cls.<name>(*args)` on this tab's state; returns (its result, the state)."""
+        from reflex.istate.data import RouterData
         from reflex.istate.manager.token import BaseStateToken
         from reflex.state import State
 
@@ -50,6 +53,8 @@ class Tab:
                 BaseStateToken(ident=self.ctx.token, cls=State)
             ) as root:
                 state = await root.get_state(state_cls)
+                if not str(state.router.url.path):  # the page's URL, as a browser tab sends it
+                    state.router = RouterData.from_router_data(self.ctx.router_data)
                 result = state_cls.event_handlers[name].fn(state, *args)
                 if hasattr(result, "__await__"):
                     result = await result

@@ -177,11 +177,15 @@ def test_a_bad_csv_keeps_the_dialog_open_with_every_bad_row(
     _, state = run(tab, CampaignsState, "upload_csv", [FakeUpload("list.csv", BAD_CSV.encode())])
     problems = list(state.csv_problems)
     assert len(problems) == 4, problems
-    assert problems[0].startswith("line 3:")
-    assert any("line 4" in p and "do-not-call" in p for p in problems)
-    assert any("line 5" in p and "already on line 2" in p for p in problems)
-    assert any("line 6" in p and "formula" in p for p in problems)
-    assert state.csv_summary == "" and state.errors["csv"]
+    assert [p.split(":")[0].split(",")[0] for p in problems] == [
+        "line 3",
+        "line 4",
+        "line 5",
+        "line 6",
+    ]
+    assert "do-not-call" in problems[1] and "already on line 2" in problems[2]
+    assert "formula" in problems[3]
+    assert state.csv_summary == "" and state.csv_name == "list.csv"
 
     # Create anyway: nothing is written, the dialog stays, the rows are still listed.
     result, state = run(tab, CampaignsState, "create", FORM)
@@ -290,6 +294,14 @@ def test_progress_page_counts_filters_and_controls(
     assert {c["status"]: c["count"] for c in state.counts}["cancelled"] == "2"
     result, state = run(tab, CampaignDetailState, "start")  # not allowed: a toast
     assert "cannot start" in str(result) and state.status == "cancelled"
+
+    with session_scope() as s:
+        row = s.get(Campaign, uuid.UUID(campaign_id))
+        row.last_error = "paused: the agent is not ready"
+        s.add(row)
+    _, state = run(tab, CampaignDetailState, "load")
+    assert state.last_error == "paused: the agent is not ready"
+    assert "closed" in state.window_note or "open now" in state.window_note
 
     missing = Tab("admin-missing", tokens["admin"], routes.campaign(str(uuid.uuid4())))
     _, state = run(missing, CampaignDetailState, "load")

@@ -172,6 +172,7 @@ def _contact(r: rx.Var) -> rx.Component:
                 rx.foreach(r["calls"].to(list[dict[str, str]]), _call_link), wrap="wrap", gap="1"
             )
         ),
+        align="center",
         data_testid="contact-row",
     )
 

@@ -32,7 +32,38 @@ def _row(r: rx.Var) -> rx.Component:
             rx.text(r["progress"], size="2", data_testid="campaign-progress"), white_space="nowrap"
         ),
         rx.table.cell(rx.text(r["window"], size="1", color=rx.color("gray", 11))),
+        align="center",
         data_testid="campaign-row",
+    )
+
+
+def _card(r: rx.Var) -> rx.Component:
+    """A campaign on a phone: the table's columns would not fit side by side."""
+    return rx.link(
+        ui.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.text(r["name"], weight="medium", class_name="voxie-clamp-1"),
+                    rx.spacer(),
+                    ui.pill(r["status"], r["status_color"]),
+                    width="100%",
+                    align="center",
+                ),
+                rx.text(
+                    r["progress"], size="2", weight="bold", data_testid="campaign-card-progress"
+                ),
+                rx.text(r["agent"], " · ", r["from_number"], size="2", color=rx.color("gray", 11)),
+                rx.text(r["window"], size="1", color=rx.color("gray", 10)),
+                spacing="1",
+                width="100%",
+            ),
+            padding="0.9rem 1rem",
+        ),
+        href=r["href"],
+        underline="none",
+        color="inherit",
+        width="100%",
+        data_testid="campaign-card",
     )
 
 
@@ -47,9 +78,18 @@ def _table() -> rx.Component:
     )
     return rx.cond(
         S.rows.length() > 0,
-        ui.card(
-            ui.responsive_table(head, rx.table.body(rx.foreach(S.rows, _row)), size="2"),
-            padding="0.5rem",
+        rx.fragment(
+            ui.card(
+                ui.responsive_table(head, rx.table.body(rx.foreach(S.rows, _row)), size="2"),
+                padding="0.5rem",
+                display=rx.breakpoints(initial="none", sm="block"),
+            ),
+            rx.vstack(
+                rx.foreach(S.rows, _card),
+                spacing="2",
+                width="100%",
+                display=rx.breakpoints(initial="flex", sm="none"),
+            ),
         ),
         ui.card(
             ui.empty_state(

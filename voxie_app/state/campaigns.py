@@ -127,10 +127,18 @@ def campaign_row(view: campaigns_svc.CampaignView) -> dict[str, str]:
     }
 
 
+def _line_of(field: str) -> int:
+    """`csv.<line>.<column>` -> line (a problem about the whole file sorts last)."""
+    parts = field.split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 1 << 30
+
+
 def problem_lines(exc: InvalidInput) -> list[str]:
-    """What a bad CSV shows: each problem's message (they already name the line)."""
+    """What a bad CSV shows: each problem's message (they already name the line), in
+    line order (the do-not-call check comes after the rest, so its rows come last)."""
     if isinstance(exc, InvalidRows):
-        return [message for _, message in exc.problems[:MAX_PROBLEMS]]
+        ordered = sorted(exc.problems[:MAX_PROBLEMS], key=lambda p: _line_of(p[0]))
+        return [message for _, message in ordered]
     return [exc.message]
 
 
@@ -222,7 +230,7 @@ class CampaignsState(AppState):
     def _show_csv_problems(self, exc: InvalidInput) -> None:
         self.csv_problems = problem_lines(exc)
         self.csv_summary = ""
-        self.errors = {**no_errors(), "csv": "Fix these rows in the file and drop it again."}
+        self.errors = no_errors()  # the list under the drop zone says it all
 
     # ---- reading (anyone signed in) ------------------------------------------------
 

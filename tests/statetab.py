@@ -9,7 +9,9 @@ tests that look for something that must never be in a state.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -61,3 +63,25 @@ class Tab:
                 self.results.append(str(result))
                 self.dumps.append(json.dumps(root.dict(), default=str) + repr(vars(state)))
                 return result, state
+
+
+@contextlib.contextmanager
+def role_tokens(roles: tuple[str, ...] = ("admin", "viewer")) -> Iterator[dict[str, str]]:
+    """A signed-in user per role ({role: session token}) in the configured database,
+    with the guard's caches cleared before and after (state tests' `tokens` fixture)."""
+    from voxie_app.db import session_scope
+    from voxie_app.services import auth
+    from voxie_app.state import guard
+
+    guard.reset_caches()
+    out = {}
+    for role in roles:
+        with session_scope() as s:
+            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
+            out[role], _ = auth.login(
+                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
+            )
+    try:
+        yield out
+    finally:
+        guard.reset_caches()

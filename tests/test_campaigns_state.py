@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from tests.conftest import admin_headers
 from tests.doubles.livekit_server import LiveKitDouble
-from tests.statetab import Tab
+from tests.statetab import Tab, role_tokens
 from tests.test_phone_numbers import livekit as livekit
 from tests.test_phone_numbers import make_agent
 from voxie_app import routes
@@ -29,8 +29,7 @@ from voxie_app.models import (
     PhoneNumber,
     SipOutboundTrunk,
 )
-from voxie_app.services import auth, e164
-from voxie_app.state import guard
+from voxie_app.services import e164
 from voxie_app.state.campaign_detail import CampaignDetailState
 from voxie_app.state.campaigns import REFUSED, CampaignsState
 
@@ -68,16 +67,8 @@ class FakeUpload:
 
 @pytest.fixture
 def tokens(livekit: LiveKitDouble) -> dict[str, str]:
-    guard.reset_caches()
-    out = {}
-    for role in ("admin", "viewer"):
-        with session_scope() as s:
-            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
-            out[role], _ = auth.login(
-                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
-            )
-    yield out
-    guard.reset_caches()
+    with role_tokens() as out:
+        yield out
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from voxie_app.components import ui
+from voxie_app.components.outbound_call_dialog import no_caller_numbers
 from voxie_app.services import campaign_csv
 from voxie_app.services import campaigns as campaigns_svc
 from voxie_app.state.campaigns import DAY_LABELS, OUTCOMES, UPLOAD_ID
@@ -318,17 +319,6 @@ def _form() -> rx.Component:
     )
 
 
-def _no_numbers() -> rx.Component:
-    return rx.callout(
-        "No number can place calls yet: add a phone number with an outbound trunk "
-        "(synced to LiveKit) on the Phone page first.",
-        icon="phone-off",
-        color_scheme="amber",
-        size="1",
-        data_testid="campaign-no-numbers",
-    )
-
-
 def new_campaign_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
@@ -339,7 +329,7 @@ def new_campaign_dialog() -> rx.Component:
                 size="2",
                 margin_bottom="0.75rem",
             ),
-            rx.cond(S.numbers.length() > 0, _form(), _no_numbers()),
+            rx.cond(S.numbers.length() > 0, _form(), no_caller_numbers("campaign-no-numbers")),
             max_width="36rem",
             data_testid="campaign-dialog",
         ),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -107,6 +108,43 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+@dataclass(frozen=True)
+class Page:
+    view: campaigns_svc.CampaignView
+    contacts: list[campaigns_svc.ContactView]
+    total: int
+    page: int
+
+
+def read_page(campaign_id: str, status_filter: str, page: int) -> Page | None:
+    """The campaign and one page of its contacts (None if there is no such campaign);
+    a page past the end (the filter shrank the list) becomes the last one."""
+    key = _uuid(campaign_id)
+    if key is None:
+        return None
+    status = None if status_filter == ALL else status_filter
+    try:
+        with session_scope() as session:
+            view = campaigns_svc.view(session=session, campaign_id=key)
+
+            def contacts(at: int) -> tuple[list[campaigns_svc.ContactView], int]:
+                return campaigns_svc.contacts_page(
+                    session=session,
+                    campaign_id=key,
+                    status=status,
+                    limit=PAGE_SIZE,
+                    offset=at * PAGE_SIZE,
+                )
+
+            found, total = contacts(page)
+            if not found and total and page:
+                page = (total - 1) // PAGE_SIZE
+                found, total = contacts(page)
+    except NotFound:
+        return None
+    return Page(view, found, total, page)
+
+
 class CampaignDetailState(AppState):
     campaign_id: str = ""
     loaded: bool = False
@@ -159,38 +197,17 @@ class CampaignDetailState(AppState):
         ]
 
     def _refresh(self) -> None:
-        campaign_id = _uuid(self.campaign_id)
-        if campaign_id is None:
-            self.missing, self.loaded = True, True
+        self._show(read_page(self.campaign_id, self.status_filter, self.page))
+
+    def _show(self, found: Page | None) -> None:
+        self.loaded = True
+        if found is None:
+            self.missing = True
             return
-        status = None if self.status_filter == ALL else self.status_filter
         tz = self._tz()
-        try:
-            with session_scope() as session:
-                view = campaigns_svc.view(session=session, campaign_id=campaign_id)
-                found, total = campaigns_svc.contacts_page(
-                    session=session,
-                    campaign_id=campaign_id,
-                    status=status,
-                    limit=PAGE_SIZE,
-                    offset=self.page * PAGE_SIZE,
-                )
-                if not found and total and self.page:  # the filter shrank the list
-                    self.page = (total - 1) // PAGE_SIZE
-                    found, total = campaigns_svc.contacts_page(
-                        session=session,
-                        campaign_id=campaign_id,
-                        status=status,
-                        limit=PAGE_SIZE,
-                        offset=self.page * PAGE_SIZE,
-                    )
-        except NotFound:
-            self.missing, self.loaded = True, True
-            return
-        self._apply(view)
-        self.contacts = [contact_row(c, tz) for c in found]
-        self.total = total
-        self.missing, self.loaded = False, True
+        self._apply(found.view)
+        self.contacts = [contact_row(c, tz) for c in found.contacts]
+        self.total, self.page, self.missing = found.total, found.page, False
         self.updated = fmt.clock(utcnow(), tz)
 
     def _reload(self) -> rx.event.EventSpec | None:
@@ -243,7 +260,14 @@ class CampaignDetailState(AppState):
                     async with self:
                         if self.campaign_id != campaign_id or self._over():
                             return
-                        self._refresh()
+                        status_filter, page = self.status_filter, self.page
+                    # Read outside the state's lock (and off the event loop).
+                    found = await asyncio.to_thread(read_page, campaign_id, status_filter, page)
+                    async with self:
+                        if self.campaign_id != campaign_id:
+                            return
+                        if (self.status_filter, self.page) == (status_filter, page):
+                            self._show(found)
             except Exception:
                 log.exception("campaign watcher stopped")
 

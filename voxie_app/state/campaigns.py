@@ -29,6 +29,7 @@ from voxie_app.services.errors import InvalidInput, InvalidRows, ServiceError
 from voxie_app.settings import get_settings
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
+from voxie_app.state.outbound_call import caller_choices
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +216,7 @@ class CampaignsState(AppState):
             }
             for a in agents
         ]
-        self.numbers = [
-            {
-                "id": str(n.id),
-                "label": e164.display(n.number) + (f" ({n.label})" if n.label else ""),
-            }
-            for n, _trunk in callers
-        ]
+        self.numbers = caller_choices(callers)
 
     def _clear_csv(self) -> None:
         self.csv_name = self.csv_summary = self._csv_text = ""

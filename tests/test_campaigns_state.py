@@ -212,6 +212,10 @@ def test_admin_creates_a_draft_and_a_started_campaign(
     result, state = run(tab, CampaignsState, "create", {**FORM, "max_concurrent": "x"})
     assert state.errors["max_concurrent"] and campaigns() == []
 
+    run(tab, CampaignsState, "set_agent", "")
+    result, state = run(tab, CampaignsState, "create", FORM)
+    assert "Choose the agent" in state.errors["agent_id"] and state.open
+    run(tab, CampaignsState, "set_agent", targets["agent_id"])
     run(tab, CampaignsState, "toggle_day", "6", True)
     run(tab, CampaignsState, "toggle_day", "1", False)
     run(tab, CampaignsState, "toggle_retry", "voicemail", True)

@@ -258,7 +258,7 @@ class CampaignDetailState(AppState):
                     if not client_connected(token):
                         return
                     async with self:
-                        if self.campaign_id != campaign_id or self._over():
+                        if self.campaign_id != campaign_id or self.missing or self._over():
                             return
                         status_filter, page = self.status_filter, self.page
                     # Read outside the state's lock (and off the event loop).

@@ -381,6 +381,17 @@ class CampaignsState(AppState):
         if not self._csv_text:
             self.errors = {**self.errors, "csv": "Drop the contacts' CSV file here first."}
             return self._toast_error("Contacts: drop the CSV file first.")
+        missing = {
+            key: message
+            for key, chosen, message in (
+                ("agent_id", self.agent_id, "Choose the agent that makes the calls."),
+                ("from_number_id", self.from_number_id, "Choose the number the calls come from."),
+            )
+            if not chosen
+        }
+        if missing:
+            self.errors = {**self.errors, **missing}
+            return self._toast_error(next(iter(missing.values())))
         data = settings_from_form(
             {**form, "agent_id": self.agent_id, "from_number_id": self.from_number_id},
             self.days,

@@ -7,7 +7,9 @@ resumes and cancels a campaign, and the progress page counts its contacts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -29,8 +31,9 @@ from voxie_app.models import (
     PhoneNumber,
     SipOutboundTrunk,
 )
+from voxie_app.services import campaigns as campaigns_svc
 from voxie_app.services import e164
-from voxie_app.state.campaign_detail import CampaignDetailState
+from voxie_app.state.campaign_detail import CampaignDetailState, window_note
 from voxie_app.state.campaigns import REFUSED, CampaignsState
 
 OURS = "+14155550100"
@@ -100,8 +103,6 @@ def campaigns() -> list[Campaign]:
 
 
 def make_campaign(targets: dict[str, str], status: str = "draft") -> str:
-    from voxie_app.services import campaigns as campaigns_svc
-
     with session_scope() as s:
         campaign = campaigns_svc.create(
             session=s,
@@ -287,6 +288,7 @@ def test_progress_page_counts_filters_and_controls(
     result, state = run(tab, CampaignDetailState, "confirm_cancel")
     assert "cancelled" in str(result) and state.status == "cancelled" and not state.confirm_open
     assert {c["status"]: c["count"] for c in state.counts}["cancelled"] == "2"
+    assert state.window_note == "The campaign is cancelled: it places no more calls."
     result, state = run(tab, CampaignDetailState, "start")  # not allowed: a toast
     assert "cannot start" in str(result) and state.status == "cancelled"
 
@@ -296,8 +298,21 @@ def test_progress_page_counts_filters_and_controls(
         s.add(row)
     _, state = run(tab, CampaignDetailState, "load")
     assert state.last_error == "paused: the agent is not ready"
-    assert "closed" in state.window_note or "open now" in state.window_note
 
     missing = Tab("admin-missing", tokens["admin"], routes.campaign(str(uuid.uuid4())))
     _, state = run(missing, CampaignDetailState, "load")
     assert state.missing and state.loaded
+
+
+def test_window_note_says_when_a_closed_window_opens(targets: dict[str, str]) -> None:
+    campaign_id = make_campaign(targets, status="running")
+    with session_scope() as s:
+        view = campaigns_svc.view(session=s, campaign_id=uuid.UUID(campaign_id))
+    opens = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    closed = dataclasses.replace(view, window_open=False, next_opening=opens)
+    assert window_note(closed, "Europe/Paris") == (
+        "The calling window is closed; it opens Dec 7, 10:00 (Europe/Paris)."
+    )
+    assert window_note(dataclasses.replace(view, window_open=True), "UTC") == (
+        "The calling window is open now."
+    )

@@ -146,6 +146,7 @@ def test_admin_creates_starts_and_watches_a_campaign(
     page.get_by_test_id("campaign-cancel").click()
     page.get_by_test_id("campaign-confirm-cancel").click()
     expect(page.get_by_test_id("campaign-status")).to_have_text("cancelled")
+    expect(page.get_by_test_id("campaign-window-note")).to_contain_text("no more calls")
     expect(page.get_by_test_id("campaign-controls")).not_to_contain_text("Start")
     with session_scope(site.url) as s:
         statuses = sorted(c.status for c in s.exec(select(CampaignContact)).all())
@@ -162,7 +163,7 @@ def test_admin_creates_starts_and_watches_a_campaign(
 
 def test_pages_fit_a_phone(site: SeededApp, make_browse) -> None:
     (campaign,) = _campaigns(site)
-    b = make_browse(site.base, viewport=PHONE)
+    b = make_browse(site.base, viewport=PHONE, color_scheme="dark")
     page = b.goto("/campaigns")
     expect(page.get_by_test_id("campaign-card")).to_have_count(1)
     expect(page.get_by_test_id("campaign-card-progress")).to_have_text("2 / 3 done")
@@ -173,8 +174,13 @@ def test_pages_fit_a_phone(site: SeededApp, make_browse) -> None:
     page.wait_for_timeout(500)  # the dialog's fade-in
     b.shot("dialog", full_page=False)
     page.keyboard.press("Escape")
+    with session_scope(site.url) as s:  # as the scheduler says why it paused a campaign
+        row = s.get(Campaign, campaign.id)
+        row.last_error = "agent Pizza Roma Orders is not ready"
+        s.add(row)
     b.goto(f"/campaigns/{campaign.id}")
     expect(page.get_by_test_id("campaign-count-failed")).to_be_visible()
+    expect(page.get_by_test_id("campaign-last-error")).to_contain_text("is not ready")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width  # nothing wider than the screen (tables scroll)
     b.shot("progress")

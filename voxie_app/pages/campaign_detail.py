@@ -162,7 +162,6 @@ def _contact(r: rx.Var) -> rx.Component:
             white_space="nowrap",
             data_testid="contact-phone",
         ),
-        rx.table.cell(rx.text(r["variables"], size="1", class_name="voxie-clamp-2")),
         rx.table.cell(ui.pill(r["status"], r["status_color"], data_testid="contact-status")),
         rx.table.cell(rx.text(r["attempts"], size="2")),
         rx.table.cell(rx.text(r["outcome"], size="2"), white_space="nowrap"),
@@ -172,6 +171,7 @@ def _contact(r: rx.Var) -> rx.Component:
                 rx.foreach(r["calls"].to(list[dict[str, str]]), _call_link), wrap="wrap", gap="1"
             )
         ),
+        rx.table.cell(rx.text(r["variables"], size="1", class_name="voxie-clamp-2")),
         align="center",
         data_testid="contact-row",
     )
@@ -185,12 +185,12 @@ def _contacts() -> rx.Component:
                 for label in (
                     "Row",
                     "Phone",
-                    "Variables",
                     "Status",
                     "Attempts",
                     "Last outcome",
                     "Next attempt",
                     "Calls",
+                    "Variables",
                 )
             ]
         )

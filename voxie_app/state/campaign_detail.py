@@ -72,6 +72,8 @@ def settings_rows(view: campaigns_svc.CampaignView) -> list[dict[str, str]]:
 
 
 def window_note(view: campaigns_svc.CampaignView, tz: str) -> str:
+    if view.status in ("completed", "cancelled"):
+        return f"The campaign is {view.status}: it places no more calls."
     if view.window_open:
         return "The calling window is open now."
     if view.next_opening is None:

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from tests import statetab
 from tests.conftest import admin_headers
+from tests.statetab import role_tokens
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import DoNotCall
@@ -200,19 +201,8 @@ def test_api_viewer_reads_but_cannot_change(client: TestClient) -> None:
 @pytest.fixture
 def tokens(db: str) -> Iterator[dict[str, str]]:
     """An admin's and a viewer's session token."""
-    from voxie_app.services import auth
-    from voxie_app.state import guard
-
-    guard.reset_caches()
-    out = {}
-    for role in ("admin", "viewer"):
-        with session_scope() as s:
-            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
-            out[role], _ = auth.login(
-                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
-            )
-    yield out
-    guard.reset_caches()
+    with role_tokens() as out:
+        yield out
 
 
 class Tab(statetab.Tab):

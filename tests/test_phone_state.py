@@ -17,29 +17,19 @@ from sqlmodel import select
 
 from tests.conftest import admin_headers
 from tests.doubles.livekit_server import LiveKitDouble
-from tests.statetab import Tab
+from tests.statetab import Tab, role_tokens
 from tests.test_phone_numbers import NUMBER, TRUNK, make_agent
 from tests.test_phone_numbers import livekit as livekit
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import PhoneNumber
-from voxie_app.services import auth
-from voxie_app.state import guard
 from voxie_app.state.phone import NONE, REFUSED, PhoneState
 
 
 @pytest.fixture
 def tokens(livekit: LiveKitDouble) -> dict[str, str]:
-    guard.reset_caches()
-    out = {}
-    for role in ("admin", "viewer"):
-        with session_scope() as s:
-            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
-            out[role], _ = auth.login(
-                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
-            )
-    yield out
-    guard.reset_caches()
+    with role_tokens() as out:
+        yield out
 
 
 def run(tab: Tab, name: str, *args: Any, prepare: Callable[[Any], None] | None = None) -> Any:

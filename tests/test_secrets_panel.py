@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests import statetab
+from tests.statetab import role_tokens
 from voxie_app.db import session_scope
-from voxie_app.services import auth
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import tools as tools_svc
 from voxie_app.settings import Settings
@@ -35,16 +35,8 @@ def tokens(db: str, configure: Callable[..., Settings], tmp_path: Path) -> Itera
         VOXIE_SECRET_KEY_FILE=str(tmp_path / "secret.key"),
         VOXIE_URL_ALLOWLIST="127.0.0.1",
     )
-    guard.reset_caches()
-    out = {}
-    for role in ("admin", "viewer"):
-        with session_scope() as s:
-            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
-            out[role], _ = auth.login(
-                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
-            )
-    yield out
-    guard.reset_caches()
+    with role_tokens() as out:
+        yield out
 
 
 class Tab(statetab.Tab):

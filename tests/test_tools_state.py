@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 
 from tests import test_http_tools
+from tests.statetab import role_tokens
 from tests.test_http_tools import Clinic, booking_tool, make_agent, save_tool, slots_tool
 from voxie_app.db import session_scope
 from voxie_app.models import Tool
-from voxie_app.services import auth
 from voxie_app.services import tools as tools_svc
 from voxie_app.settings import Settings
-from voxie_app.state import guard
 from voxie_app.state.tools import REFUSED, ToolsState
 
 clinic = test_http_tools.clinic
@@ -30,16 +29,8 @@ env = test_http_tools.env
 
 @pytest.fixture
 def tokens(env: Settings) -> dict[str, str]:
-    guard.reset_caches()
-    out = {}
-    for role in ("admin", "viewer"):
-        with session_scope() as s:
-            auth.create_user(session=s, email=f"{role}@example.com", password="p" * 12, role=role)
-            out[role], _ = auth.login(
-                session=s, email=f"{role}@example.com", password="p" * 12, hours=1
-            )
-    yield out
-    guard.reset_caches()
+    with role_tokens() as out:
+        yield out
 
 
 def _ctx(tab: str, token: str) -> Any:

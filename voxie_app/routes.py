@@ -16,6 +16,8 @@ SETTINGS = "/settings"
 TOOLS = "/tools"
 DO_NOT_CALL = "/do-not-call"
 PHONE = "/phone"
+CAMPAIGNS = "/campaigns"
+CAMPAIGN_DETAIL = "/campaigns/[id]"
 API_DOCS = "/api/docs"
 LOGIN = "/login"
 SETUP = "/setup"
@@ -35,3 +37,7 @@ def call_agent(agent_id: str) -> str:
 
 def call(call_id: str) -> str:
     return f"/calls/{call_id}"
+
+
+def campaign(campaign_id: str) -> str:
+    return f"/campaigns/{campaign_id}"

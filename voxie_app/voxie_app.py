@@ -13,6 +13,8 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
     call,
     call_detail,
     calls,
+    campaign_detail,
+    campaigns,
     dashboard,
     do_not_call,
     login,

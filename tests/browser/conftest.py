@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
@@ -182,3 +183,27 @@ def make_browse(browser: Browser, request: pytest.FixtureRequest):
     yield _make
     for ctx in contexts:
         ctx.__exit__(None, None, None)
+
+
+def livekit_env(server: Any) -> dict[str, str]:
+    """The app's LiveKit settings pointing at a `LiveKitDouble` running in this process."""
+    return {
+        "LIVEKIT_URL": server.url,
+        "LIVEKIT_API_KEY": server.api_key,
+        "LIVEKIT_API_SECRET": server.api_secret,
+    }
+
+
+def add_caller_number(url: str, number: str, *, label: str, livekit_trunk_id: str) -> None:
+    """One of our numbers with an outbound trunk LiveKit has, written to the app's
+    database as the Phone page would store them: it can place calls."""
+    from voxie_app.db import session_scope
+    from voxie_app.models import PhoneNumber, SipOutboundTrunk
+
+    with session_scope(url) as s:
+        trunk = SipOutboundTrunk(
+            name="carrier", address="sip.carrier.example", livekit_trunk_id=livekit_trunk_id
+        )
+        s.add(trunk)
+        s.flush()
+        s.add(PhoneNumber(number=number, label=label, outbound_trunk_id=trunk.id))

@@ -15,10 +15,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from tests.browser.conftest import SeededApp, seeded_app
+from tests.browser.conftest import SeededApp, add_caller_number, livekit_env, seeded_app
 from tests.doubles.livekit_server import LiveKitDouble
 from voxie_app.db import session_scope
-from voxie_app.models import CallSession, DoNotCall, PhoneNumber, SipOutboundTrunk
+from voxie_app.models import CallSession, DoNotCall
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DESKTOP = {"width": 1400, "height": 900}
@@ -37,17 +37,10 @@ def livekit() -> Iterator[LiveKitDouble]:
 def site(tmp_path_factory: pytest.TempPathFactory, livekit: LiveKitDouble) -> Iterator[SeededApp]:
     with seeded_app(
         tmp_path_factory.mktemp("outbound"),
-        LIVEKIT_URL=livekit.url,
-        LIVEKIT_API_KEY=livekit.api_key,
-        LIVEKIT_API_SECRET=livekit.api_secret,
+        **livekit_env(livekit),
     ) as running:
+        add_caller_number(running.url, OURS, label="Front desk", livekit_trunk_id="ST_ui")
         with session_scope(running.url) as s:
-            trunk = SipOutboundTrunk(
-                name="carrier", address="sip.carrier.example", livekit_trunk_id="ST_ui"
-            )
-            s.add(trunk)
-            s.flush()
-            s.add(PhoneNumber(number=OURS, label="Front desk", outbound_trunk_id=trunk.id))
             s.add(DoNotCall(number=LISTED, reason="asked"))
         yield running
 

@@ -39,6 +39,7 @@ def _pages(site: SeededApp) -> list[tuple[str, str, str]]:
         ("agent-detail", f"/agents/{agent_id}", "Configuration"),
         ("calls", "/calls", "Acme Support Desk"),
         ("call-detail", f"/calls/{call_id}", "Transcript"),
+        ("campaigns", "/campaigns", "No campaigns yet"),
         ("analytics", "/analytics", "Calls per day"),
         ("settings", "/settings", "Pricing in use"),
     ]

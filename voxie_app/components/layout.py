@@ -13,6 +13,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Builder", routes.BUILDER, "sparkles"),
     ("Calls", routes.CALLS, "phone"),
     ("Phone", routes.PHONE, "phone-call"),
+    ("Campaigns", routes.CAMPAIGNS, "megaphone"),
     ("Analytics", routes.ANALYTICS, "chart-column"),
     ("Settings", routes.SETTINGS, "settings"),
 ]

@@ -29,14 +29,15 @@ def _label(text: str, *child: rx.Component) -> rx.Component:
     return rx.vstack(rx.text(text, size="2", weight="medium"), *child, spacing="1", width="100%")
 
 
-def _no_numbers() -> rx.Component:
+def no_caller_numbers(testid: str = "call-number-none") -> rx.Component:
+    """Said where a call would be placed but none of our numbers can place one."""
     return rx.callout(
         "No number can place calls yet: add a phone number with an outbound trunk "
         "(synced to LiveKit) on the Phone page first.",
         icon="phone-off",
         color_scheme="amber",
         size="1",
-        data_testid="call-number-none",
+        data_testid=testid,
     )
 
 
@@ -129,7 +130,7 @@ def outbound_call_dialog() -> rx.Component:
                 size="2",
                 margin_bottom="0.75rem",
             ),
-            rx.cond(S.numbers.length() > 0, _form(), _no_numbers()),
+            rx.cond(S.numbers.length() > 0, _form(), no_caller_numbers()),
             max_width="30rem",
             data_testid="call-number-dialog",
         ),

@@ -256,20 +256,23 @@ def confirm_delete_dialog(
     on_open_change: Any,
     on_confirm: Any,
     confirm_testid: str,
+    verb: str = "Delete",
+    dismiss: str = "Cancel",
 ) -> rx.Component:
-    """ "Delete <name>? <consequence>": one confirmation for everything that deletes."""
+    """ "Delete <name>? <consequence>": one confirmation for everything that deletes
+    (`verb` for other actions that cannot be undone, such as cancelling a campaign)."""
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(
-                rx.text("Delete ", rx.text.strong(name), "? ", consequence),
+                rx.text(f"{verb} ", rx.text.strong(name), "? ", consequence),
                 size="2",
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.cancel(rx.button(dismiss, variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
                     rx.button(
-                        "Delete",
+                        verb,
                         color_scheme="red",
                         on_click=on_confirm,
                         data_testid=confirm_testid,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from voxie_app import routes
 from voxie_app.db import session_scope
+from voxie_app.models import PhoneNumber, SipOutboundTrunk
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import e164
 from voxie_app.services import outbound_calls as outbound_svc
@@ -63,6 +64,14 @@ def field_message(exc: InvalidInput) -> str:
     return f"{FIELD_LABELS.get(head, head or 'Call')}: {exc.message}"
 
 
+def caller_choices(callers: list[tuple[PhoneNumber, SipOutboundTrunk]]) -> list[dict[str, str]]:
+    """Our numbers that can place calls, as a select's {id, label} items."""
+    return [
+        {"id": str(n.id), "label": e164.display(n.number) + (f" ({n.label})" if n.label else "")}
+        for n, _trunk in callers
+    ]
+
+
 class OutboundCallState(AppState):
     open: bool = False
     dialing: bool = False
@@ -83,13 +92,7 @@ class OutboundCallState(AppState):
             ]
             callers = outbound_svc.caller_numbers(session=session)
         self.agents = [{"id": str(a.id), "name": a.name or str(a.id)} for a in ready]
-        self.numbers = [
-            {
-                "id": str(n.id),
-                "label": e164.display(n.number) + (f" ({n.label})" if n.label else ""),
-            }
-            for n, _trunk in callers
-        ]
+        self.numbers = caller_choices(callers)
         if self.numbers and self.from_number_id not in {n["id"] for n in self.numbers}:
             self.from_number_id = self.numbers[0]["id"]
 

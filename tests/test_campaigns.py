@@ -419,6 +419,12 @@ def test_outcome_of_an_ended_call(dial_status: str | None, call_status: str, out
     assert sched_svc.outcome_of(call) == outcome
 
 
+def test_an_end_of_00_00_is_midnight() -> None:
+    base = {"name": "X", "agent_id": str(uuid.uuid4()), "from_number_id": str(uuid.uuid4())}
+    parsed = campaigns_svc.parse({**base, "window_start": "00:00", "window_end": "00:00"})
+    assert parsed.window_end == "24:00"
+
+
 def test_a_window_to_24_00_includes_the_last_minute() -> None:
     campaign = Campaign(name="x", window_days=[1], window_start="00:00", window_end="24:00")
     assert campaigns_svc.in_window(campaign, MONDAY_9.replace(hour=23, minute=59, second=59))

@@ -4,8 +4,8 @@ then a good one, creates and starts the campaign, and watches the progress page 
 the calls the scheduler places (two busy, one answered); a viewer sees no controls.
 
 The number and its synced outbound trunk are written to the app's database directly,
-as the Phone page would store them. The window is every day 00:00-23:59 in UTC, so it
-is open whenever the test runs (but for the last minute of a day).
+as the Phone page would store them. The window is every day from 00:00 until 00:00 (midnight,
+the end of the day) in UTC, so it is open whenever the test runs.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_admin_creates_starts_and_watches_a_campaign(
     for day in ("6", "7"):  # Mon-Fri are ticked already
         dialog.get_by_test_id(f"campaign-day-{day}").click()
     dialog.get_by_test_id("campaign-window-start").fill("00:00")
-    dialog.get_by_test_id("campaign-window-end").fill("23:59")
+    dialog.get_by_test_id("campaign-window-end").fill("00:00")
 
     # A bad CSV: every bad row listed in the dialog; Create keeps it open, writes nothing.
     drop = dialog.locator("input[type=file]")
@@ -111,7 +111,7 @@ def test_admin_creates_starts_and_watches_a_campaign(
     expect(page.get_by_test_id("page-title")).to_have_text("Pizza feedback")
     (campaign,) = _campaigns(site)
     assert campaign.window_days == [1, 2, 3, 4, 5, 6, 7]
-    assert (campaign.window_start, campaign.window_end) == ("00:00", "23:59")
+    assert (campaign.window_start, campaign.window_end) == ("00:00", "24:00")
 
     # The scheduler places the three calls; the page follows without a reload.
     expect(_count(page, "failed")).to_have_text("2", timeout=30_000)

@@ -227,7 +227,7 @@ def _form() -> rx.Component:
                     ),
                 ),
                 _field(
-                    "Until",
+                    "Until (00:00 = midnight)",
                     "window_end",
                     rx.input(
                         name="window_end",

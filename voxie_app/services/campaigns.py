@@ -75,7 +75,7 @@ class CampaignIn(BaseModel):
     window_end: str = Field(
         default="17:00",
         pattern=END_PATTERN,
-        description="Local HH:MM, after window_start; 24:00 for the end of the day.",
+        description="Local HH:MM, after window_start; 24:00 (or 00:00) for midnight.",
     )
     max_concurrent: int = Field(default=5, ge=1, le=MAX_CONCURRENT)
     max_attempts: int = Field(
@@ -104,6 +104,13 @@ class CampaignIn(BaseModel):
     @classmethod
     def _days(cls, value: list[int]) -> list[int]:
         return sorted(set(value))
+
+    @field_validator("window_end", mode="before")
+    @classmethod
+    def _midnight(cls, value: object) -> object:
+        """An end of 00:00 can only mean the midnight that ends the day (a time input
+        cannot show 24:00)."""
+        return "24:00" if value == "00:00" else value
 
     @field_validator("window_end")
     @classmethod

@@ -121,7 +121,7 @@ def test_viewer_reads_the_list_and_is_refused_by_every_other_handler(
     tab = Tab("viewer-tab", tokens["viewer"], routes.CAMPAIGNS)
     _, state = run(tab, CampaignsState, "load")
     assert [r["name"] for r in state.rows] == ["Seeded"] and not state.is_admin
-    assert state.rows[0]["progress"] == "0 / 3 done"
+    assert state.rows[0]["progress"] == "0 / 3 finished"
     calls = {
         "open_new": (),
         "set_open": (True,),
@@ -256,7 +256,7 @@ def test_progress_page_counts_filters_and_controls(
     result, state = run(tab, CampaignDetailState, "load")
     assert "watch" in str(result)
     assert state.is_admin and state.status == "draft"
-    assert state.progress == "1 / 3 done" and state.percent == 33
+    assert state.progress == "1 / 3 finished" and state.percent == 33
     assert {c["status"]: c["count"] for c in state.counts} == {
         "queued": "2",
         "calling": "0",

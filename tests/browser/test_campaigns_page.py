@@ -117,7 +117,7 @@ def test_admin_creates_starts_and_watches_a_campaign(
     expect(_count(page, "failed")).to_have_text("2", timeout=30_000)
     expect(_count(page, "calling")).to_have_text("1", timeout=30_000)
     expect(_count(page, "queued")).to_have_text("0")
-    expect(page.get_by_test_id("campaign-progress")).to_contain_text("2 / 3 done")
+    expect(page.get_by_test_id("campaign-progress")).to_contain_text("2 / 3 finished")
     expect(page.get_by_test_id("campaign-calls-placed")).to_contain_text("3 calls placed")
     expect(page.get_by_test_id("campaign-window-note")).to_contain_text("open now")
     expect(page.get_by_test_id("campaign-status")).to_have_text("running")
@@ -156,7 +156,7 @@ def test_admin_creates_starts_and_watches_a_campaign(
     page.wait_for_url(re.compile(r"/calls/[0-9a-f-]{36}$"), timeout=20_000)
     b.goto("/campaigns")
     expect(page.get_by_test_id("campaign-row")).to_have_count(1)
-    expect(page.get_by_test_id("campaign-progress")).to_have_text("2 / 3 done")
+    expect(page.get_by_test_id("campaign-progress")).to_have_text("2 / 3 finished")
     b.shot("list")
     b.assert_clean()
 
@@ -166,7 +166,7 @@ def test_pages_fit_a_phone(site: SeededApp, make_browse) -> None:
     b = make_browse(site.base, viewport=PHONE, color_scheme="dark")
     page = b.goto("/campaigns")
     expect(page.get_by_test_id("campaign-card")).to_have_count(1)
-    expect(page.get_by_test_id("campaign-card-progress")).to_have_text("2 / 3 done")
+    expect(page.get_by_test_id("campaign-card-progress")).to_have_text("2 / 3 finished")
     expect(page.get_by_test_id("campaign-row")).not_to_be_visible()  # the table is for wider
     b.shot("list")
     page.get_by_test_id("new-campaign").first.click()
@@ -196,7 +196,7 @@ def test_viewer_sees_campaigns_without_controls(site: SeededApp, make_browse) ->
     page.get_by_test_id("campaign-link").click()
     page.wait_for_url(re.compile(r"/campaigns/[0-9a-f-]{36}$"))
     expect(page.get_by_test_id("campaign-count-failed")).to_be_visible()
-    expect(page.get_by_test_id("campaign-progress")).to_contain_text("2 / 3 done")
+    expect(page.get_by_test_id("campaign-progress")).to_contain_text("2 / 3 finished")
     expect(page.get_by_test_id("campaign-controls")).to_have_count(0)
     assert str(campaign.id) in page.url
     b.assert_clean()

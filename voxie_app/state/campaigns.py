@@ -101,9 +101,10 @@ def status_color(status: str) -> str:
 
 
 def progress_text(view: campaigns_svc.CampaignView) -> str:
-    """ "12 / 40 done": contacts finished (reached, failed, cancelled or skipped) of all."""
+    """ "12 / 40 finished": contacts finished (reached, failed, cancelled or skipped) of
+    all ("done" would read as reached, which is one of the counts below it)."""
     finished = sum(view.counts.get(s, 0) for s in FINISHED)
-    return f"{finished:,} / {view.contact_count:,} done"
+    return f"{finished:,} / {view.contact_count:,} finished"
 
 
 def progress_percent(view: campaigns_svc.CampaignView) -> int:
@@ -426,6 +427,7 @@ class CampaignsState(AppState):
         self._clear_csv()
         verb = "created and started" if start else "created as a draft"
         return [
+            rx.toast.dismiss(),  # the refusals of earlier tries are answered now
             self._toast_ok(f"Campaign {name} {verb}."),
             rx.redirect(routes.campaign(campaign_id)),
         ]

@@ -28,6 +28,7 @@ from voxie_app.services.session_purge import purger_lifespan
 from voxie_app.services.webhooks import deliverer_lifespan
 from voxie_app.state.guard import AuthMiddleware
 from voxie_app.state.knowledge import upload_refused_update
+from voxie_app.state.live import register_app
 from voxie_app.state.upload_guard import UploadGuard
 
 # UploadGuard wraps everything: `/_upload` answers only to the request's own session cookie.
@@ -47,5 +48,7 @@ app.register_lifespan_task(deliverer_lifespan)
 app.register_lifespan_task(purger_lifespan)
 # Places campaign calls inside their windows (VOXIE_CAMPAIGN_SCHEDULER).
 app.register_lifespan_task(scheduler_lifespan)
+# Live views (builder log, knowledge, campaign progress) ask it which tabs are still open.
+register_app(app)
 # Reflex's own log lines name client tokens (tab ids that reach a tab's state): redacted.
 redact_client_tokens()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 from voxie_app.services import events
 
@@ -34,11 +35,19 @@ def claim(key: str) -> Iterator[bool]:
         _running.discard(key)
 
 
+# The served Reflex app, registered by the app module (`register_app`), so this
+# lower layer never imports the module that imports every page and state.
+_served: list[Any] = []
+
+
+def register_app(app: Any) -> None:
+    """Remember the app whose websocket namespace says which tabs are connected."""
+    _served[:] = [app]
+
+
 def client_connected(token: str) -> bool:
     """Whether a browser tab with this client token still has a live websocket."""
-    from voxie_app.voxie_app import app
-
-    namespace = getattr(app, "event_namespace", None)
+    namespace = getattr(_served[0], "event_namespace", None) if _served else None
     if namespace is None:  # not served (tests that drive states directly)
         return True
     return token in namespace.token_to_sid

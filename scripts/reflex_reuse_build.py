@@ -11,6 +11,11 @@ with the last build. The digest leaves out only reflex.json's timestamps (the
 bundle carries them; nothing reads them). Any other difference builds anew, and
 `reflex`'s own build deletes `.web/build` (and the digest in it) first.
 
+The compile is skipped too when nothing it reads changed since the run that
+left `.web/` as it is: the app's sources and assets, the installed packages and
+the environment (but for which file or database DATABASE_URL names: its kind
+counts), with `.web/` still what that run compiled and built.
+
 reflex 0.10.1 has no flag for this: `--backend-only` does not serve the
 frontend and `--single-port` refuses `--frontend-only`/`--backend-only`.
 """
@@ -24,10 +29,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from reflex.reflex import cli
+from reflex import reflex as reflex_cli
 from reflex.utils import build, prerequisites
 
-DIGEST_FILE = "voxie-build-inputs.sha256"  # in .web/build (not served: that is .web/build/client)
+ROOT = Path(__file__).resolve().parent.parent
+# In .web/build (not served: that is .web/build/client), so any real build deletes them.
+DIGEST_FILE = "voxie-build-inputs.sha256"
+COMPILE_KEY_FILE = "voxie-compile-inputs.sha256"
+APP_SOURCES = ("rxconfig.py", "voxie_app", "assets", ".env", ".env.local", "requirements.txt")
 SKIPPED_DIRS = {"build", "node_modules"}
 VOLATILE_REFLEX_JSON_KEYS = (
     "last_version_check_attempt_datetime",
@@ -47,16 +56,39 @@ def _file_bytes(web: Path, path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _tree_files(top: Path, skipped: set[str]) -> list[Path]:
+    if top.is_file():
+        return [top]
+    files = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d not in skipped)
+        files += [Path(dirpath) / name for name in sorted(filenames)]
+    return files
+
+
+def compile_digest() -> str:
+    """A digest of what compiling the app reads (not `.web/`, which it writes)."""
+    h = hashlib.sha256()
+    for source in APP_SOURCES:
+        for path in _tree_files(ROOT / source, {"__pycache__"}):
+            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    site = Path(reflex_cli.__file__).resolve().parent.parent
+    h.update(" ".join(sorted(p.name for p in site.glob("*.dist-info"))).encode())
+    env = dict(os.environ)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    # Which database the app uses does not change what it compiles to; its kind might.
+    env["DATABASE_URL"] = env.get("DATABASE_URL", "").split(":", 1)[0]
+    h.update(json.dumps(env, sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def inputs_digest(web: Path) -> str:
     """A digest of what the production build reads: same digest, same build."""
     h = hashlib.sha256()
     files = [web / "node_modules" / ".package-lock.json"]
-    for dirpath, dirnames, filenames in os.walk(web):
-        here = Path(dirpath)
-        if here == web:
-            dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS]
-        dirnames.sort()
-        files += [here / name for name in sorted(filenames)]
+    for child in sorted(web.iterdir()):
+        if child.name not in SKIPPED_DIRS:
+            files += _tree_files(child, set())
     for path in files:
         h.update(str(path.relative_to(web)).encode() + b"\0")
         h.update(_file_bytes(web, path) if path.is_file() else b"<missing>")
@@ -70,22 +102,52 @@ def inputs_digest(web: Path) -> str:
     return h.hexdigest()
 
 
+def _saved(name: str) -> str | None:
+    path = prerequisites.get_web_dir() / "build" / name
+    return path.read_text() if path.is_file() else None
+
+
+def _save(name: str, digest: str) -> None:
+    (prerequisites.get_web_dir() / "build" / name).write_text(digest)
+
+
+_reflex_compile_app = reflex_cli._compile_app
 _reflex_build = build.build
+_compile_key: list[str] = []  # this run's compile digest, saved once the build is in place
+
+
+def compile_unless_unchanged(**kwargs: bool) -> None:
+    """`reflex run`'s compile, skipped when its inputs and `.web/` are the last run's."""
+    web = prerequisites.get_web_dir()
+    key = compile_digest()
+    if (
+        _saved(COMPILE_KEY_FILE) == key
+        and (web / "build" / "client").is_dir()
+        and _saved(DIGEST_FILE) == inputs_digest(web)
+    ):
+        print("frontend: reusing the compiled app (its inputs are unchanged)", flush=True)
+    else:
+        (web / "build" / COMPILE_KEY_FILE).unlink(missing_ok=True)
+        _reflex_compile_app(**kwargs)
+    _compile_key.append(key)
 
 
 def build_unless_unchanged() -> None:
     """`reflex`'s production build, skipped when the last one had the same inputs."""
     web = prerequisites.get_web_dir()
     digest = inputs_digest(web)
-    saved = web / "build" / DIGEST_FILE
-    if saved.is_file() and saved.read_text() == digest and (web / "build" / "client").is_dir():
+    if _saved(DIGEST_FILE) == digest and (web / "build" / "client").is_dir():
         print("frontend: reusing the production build (its inputs are unchanged)", flush=True)
-        return
-    _reflex_build()
-    saved.write_text(digest)
+    else:
+        _reflex_build()
+        _save(DIGEST_FILE, digest)
+    for key in _compile_key:
+        _save(COMPILE_KEY_FILE, key)
 
 
 if __name__ == "__main__":
-    build.build = build_unless_unchanged  # setup_frontend_prod calls build() through the module
+    # `reflex run --env prod` calls both through their modules' globals.
+    reflex_cli._compile_app = compile_unless_unchanged
+    build.build = build_unless_unchanged
     sys.argv[0] = "reflex"
-    sys.exit(cli())
+    sys.exit(reflex_cli.cli())

@@ -9,7 +9,9 @@ when a digest of everything it reads (the compiled `.web/` sources, the
 installed packages' lock, the toolchain's environment) equals the digest saved
 with the last build. The digest leaves out only reflex.json's timestamps (the
 bundle carries them; nothing reads them). Any other difference builds anew, and
-`reflex`'s own build deletes `.web/build` (and the digest in it) first.
+`reflex`'s own build deletes `.web/build` (and the digest in it) first. The
+last few builds are kept in `.web/voxie-build-cache/` by digest, so settings
+that alternate between test modules do not rebuild either.
 
 The compile is skipped too when nothing it reads changed since the run that
 left `.web/` as it is: the app's sources and assets, the installed packages and
@@ -37,7 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DIGEST_FILE = "voxie-build-inputs.sha256"
 COMPILE_KEY_FILE = "voxie-compile-inputs.sha256"
 APP_SOURCES = ("rxconfig.py", "voxie_app", "assets", ".env", ".env.local", "requirements.txt")
-SKIPPED_DIRS = {"build", "node_modules"}
+# The last few builds, by the digest of their inputs: test modules alternate settings.
+CACHE_DIR = "voxie-build-cache"
+CACHED_BUILDS = 3
+SKIPPED_DIRS = {"build", "node_modules", CACHE_DIR}
 VOLATILE_REFLEX_JSON_KEYS = (
     "last_version_check_attempt_datetime",
     "last_version_check_datetime",
@@ -136,13 +141,32 @@ def build_unless_unchanged() -> None:
     """`reflex`'s production build, skipped when the last one had the same inputs."""
     web = prerequisites.get_web_dir()
     digest = inputs_digest(web)
+    cached = web / CACHE_DIR / digest
     if _saved(DIGEST_FILE) == digest and (web / "build" / "client").is_dir():
         print("frontend: reusing the production build (its inputs are unchanged)", flush=True)
+    elif (cached / DIGEST_FILE).is_file():
+        shutil.rmtree(web / "build", ignore_errors=True)
+        shutil.copytree(cached, web / "build", symlinks=True)
+        cached.touch()  # recently used
+        print("frontend: reusing an earlier production build with these inputs", flush=True)
     else:
         _reflex_build()
         _save(DIGEST_FILE, digest)
+        _keep(web, digest)
     for key in _compile_key:
         _save(COMPILE_KEY_FILE, key)
+
+
+def _keep(web: Path, digest: str) -> None:
+    """Copy the build just made into the cache; drop the least recently used beyond a few."""
+    cache = web / CACHE_DIR
+    shutil.rmtree(cache / f"{digest}.tmp", ignore_errors=True)
+    shutil.copytree(web / "build", cache / f"{digest}.tmp", symlinks=True)
+    shutil.rmtree(cache / digest, ignore_errors=True)
+    (cache / f"{digest}.tmp").rename(cache / digest)  # complete or absent
+    kept = sorted(cache.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[CACHED_BUILDS:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ For tests (scripts/run.sh with VOXIE_REUSE_FRONTEND_BUILD=1, which tests/apprunn
 sets): the browser tests start the app some 25 times a run, and each
 `reflex run --env prod` compiles the app into `.web/` and then runs the Vite
 production build (20-40 s) even when what it compiled is what the last build
-was made from. Here the compile runs as always; only the Vite build is skipped
-when a digest of everything it reads (the compiled `.web/` sources, the
-installed packages' lock, the toolchain's environment) equals the digest saved
-with the last build. The digest leaves out only reflex.json's timestamps (the
-bundle carries them; nothing reads them). Any other difference builds anew, and
+was made from. Here the Vite build is skipped when a digest of everything it
+reads (the compiled `.web/` sources, the installed packages' lock, the
+toolchain's environment) equals the digest saved with the last build. The
+digest leaves out only reflex.json's timestamps (the bundle carries them;
+nothing reads them). Any other difference builds anew, and
 `reflex`'s own build deletes `.web/build` (and the digest in it) first. The
 last few builds are kept in `.web/voxie-build-cache/` by digest, so settings
 that alternate between test modules do not rebuild either.

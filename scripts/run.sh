@@ -20,4 +20,10 @@ fi
 trap '[ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true' EXIT
 
 export REFLEX_USE_NPM=1
-.venv/bin/reflex run --env prod --single-port --frontend-port "$PORT"
+reflex=(.venv/bin/reflex)
+# Tests only (tests/apprunner.py): reuse the last production frontend build when
+# what it was built from is unchanged (scripts/reflex_reuse_build.py).
+if [ "${VOXIE_REUSE_FRONTEND_BUILD:-}" = 1 ]; then
+  reflex=("$PY" scripts/reflex_reuse_build.py)
+fi
+"${reflex[@]}" run --env prod --single-port --frontend-port "$PORT"

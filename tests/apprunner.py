@@ -5,7 +5,12 @@
 
 One app at a time: the production build writes `.web/`, which every app of
 this checkout shares, so a module-scoped fixture is the most a test module
-should start; a file lock serialises starts across processes too.
+should start; a file lock serialises apps across processes too.
+
+The apps reuse the last production frontend build when the app compiles to
+what it was built from (VOXIE_REUSE_FRONTEND_BUILD, scripts/reflex_reuse_build.py).
+The build bakes its port into the bundle, so every app of this checkout listens
+on the same port (saved next to the lock) while that port is free.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ PROVIDER_PREFIXES = ("LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_", "RAGIE_", 
 BUILD_LOCK = Path(tempfile.gettempdir()) / (
     "voxie-app-" + hashlib.sha1(str(ROOT_DIR).encode()).hexdigest()[:12] + ".lock"
 )
+PORT_FILE = BUILD_LOCK.with_suffix(".port")
 
 
 class AppFailed(RuntimeError):
@@ -56,6 +62,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _can_listen(port: int) -> bool:
+    """Whether the app could listen on `port` (on every address, as it does)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
+def app_port() -> int:
+    """The port of this checkout's test apps: the last one while free, else a new one.
+
+    Call it holding BUILD_LOCK: a production build is reusable only on its own port.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        port = int(PORT_FILE.read_text())
+        if _can_listen(port):
+            return port
+    port = free_port()
+    PORT_FILE.write_text(str(port))
+    return port
+
+
 def app_env(database_url: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The process environment: provider settings removed unless given in `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_PREFIXES)}
@@ -64,6 +95,7 @@ def app_env(database_url: str, port: int, extra: dict[str, str] | None = None) -
         PORT=str(port),
         PATH=f"{ROOT_DIR / '.venv' / 'bin'}:{env.get('PATH', '')}",
         REFLEX_USE_NPM="1",
+        VOXIE_REUSE_FRONTEND_BUILD="1",
     )
     env.update(extra or {})
     return env
@@ -91,11 +123,11 @@ def run_app(
     timeout: float = START_TIMEOUT_S,
 ) -> Iterator[RunningApp]:
     """Run `scripts/run.sh` until healthy; stop its whole process group afterwards."""
-    port = free_port()
-    log_path = workdir / f"app-{port}.log"
     lock = BUILD_LOCK.open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
+        port = app_port()
+        log_path = workdir / f"app-{port}.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen(
                 ["bash", "scripts/run.sh"],

@@ -63,34 +63,42 @@ def _serve_double(conn: Any) -> None:
 
 
 class Probe:
-    """Counts calls in flight: +1 when the scheduler places one, -1 at the hang-up."""
+    """Wraps `place_call`: when each placement started (wall clock) and which call it
+    made; the calls in flight are computed afterwards from these and the calls' ends."""
 
     def __init__(self, place: Any) -> None:
         self._place = place
-        self.in_flight = 0
-        self.most = 0
         self.placed: list[float] = []
         self.latencies: list[float] = []
+        self.started: dict[uuid.UUID, float] = {}  # call id -> wall-clock start
+        self.failed: list[tuple[float, float]] = []  # placements that made no call
         self.errors = 0
 
     async def __call__(self, **kw: Any) -> Any:
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        started = time.perf_counter()
+        wall, started = time.time(), time.perf_counter()
         self.placed.append(started)
         try:
             result = await self._place(**kw)
-            self.latencies.append(time.perf_counter() - started)
         except BaseException:
-            self.in_flight -= 1
             self.errors += 1
+            self.failed.append((wall, time.time()))
             raise
-        if result.dial_status != "answered":
-            self.in_flight -= 1
+        self.latencies.append(time.perf_counter() - started)
+        self.started[result.call_session_id] = wall
         return result
 
-    def hung_up(self, n: int) -> None:
-        self.in_flight -= n
+
+def most_in_flight(probe: Probe, ends: dict[uuid.UUID, float]) -> int:
+    """The most calls at once: each from its placement's start to its call's end."""
+    edges = [(t, 1) for t in probe.started.values()]
+    edges += [(ends.get(call_id, float("inf")), -1) for call_id in probe.started]
+    for began, stopped in probe.failed:
+        edges += [(began, 1), (stopped, -1)]
+    most = current = 0
+    for _, step in sorted(edges, key=lambda e: (e[0], e[1])):  # an end before a start
+        current += step
+        most = max(most, current)
+    return most
 
 
 def _hang_up_due(campaign_id: uuid.UUID, hold_s: float) -> int:
@@ -118,10 +126,20 @@ def _hang_up_due(campaign_id: uuid.UUID, hold_s: float) -> int:
     return len(due)
 
 
-async def _callee(campaign_id: uuid.UUID, hold_s: float, probe: Probe, stop: asyncio.Event) -> None:
+def _callee(
+    database_url: str, campaign_id: uuid.UUID, hold_s: float, stop: Any, ready: Any
+) -> None:
+    """The people called, in a process of their own (in production the worker ends a
+    call): each answered call is hung up `hold_s` after it was answered."""
+    import os
+
+    os.environ["DATABASE_URL"] = database_url
+    configure(DATABASE_URL=database_url)
+    _hang_up_due(campaign_id, hold_s)  # imports done, connection open
+    ready.set()
     while not stop.is_set():
-        probe.hung_up(await asyncio.to_thread(_hang_up_due, campaign_id, hold_s))
-        await asyncio.sleep(min(0.02, hold_s / 4))
+        if not _hang_up_due(campaign_id, hold_s):
+            time.sleep(min(0.02, hold_s / 4))
 
 
 def _setup(contacts: int, concurrency: int) -> tuple[uuid.UUID, float]:
@@ -183,16 +201,33 @@ def _calls_per_attempt(campaign_id: uuid.UUID) -> Counter:
     return Counter(rows)
 
 
+def _call_ends(campaign_id: uuid.UUID) -> dict[uuid.UUID, float]:
+    from sqlmodel import col, select
+
+    from voxie_app.db import session_scope
+    from voxie_app.models import CallSession
+
+    with session_scope() as s:
+        rows = s.exec(
+            select(CallSession.id, CallSession.ended_at).where(
+                col(CallSession.campaign_id) == campaign_id
+            )
+        ).all()
+    return {call_id: ended.timestamp() for call_id, ended in rows if ended is not None}
+
+
 def _cpu() -> float:
     t = psutil.Process().cpu_times()
     return t.user + t.system
 
 
-def _others_cpu(double_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the LiveKit double's process and of PostgreSQL's."""
-    out = {"double": 0.0, "postgres": 0.0}
+def _others_cpu(double_pid: int, callee_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the LiveKit double's process, the simulated callees' and
+    PostgreSQL's."""
+    out = {"double": 0.0, "callee": 0.0, "postgres": 0.0}
+    names = {double_pid: "double", callee_pid: "callee"}
     for proc in psutil.process_iter(["name", "pid"]):
-        key = "double" if proc.info["pid"] == double_pid else None
+        key = names.get(proc.info["pid"])
         if key is None and proc.info["name"] == "postgres":
             key = "postgres"
         if key:
@@ -236,9 +271,17 @@ async def _run(args: argparse.Namespace, kind: str, lk: tuple[str, str, str]) ->
         campaign_id, import_s = _setup(args.contacts, args.concurrency)
         probe = Probe(outbound_calls.place_call)
         scheduler = sched_svc.CampaignScheduler(settings, place=probe)
-        stop, callee_stop = asyncio.Event(), asyncio.Event()
-        callee = asyncio.create_task(_callee(campaign_id, args.hold_ms / 1000, probe, callee_stop))
-        cpu0, others0, t0 = _cpu(), _others_cpu(args.double_pid), time.perf_counter()
+        stop = asyncio.Event()
+        spawn = mp.get_context("spawn")
+        callee_stop, callee_ready = spawn.Event(), spawn.Event()
+        callee = spawn.Process(
+            target=_callee,
+            args=(url, campaign_id, args.hold_ms / 1000, callee_stop, callee_ready),
+            daemon=True,
+        )
+        callee.start()
+        await asyncio.to_thread(callee_ready.wait, 120)
+        cpu0, others0, t0 = _cpu(), _others_cpu(args.double_pid, callee.pid), time.perf_counter()
         runner = asyncio.create_task(scheduler.run(stop))
         while time.perf_counter() - t0 < args.timeout:
             if await asyncio.to_thread(_status, campaign_id) != "running":
@@ -246,12 +289,15 @@ async def _run(args: argparse.Namespace, kind: str, lk: tuple[str, str, str]) ->
             await asyncio.sleep(0.25)
         wall = time.perf_counter() - t0
         busy_cpu = (_cpu() - cpu0) / wall
-        others = {k: (v - others0[k]) / wall for k, v in _others_cpu(args.double_pid).items()}
+        others = {
+            k: (v - others0[k]) / wall for k, v in _others_cpu(args.double_pid, callee.pid).items()
+        }
         stop.set()
         await runner
         callee_stop.set()
-        await callee
+        callee.join(30)
         per_attempt = _calls_per_attempt(campaign_id)
+        most = most_in_flight(probe, _call_ends(campaign_id))
 
         # Idle: a running campaign whose window is closed today, then no campaign at all.
         with session_scope() as s:
@@ -289,11 +335,12 @@ async def _run(args: argparse.Namespace, kind: str, lk: tuple[str, str, str]) ->
         "placement_errors": probe.errors,
         "dispatch_rate_per_s": round(rate, 1),
         "wall_seconds": round(wall, 1),
-        "most_in_flight": probe.most,
+        "most_in_flight": most,
         "place_call_ms": summary_ms(probe.latencies),
         "calls_per_attempt_max": max(per_attempt.values(), default=0),
         "attempts_with_a_call": len(per_attempt),
         "cpu_busy_pct_of_one_core": round(100 * busy_cpu, 1),
+        "cpu_busy_pct_simulated_callees": round(100 * others["callee"], 1),
         "cpu_busy_pct_livekit_double": round(100 * others["double"], 1),
         "cpu_busy_pct_postgres_server": round(100 * others["postgres"], 1),
         "cpu_idle_pct_closed_window": idle_open,

@@ -328,6 +328,35 @@ def test_a_write_racing_the_computation_is_not_stored(db: str) -> None:
     assert _stored_days() == {day}
 
 
+def test_a_call_that_just_started_does_not_bump_the_state_row(db: str) -> None:
+    """Its day cannot be settled, so its writes skip the one row all of them would
+    queue on; an old call's change still bumps it (and a racing reader notices)."""
+    ids = _seed(days=3)
+
+    def version() -> int:
+        with session_scope() as s:
+            return s.exec(select(RollupState.version)).one()
+
+    before = version()
+    with session_scope() as s:
+        fresh = CallSession(
+            session_id="just-now",
+            room_name="r",
+            started_at=utcnow() - rollups.SETTLE_MARGIN / 2 + timedelta(seconds=30),
+        )
+        s.add(fresh)
+    with session_scope() as s:
+        row = s.get(CallSession, fresh.id)
+        row.call_status, row.ended_at = "completed", utcnow()
+        s.add(row)
+    assert version() == before
+    with session_scope() as s:
+        old = s.get(CallSession, ids["active"])
+        old.started_at = utcnow() - rollups.SETTLE_MARGIN  # older than half the margin
+        s.add(old)
+    assert version() > before
+
+
 def test_live_call_writes_do_not_touch_rollups(db: str) -> None:
     ids = _seed(days=3)
     with session_scope() as s:

@@ -215,6 +215,9 @@ def end_call_record(
     _finish(session, call, status, reason)
     # A phone call's line (no-op for other calls), in the same transaction.
     telephony.bill_line(session=session, call=call, last_seen=last_seen)
+    if call.kind != "chat":  # a test chat is kept like a call but is not one to receivers
+        webhooks.enqueue_call_ended(session=session, call=call)
+    # Last: publishing holds the stream's lock until this transaction commits.
     events.publish(
         CALLS_STREAM,
         "call_ended",
@@ -222,8 +225,6 @@ def end_call_record(
         {"call_session_id": str(call.id), "status": status},
         session=session,
     )
-    if call.kind != "chat":  # a test chat is kept like a call but is not one to receivers
-        webhooks.enqueue_call_ended(session=session, call=call)
     return call
 
 

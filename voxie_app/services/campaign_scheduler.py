@@ -34,6 +34,7 @@ import fcntl
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -133,7 +134,7 @@ def settle(*, session: Session, now: datetime, contact_id: uuid.UUID | None = No
     if contact_id is not None:
         query = query.where(col(CampaignContact.id) == contact_id)
     if dialect_name(session) == "postgresql":
-        query = query.with_for_update(of=CampaignContact, skip_locked=True)
+        query = query.with_for_update(of=CampaignContact, skip_locked=True, key_share=True)
     moved = 0
     for contact, call, campaign in session.exec(query).all():
         _settle_one(session, campaign, contact, call, now)
@@ -189,7 +190,7 @@ def claim(*, session: Session, campaign_id: uuid.UUID, now: datetime) -> list[Cl
     take_write_lock(session)
     query = select(Campaign).where(Campaign.id == campaign_id)
     if postgres:
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     campaign = session.exec(query.execution_options(populate_existing=True)).first()
     if campaign is None or campaign.status != "running":
         return []
@@ -216,7 +217,7 @@ def claim(*, session: Session, campaign_id: uuid.UUID, now: datetime) -> list[Cl
         .limit(room)
     )
     if postgres:
-        due = due.with_for_update(skip_locked=True)
+        due = due.with_for_update(skip_locked=True, key_share=True)
     claims: list[Claim] = []
     for contact in session.exec(due).all():
         contact.status = "calling"
@@ -313,11 +314,19 @@ class CampaignScheduler:
     place: PlaceCall = outbound_calls.place_call
     tasks: set[asyncio.Task] = field(default_factory=set)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # The ticks' database work has a thread of its own, so it never queues behind the
+    # placements' (which use the loop's default pool).
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="campaign-tick")
+    )
+
+    async def _own_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def tick(self) -> int:
         """One pass (see the module docstring); returns how many calls it started."""
         now = self.now()
-        claims = await asyncio.to_thread(self._claim_all, now)
+        claims = await self._own_thread(self._claim_all, now)
         for claim_ in claims:
             task = asyncio.create_task(
                 self._place(claim_), name=f"campaign-call-{claim_.contact_id}"
@@ -341,8 +350,9 @@ class CampaignScheduler:
         return claims
 
     async def _place(self, claim_: Claim) -> None:
+        ended = True  # whether the call is over when `place` returns (settle it now)
         try:
-            await self.place(
+            placed = await self.place(
                 agent_id=claim_.agent_id,
                 to=claim_.phone,
                 from_number_id=claim_.from_number_id,
@@ -354,6 +364,7 @@ class CampaignScheduler:
                     attempt=claim_.attempt,
                 ),
             )
+            ended = getattr(placed, "dial_status", "") != "answered"
         except outbound_calls.AlreadyPlaced:
             pass
         except ServiceError as exc:
@@ -361,8 +372,11 @@ class CampaignScheduler:
         except Exception:
             log.exception("campaign call to contact %s failed", claim_.contact_id)
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._settle_contact, claim_.contact_id)
+            # An answered call is settled by a later tick, once it has ended; one that
+            # was not (busy, no answer, failed) frees its slot at once.
+            if ended:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self._settle_contact, claim_.contact_id)
             self.wake.set()
 
     def _settle_contact(self, contact_id: uuid.UUID) -> None:
@@ -390,7 +404,7 @@ class CampaignScheduler:
                 busy = (
                     await self.tick() > 0
                     or bool(self.tasks)
-                    or await asyncio.to_thread(self._any_calling)
+                    or await self._own_thread(self._any_calling)
                 )
                 failing = False
             except Exception:
@@ -407,6 +421,7 @@ class CampaignScheduler:
             for w in waits:
                 w.cancel()
         await self.drain()
+        self.executor.shutdown(wait=False)
 
     def _any_calling(self) -> bool:
         with session_scope() as session:

@@ -255,7 +255,7 @@ def get_campaign(*, session: Session, campaign_id: uuid.UUID, lock: bool = False
     query = select(Campaign).where(Campaign.id == campaign_id)
     if lock:
         take_write_lock(session)
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     campaign = session.exec(query).first()
     if campaign is None:
         raise NotFound(f"campaign {campaign_id} not found")

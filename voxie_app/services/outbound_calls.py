@@ -185,7 +185,7 @@ async def place_call(
     require_livekit(settings)
     # The database work runs on a thread: this is awaited on the web app's event loop,
     # and a campaign has many calls under way at once.
-    call_id, room_name, callee, route, label = await asyncio.to_thread(
+    call_id, room_name, callee, route = await asyncio.to_thread(
         _write_row, agent_id, to, from_number_id, custom, campaign
     )
     from_number = route.number.number
@@ -218,13 +218,6 @@ async def place_call(
             call_id, DialOutcome(status="failed", sip_status_reason=exc.message[:200])
         )
         raise
-    await asyncio.to_thread(
-        events.publish,
-        calls_svc.CALLS_STREAM,
-        "call_started",
-        f"Calling {e164.display(callee)} with {label}",
-        {"call_session_id": str(call_id), "direction": "outbound"},
-    )
     try:
         outcome = await dialer.dial(request)
     except ProviderFailed as exc:
@@ -254,8 +247,9 @@ def _write_row(
     from_number_id: uuid.UUID | None,
     variables: dict[str, str],
     campaign: CampaignAttempt | None,
-) -> tuple[uuid.UUID, str, str, _Route, str]:
-    """Steps 1-2 in one transaction: (call id, room, callee in E.164, route, label)."""
+) -> tuple[uuid.UUID, str, str, _Route]:
+    """Steps 1-2 in one transaction, with the live log's "Calling ..." line: (call id,
+    room, callee in E.164, route)."""
     with session_scope() as session:
         callee = check_destination(session=session, to=to)
         route = _route(session, from_number_id)
@@ -271,7 +265,15 @@ def _write_row(
             variables=variables,
             campaign=campaign,
         )
-        return call.id, call.room_name, callee, route, agent.name or str(agent_id)
+        label = agent.name or str(agent_id)
+        events.publish(
+            calls_svc.CALLS_STREAM,
+            "call_started",
+            f"Calling {e164.display(callee)} with {label}",
+            {"call_session_id": str(call.id), "direction": "outbound"},
+            session=session,
+        )
+        return call.id, call.room_name, callee, route
 
 
 def _insert_call(

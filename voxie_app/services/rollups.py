@@ -16,7 +16,10 @@ with a call still active) from the raw tables.
   latency changes, and every stored day of a deleted agent, inside the same
   transaction as the change. It also bumps `rollup_state.version`; a reader
   stores what it computed only if the version did not move while it read, so a
-  write racing the computation never leaves a stale day behind.
+  write racing the computation never leaves a stale day behind. A change to a
+  call row that started in the last `SETTLE_MARGIN / 2` skips both: its day cannot
+  be settled yet, and skipping keeps call starts and ends (many at once in a
+  campaign) from queueing on the one state row.
 - Latency: each agent-day keeps a histogram of end-to-end turn latency with
   log-spaced bins 1% wide (`bin_of`), stored as packed counts over the span of
   bins in use and merged across days with numpy; the p50/p95 read from it are
@@ -645,6 +648,13 @@ def _invalidate_on_flush(session: Session, _context: Any, _instances: Any) -> No
                 call_ids.add(obj.call_session_id)
         elif isinstance(obj, Agent) and obj in session.deleted:
             agents.add(obj.id)
+    # A call that started within the last few minutes lies in a day no reader can
+    # be storing (a day settles SETTLE_MARGIN after it ends, and this one has not
+    # ended), so it needs neither the delete nor the bump of the one state row that
+    # every such write would otherwise queue on. Half the margin allows for clocks
+    # that differ by up to that much between processes.
+    recent = utcnow() - SETTLE_MARGIN / 2
+    times = {t for t in times if t < recent}
     if not (times or call_ids or agents):
         return
     days = RollupDay.__table__  # type: ignore[attr-defined]

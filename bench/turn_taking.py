@@ -103,6 +103,12 @@ CONFIGS: dict[str, Config] = {
             0.25,
         ),
         Config(
+            "vad0.25-min1.0",
+            "VAD 0.25 s, fixed min 1.0 s",
+            {"endpointing": {"min_delay": 1.0}},
+            0.25,
+        ),
+        Config(
             "vad0.25-min1.1",
             "VAD 0.25 s, fixed min 1.1 s",
             {"endpointing": {"min_delay": 1.1}},

@@ -70,19 +70,29 @@ def _model() -> Any:
     return inference.TurnDetector(version="v1-mini")
 
 
+# What the worker did before the presets (0.55 s of VAD silence, livekit's fixed 0.5-3.0 s).
+TODAY: dict[str, Any] = {"endpointing": {"mode": "fixed", "min_delay": 0.5, "max_delay": 3.0}}
+
 CONFIGS: dict[str, Config] = {
     c.name: c
     for c in [
-        Config("today", "before this benchmark: VAD 0.55 s, fixed 0.5-3.0 s, preemptive on"),
+        Config(
+            "today",
+            "before this benchmark: VAD 0.55 s, fixed 0.5-3.0 s, preemptive on",
+            TODAY,
+            0.55,
+        ),
         Config(
             "no-preemptive",
             "today, preemptive generation off",
-            {"preemptive_generation": {"enabled": False}},
+            {**TODAY, "preemptive_generation": {"enabled": False}},
+            0.55,
         ),
         Config(
             "preemptive-tts",
             "today, preemptive TTS too",
-            {"preemptive_generation": {"preemptive_tts": True}},
+            {**TODAY, "preemptive_generation": {"preemptive_tts": True}},
+            0.55,
         ),
         Config(
             "vad0.25-min0.3",
@@ -127,7 +137,10 @@ CONFIGS: dict[str, Config] = {
             0.25,
         ),
         Config(
-            "model-today", "end-of-turn model v1-mini, today's delays", {"turn_detection": _model}
+            "model-today",
+            "end-of-turn model v1-mini, today's delays",
+            {**TODAY, "turn_detection": _model},
+            0.55,
         ),
         Config(
             "model-0.3-1.5",

@@ -549,13 +549,152 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N utterances")
     parser.add_argument("--speech-speed", type=float, default=3.0)
     parser.add_argument("--out", default="turn_taking")
+    parser.add_argument("--barge-in", action="store_true", help="the barge-in probes instead")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.barge_in:
+        names = ["default"] if args.configs == "all" else args.configs.split(",")
+        results = [asyncio.run(barge_in(CONFIGS[n])) for n in names]
+        path = write_results(args.out, {"barge_in": results}, module="turn_taking")
+        for r in results:
+            print({k: v for k, v in r.items() if k != "probes"})
+        print(f"written {path}")
+        return 0
     payload = asyncio.run(main_async(args))
     path = write_results(args.out, payload, module="turn_taking")
     print(payload["table"])
     print(f"written {path}")
     return 0
+
+
+# ------------------------------------------------------------------------ barge-in
+
+# Caller audio over the agent's reply (issue 16, part 3): a backchannel must not stop the
+# agent, an interruption must stop it within 300 ms, a false interruption (a sound with
+# no words: the STT returns nothing) must let it resume.
+BARGE_IN = {
+    "backchannel": [("mhm", "mhm"), ("okay", "okay"), ("yeah", "yeah")],
+    "interruption": [
+        ("wait, actually I need Thursday instead", None),
+        ("no no, that is not what I asked", None),
+        ("sorry, can I change the time", None),
+    ],
+    "false": [("uh", ""), ("hmm", ""), ("ah", "")],
+}
+BARGE_IN_VOICES = ("en-us", "en-gb")
+BARGE_IN_AT = 0.8  # seconds into the agent's reply
+
+
+async def barge_in_probe(
+    kind: str, text: str, heard: str | None, voice: str, config: Config
+) -> dict[str, Any]:
+    """One session: the caller asks, the agent answers with 4 s of tone played out in
+    real time, and `BARGE_IN_AT` s into it the caller says `text` (the STT hears `heard`:
+    the text itself when None, nothing when empty)."""
+    from livekit import local_inference
+    from livekit.agents import Agent, AgentSession, inference
+
+    from tests.doubles.audio import CapturedAudioOutput, InstantLLM, ToneTTS
+    from voice_worker import worker
+    from voice_worker.providers import session_conn_options
+
+    class Output(CapturedAudioOutput):
+        def __init__(self) -> None:
+            super().__init__(playout_speed=1.0)
+            self.events: list[tuple[str, float]] = []
+
+        def pause(self) -> None:
+            self.events.append(("pause", time.perf_counter()))
+            super().pause()
+
+        def resume(self) -> None:
+            self.events.append(("resume", time.perf_counter()))
+            super().resume()
+
+        def clear_buffer(self) -> None:
+            self.events.append(("clear", time.perf_counter()))
+            super().clear_buffer()
+
+    settings = configure(VOXIE_PROVIDER_RETRIES="0")
+    handling, silence = session_setup(config, settings)
+    local_inference.init_vad()
+    vad = inference.VAD(min_silence_duration=silence, executor=worker._INLINE)
+    mic = CorpusInput(speech_speed=1.0)
+    out = Output()
+    session = AgentSession(
+        stt=corpus_stt(mic),
+        vad=vad,
+        tts=ToneTTS(duration=4.0),
+        turn_handling=handling,
+        conn_options=session_conn_options(settings),
+        session_close_transcript_timeout=0.2,
+        # livekit ignores interruptions for the first 3 s of the session's first agent
+        # speech (echo before AEC settles): this reply stands for one later in the call.
+        aec_warmup_duration=None,
+    )
+    audio_in = mic.build()
+    session.input.audio = audio_in
+    session.output.audio = out
+    await session.start(Agent(instructions=INSTRUCTIONS, llm=InstantLLM(REPLY)))
+    ask = turn_corpus.Utterance("ask", "full", "Can I book a cleaning?", voice, 175, False, None, 0)
+    mic.play(turn_corpus.render(ask), ask.parts_text)
+    deadline = time.perf_counter() + 8
+    while not out.segments and time.perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    result: dict[str, Any] = {"kind": kind, "text": text, "voice": voice}
+    if not out.segments:
+        result["outcome"] = "no reply to the question"
+    else:
+        await asyncio.sleep(
+            max(0.0, out.segments[0].first_frame_at + BARGE_IN_AT - time.perf_counter())
+        )
+        probe = turn_corpus.Utterance("probe", "short", text, voice, 175, False, None, 0)
+        played = mic.play(turn_corpus.render(probe), [heard if heard is not None else text])
+        await played.done
+        await asyncio.sleep(4.5)  # the tone's rest, the false-interruption timeout (2 s)
+        start = played.speech_starts[0]
+        first = out.segments[0]
+        events = [(name, t) for name, t in out.events if t >= start]
+        cleared = next((t for name, t in events if name == "clear"), None)
+        paused = next((t for name, t in events if name == "pause"), None)
+        resumed = any(name == "resume" for name, _ in events)
+        result |= {
+            "stopped": first.interrupted,
+            "stop_after_ms": ms(cleared - start) if cleared is not None else None,
+            "paused": paused is not None,
+            "pause_after_ms": ms(paused - start) if paused is not None else None,
+            "resumed": resumed and not first.interrupted,
+            "played_ms": ms(first.duration),
+        }
+    audio_in.close()
+    await session.aclose()
+    return result
+
+
+async def barge_in(config: Config) -> dict[str, Any]:
+    probes = []
+    for kind, items in BARGE_IN.items():
+        for voice in BARGE_IN_VOICES:
+            for text, heard in items:
+                probes.append(await barge_in_probe(kind, text, heard, voice, config))
+                print(f"  {probes[-1]}", flush=True)
+    done = [p for p in probes if "stopped" in p]
+
+    def rate(kind: str, key: str) -> float:
+        group = [p for p in done if p["kind"] == kind]
+        return round(sum(bool(p[key]) for p in group) / len(group), 3) if group else float("nan")
+
+    stops = [p["stop_after_ms"] for p in done if p["kind"] == "interruption" and p["stopped"]]
+    return {
+        "config": config.name,
+        "probes": probes,
+        "backchannel_stopped_rate": rate("backchannel", "stopped"),
+        "interruption_stopped_rate": rate("interruption", "stopped"),
+        "interruption_stop_p50_ms": pct(stops, 50) if stops else None,
+        "interruption_stop_max_ms": max(stops) if stops else None,
+        "false_resumed_rate": rate("false", "resumed"),
+        "false_stopped_rate": rate("false", "stopped"),
+    }
 
 
 if __name__ == "__main__":

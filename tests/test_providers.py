@@ -106,7 +106,7 @@ def test_bad_turn_detection_is_refused_naming_the_setting(
 
 
 @pytest.mark.parametrize("preset", sorted(providers.TURN_PRESETS))
-def test_each_turn_preset_reaches_the_session(
+async def test_each_turn_preset_reaches_the_session(
     configure: Callable[..., Settings], preset: str
 ) -> None:
     from livekit.agents import AgentSession

@@ -81,7 +81,7 @@ def test_missing_providers_name_the_settings(
 def test_endpointing_from_spec_else_settings(configure: Callable[..., Settings]) -> None:
     s = configure(VOXIE_MIN_ENDPOINTING_DELAY="0.4", VOXIE_MAX_ENDPOINTING_DELAY="2.5")
     th = providers.turn_handling(SPEC, s)
-    assert th["endpointing"] == {"min_delay": 0.4, "max_delay": 2.5}
+    assert (th["endpointing"]["min_delay"], th["endpointing"]["max_delay"]) == (0.4, 2.5)
     assert th["interruption"]["enabled"] is True
     spec = SPEC.model_copy(update={"min_endpointing_delay": 0.2})
     assert providers.turn_handling(spec, s)["endpointing"]["min_delay"] == 0.2
@@ -103,3 +103,48 @@ def test_bad_turn_detection_is_refused_naming_the_setting(
 ) -> None:
     with pytest.raises(ValidationError, match=r"VOXIE_TURN_DETECTION\n.*'vad' or 'model'"):
         configure(VOXIE_TURN_DETECTION="semantic")
+
+
+@pytest.mark.parametrize("preset", sorted(providers.TURN_PRESETS))
+async def test_each_turn_preset_reaches_the_session(
+    configure: Callable[..., Settings], preset: str
+) -> None:
+    from livekit.agents import AgentSession
+
+    chosen = providers.TURN_PRESETS[preset]
+    spec = SPEC.model_copy(update={"turn_preset": preset})
+    handling = providers.turn_handling(spec, configure())
+    assert handling["endpointing"] == chosen.endpointing
+    assert providers.vad_min_silence(spec) == chosen.vad_min_silence
+    # ... and the session resolves it as given (livekit fills in only what is left out).
+    session = AgentSession(turn_handling=handling)
+    for key, value in chosen.endpointing.items():
+        assert session.options.endpointing[key] == value
+    for key, value in chosen.preemptive_generation.items():
+        assert session.options.preemptive_generation[key] == value
+
+
+def test_presets_differ_in_patience() -> None:
+    fast, default, patient = (providers.TURN_PRESETS[p] for p in ("fast", "default", "patient"))
+
+    def wait(p: providers.TurnPreset) -> float:
+        return max(p.vad_min_silence, p.endpointing["min_delay"])
+
+    assert wait(fast) < wait(default) < wait(patient)
+
+
+def test_explicit_delays_override_the_preset(configure: Callable[..., Settings]) -> None:
+    spec = SPEC.model_copy(update={"turn_preset": "patient", "min_endpointing_delay": 0.2})
+    handling = providers.turn_handling(spec, configure(VOXIE_MAX_ENDPOINTING_DELAY="2.0"))
+    assert handling["endpointing"]["min_delay"] == 0.2
+    assert handling["endpointing"]["max_delay"] == 2.0
+    assert handling["endpointing"]["mode"] == providers.TURN_PRESETS["patient"].endpointing["mode"]
+    # A spec minimum above the preset's (or operator's) maximum still wins.
+    spec = SPEC.model_copy(update={"turn_preset": "fast", "min_endpointing_delay": 4.5})
+    handling = providers.turn_handling(spec, configure(VOXIE_MAX_ENDPOINTING_DELAY="2.0"))
+    assert handling["endpointing"]["min_delay"] == handling["endpointing"]["max_delay"] == 4.5
+
+
+def test_an_unknown_turn_preset_is_refused() -> None:
+    with pytest.raises(ValidationError, match="turn_preset"):
+        SPEC.model_validate({**SPEC.model_dump(), "turn_preset": "eager"})

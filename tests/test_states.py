@@ -45,6 +45,7 @@ def test_blank_form_round_trips_to_a_valid_spec() -> None:
     parsed = agents_svc.parse_spec(spec)
     assert parsed.temperature == 0.7
     assert parsed.min_endpointing_delay is None and parsed.tools == ["end_call"]
+    assert parsed.turn_preset == "default"
 
 
 def test_form_from_spec_and_back_keeps_every_field() -> None:
@@ -61,12 +62,14 @@ def test_form_from_spec_and_back_keeps_every_field() -> None:
             "temperature": 1.25,
             "tools": ["end_call", "transfer_to_agent"],
             "transfer_targets": [{"agent_id": target, "when": "billing"}],
+            "turn_preset": "patient",
             "min_endpointing_delay": 0.3,
             "max_endpointing_delay": 2,
         }
     ).model_dump(mode="json")
     form, tools, targets = agent_form.form_from_spec(stored)
     assert form["temperature"] == "1.25" and form["max_endpointing_delay"] == "2"
+    assert form["turn_preset"] == "patient"
     spec, errors = agent_form.spec_from_form(form, tools, targets)
     assert errors == {}
     assert agents_svc.parse_spec(spec).model_dump(mode="json") == stored

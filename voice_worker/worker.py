@@ -46,12 +46,14 @@ from voice_worker.answer import wait_for_answer
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
 from voice_worker.calldata import CallData
 from voice_worker.providers import (
+    TURN_PRESETS,
     ProviderMissing,
     build_llm,
     build_stt,
     build_tts,
     session_conn_options,
     turn_handling,
+    vad_min_silence,
 )
 from voice_worker.recorder import CallRecorder, close_outcome
 from voice_worker.runtime import (
@@ -72,10 +74,9 @@ log = logging.getLogger("voxie.worker")
 
 
 JOB_EXECUTORS = {"thread": JobExecutorType.THREAD, "process": JobExecutorType.PROCESS}
-# Silence that ends the caller's speech for the VAD. livekit's VAD defaults to 0.25 s; 0.55 s
-# is what Voxie has always used (the Silero plugin's default), so callers who pause
-# briefly mid-sentence are not cut off.
-VAD_MIN_SILENCE_SECONDS = 0.55
+# Silence that ends the caller's speech for the VAD until the call's spec is loaded; then
+# the agent's turn preset sets it (`providers.TURN_PRESETS`, README "Turn-taking").
+VAD_MIN_SILENCE_SECONDS = TURN_PRESETS["default"].vad_min_silence
 # What the room delivers to the session: 16 kHz mono in 50 ms frames. Every consumer of
 # the caller's audio works at 16 kHz (the VAD, the end-of-turn model, Deepgram's stream;
 # OpenAI's STT takes any rate), so at livekit's default of 24 kHz each of them would
@@ -302,6 +303,9 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
         ctx.shutdown(reason)
         return
     spec = data.spec
+    if isinstance(vad, lk_vad.VAD) and hasattr(vad, "update_options"):
+        # The agent's turn preset: how much silence ends the caller's speech.
+        vad.update_options(min_silence_duration=vad_min_silence(spec))
 
     session: AgentSession = AgentSession(
         stt=stt,

@@ -273,6 +273,12 @@ class AgentSpec(BaseModel):
         validate_default=True,  # so leave_message without a message is refused
         description="What to leave on voicemail ({{variables}} allowed).",
     )
+    turn_preset: Literal["default", "fast", "patient"] = Field(
+        default="default",
+        description="How long the agent waits before it answers: `fast` answers sooner and "
+        "cuts in more often, `patient` lets callers pause mid-sentence (see the README's "
+        "Turn-taking). Explicit endpointing delays override it.",
+    )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 

@@ -73,11 +73,13 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: int = Field(
         default=60, validation_alias="VOXIE_RECONCILE_INTERVAL_SECONDS"
     )
-    min_endpointing_delay: float = Field(
-        default=0.5, validation_alias="VOXIE_MIN_ENDPOINTING_DELAY"
+    # Operator-wide endpointing delays (seconds): unset, each agent's turn preset decides
+    # (voice_worker.providers.TURN_PRESETS); an agent's own delays win over these.
+    min_endpointing_delay: float | None = Field(
+        default=None, validation_alias="VOXIE_MIN_ENDPOINTING_DELAY"
     )
-    max_endpointing_delay: float = Field(
-        default=3.0, validation_alias="VOXIE_MAX_ENDPOINTING_DELAY"
+    max_endpointing_delay: float | None = Field(
+        default=None, validation_alias="VOXIE_MAX_ENDPOINTING_DELAY"
     )
     provider_retries: int = Field(default=2, validation_alias="VOXIE_PROVIDER_RETRIES")
     provider_retry_interval: float = Field(

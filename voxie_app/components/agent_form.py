@@ -7,7 +7,13 @@ import reflex as rx
 from voxie_app import routes
 from voxie_app.components import ui
 from voxie_app.models import ALLOWED_TOOLS, MAX_TRANSFER_NUMBERS
-from voxie_app.state.agent_form import FORM_ERROR, MODE_LABELS, VOICEMAIL_LABELS, tool_label
+from voxie_app.state.agent_form import (
+    FORM_ERROR,
+    MODE_LABELS,
+    TURN_PRESET_LABELS,
+    VOICEMAIL_LABELS,
+    tool_label,
+)
 from voxie_app.state.agents import CUSTOM_MODEL
 from voxie_app.state.agents import AgentsState as S
 
@@ -517,6 +523,12 @@ def agent_dialog() -> rx.Component:
                 _group("Voicemail", _voicemail()),
                 _group(
                     "Turn-taking",
+                    _select(
+                        "turn_preset",
+                        "Turn preset",
+                        [{"value": v, "label": text} for v, text in TURN_PRESET_LABELS.items()],
+                        "how long the agent waits before answering; delays below override it",
+                    ),
                     _two(
                         _input(
                             "min_endpointing_delay",

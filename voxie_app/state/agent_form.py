@@ -23,6 +23,7 @@ TEXT_FIELDS = (
     "voice",
     "llm_model",
     "temperature",
+    "turn_preset",
     "min_endpointing_delay",
     "max_endpointing_delay",
     "voicemail_policy",
@@ -47,6 +48,7 @@ FIELD_ORDER = (
     "transfer_numbers",
     "voicemail_policy",
     "voicemail_message",
+    "turn_preset",
     "min_endpointing_delay",
     "max_endpointing_delay",
 )
@@ -57,6 +59,12 @@ NUMBER_ROW_KEYS = ("label", "number", "when", "mode")
 VOICEMAIL_LABELS = {
     "hang_up": "Hang up",
     "leave_message": "Leave a message",
+}
+# The agent's turn preset (voice_worker.providers.TURN_PRESETS), with what it trades.
+TURN_PRESET_LABELS = {
+    "default": "Default: answers promptly, rarely cuts in",
+    "fast": "Fast: answers soonest, may cut in on callers who pause",
+    "patient": "Patient: lets callers pause mid-sentence, answers later",
 }
 MODE_LABELS = {
     "cold": "Cold: hand the call over at once",
@@ -88,6 +96,7 @@ def blank_form() -> dict[str, str]:
         "voice": defaults.voice,
         "llm_model": defaults.llm_model,
         "temperature": _num(defaults.temperature),
+        "turn_preset": defaults.turn_preset,
         "min_endpointing_delay": "",
         "max_endpointing_delay": "",
         "voicemail_policy": defaults.voicemail_policy,

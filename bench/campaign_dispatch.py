@@ -256,10 +256,6 @@ async def _run(args: argparse.Namespace, kind: str, lk: tuple[str, str, str]) ->
     from voxie_app.services import campaigns as campaigns_svc
     from voxie_app.services import outbound_calls
 
-    if args.threads:
-        from concurrent.futures import ThreadPoolExecutor
-
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(args.threads))
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
         settings = configure(
             DATABASE_URL=url,
@@ -365,7 +361,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--hold-ms", type=float, default=200.0)
     parser.add_argument("--timeout", type=float, default=900.0)
-    parser.add_argument("--threads", type=int, default=0, help="default executor size")
     parser.add_argument("--out", default="campaign_dispatch")
     args = parser.parse_args(argv)
 

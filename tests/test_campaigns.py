@@ -553,3 +553,15 @@ def test_api_viewers_read_but_do_not_write(client: TestClient) -> None:
             path, headers=viewer, **({"json": {}} if method == "post" else {})
         )
         assert r.status_code == 403, (method, path, r.text)
+
+
+def test_one_scheduler_per_sqlite_file(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'voxie.db'}"
+    with sched_svc.sqlite_lock(url) as first:
+        with sched_svc.sqlite_lock(url) as second:
+            assert (first, second) == (True, False)
+        assert (tmp_path / "voxie.db.campaigns.lock").exists()
+    with sched_svc.sqlite_lock(url) as again:
+        assert again
+    with sched_svc.sqlite_lock("postgresql://postgres@127.0.0.1/x") as pg:
+        assert pg  # row locks share the work there

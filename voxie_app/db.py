@@ -28,7 +28,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
     made = sa.engine.make_url(url)
     if made.get_backend_name() != "sqlite" or not made.database or made.database == ":memory:":
         return None
@@ -42,7 +42,7 @@ def get_engine(url: str | None = None) -> Engine:
 
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
-    if (path := _sqlite_path(url)) is not None:
+    if (path := sqlite_path(url)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_on_connect)

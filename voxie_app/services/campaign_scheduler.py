@@ -37,13 +37,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from voxie_app.db import dialect_name, session_scope, take_write_lock
+from voxie_app.db import dialect_name, normalize_url, session_scope, sqlite_path, take_write_lock
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession, Campaign, CampaignContact
 from voxie_app.services import campaigns as campaigns_svc
@@ -90,6 +89,14 @@ def outcome_of(call: CallSession) -> str:
 # ------------------------------------------------------------------ settle
 
 
+def _attempt_call(contact_id: Any, attempt: Any) -> Any:
+    """The condition that a call row is `contact_id`'s attempt `attempt` (columns or values)."""
+    return sa.and_(
+        col(CallSession.campaign_contact_id) == contact_id,
+        col(CallSession.campaign_attempt) == attempt,
+    )
+
+
 def _settle_one(
     session: Session, campaign: Campaign, contact: CampaignContact, call: CallSession, now: datetime
 ) -> None:
@@ -121,13 +128,7 @@ def settle(*, session: Session, now: datetime, contact_id: uuid.UUID | None = No
     take_write_lock(session)
     query = (
         select(CampaignContact, CallSession, Campaign)
-        .join(
-            CallSession,
-            sa.and_(
-                col(CallSession.campaign_contact_id) == col(CampaignContact.id),
-                col(CallSession.campaign_attempt) == col(CampaignContact.attempts),
-            ),
-        )
+        .join(CallSession, _attempt_call(col(CampaignContact.id), col(CampaignContact.attempts)))
         .join(Campaign, col(Campaign.id) == col(CampaignContact.campaign_id))
         .where(col(CampaignContact.status) == "calling", col(CallSession.call_status) != "active")
     )
@@ -148,10 +149,7 @@ def settle(*, session: Session, now: datetime, contact_id: uuid.UUID | None = No
 def _release_stale(session: Session, now: datetime) -> int:
     has_call = (
         select(CallSession.id)
-        .where(
-            col(CallSession.campaign_contact_id) == col(CampaignContact.id),
-            col(CallSession.campaign_attempt) == col(CampaignContact.attempts),
-        )
+        .where(_attempt_call(col(CampaignContact.id), col(CampaignContact.attempts)))
         .exists()
     )
     result = session.execute(
@@ -194,9 +192,9 @@ def claim(*, session: Session, campaign_id: uuid.UUID, now: datetime) -> list[Cl
     campaign = session.exec(query.execution_options(populate_existing=True)).first()
     if campaign is None or campaign.status != "running":
         return []
-    if not campaigns_svc.in_window(campaign, now) or not campaign.agent_id:
-        return []
-    if not campaign.from_number_id:
+    if not (campaign.agent_id and campaign.from_number_id):
+        return []  # its agent or number was deleted: nothing can be placed
+    if not campaigns_svc.in_window(campaign, now):
         return []
     room = campaign.max_concurrent - in_flight(session, campaign.id)
     if room <= 0:
@@ -281,10 +279,7 @@ def _refused(claim_: Claim, error: ServiceError, now: datetime) -> None:
         if contact is None or campaign is None or contact.status != "calling":
             return
         has_call = session.exec(
-            select(CallSession.id).where(
-                col(CallSession.campaign_contact_id) == contact.id,
-                col(CallSession.campaign_attempt) == claim_.attempt,
-            )
+            select(CallSession.id).where(_attempt_call(contact.id, claim_.attempt))
         ).first()
         if has_call is not None:
             return  # the row was written: `settle` reads the outcome from it
@@ -307,7 +302,7 @@ def _refused(claim_: Claim, error: ServiceError, now: datetime) -> None:
 
 @dataclass
 class CampaignScheduler:
-    """Runs ticks; one per process (the web app's lifespan, or `manage campaigns`)."""
+    """Runs ticks; one per process (the web app's lifespan, `scheduler_lifespan`)."""
 
     settings: Settings
     now: Clock = utcnow
@@ -440,19 +435,14 @@ class CampaignScheduler:
 
 @contextlib.contextmanager
 def sqlite_lock(database_url: str) -> Iterator[bool]:
-    """On SQLite, whether this process holds the scheduler lock (a lock file next to
-    the database, released when the process ends); always True elsewhere."""
-    if not database_url.startswith("sqlite"):
+    """On a SQLite file, whether this process holds the scheduler lock (a lock file
+    next to the database, released when the process ends); always True elsewhere."""
+    db_file = sqlite_path(normalize_url(database_url))
+    if db_file is None:
         yield True
         return
-    db_path = database_url.split("///", 1)[-1].split("?", 1)[0]
-    path = Path(db_path + ".campaigns.lock") if db_path and db_path != ":memory:" else None
-    if path is None:
-        yield True
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("w")
-    try:
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    with db_file.with_name(db_file.name + ".campaigns.lock").open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -462,8 +452,6 @@ def sqlite_lock(database_url: str) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
 
 
 @contextlib.asynccontextmanager

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, func, select
 
 from voxie_app.db import take_write_lock
@@ -35,11 +35,10 @@ from voxie_app.models import (
     CallSession,
     Campaign,
     CampaignContact,
-    DoNotCall,
     PhoneNumber,
 )
-from voxie_app.services import campaign_csv, outbound_calls
-from voxie_app.services.errors import Conflict, InvalidInput, NotFound
+from voxie_app.services import campaign_csv, do_not_call, outbound_calls
+from voxie_app.services.errors import Conflict, InvalidInput, NotFound, parse_model
 
 MAX_CONCURRENT = 50
 MAX_ATTEMPTS = 5
@@ -126,23 +125,14 @@ class CampaignIn(BaseModel):
         return sorted(set(value))
 
 
-_ZONES: set[str] = set()
-
-
-def _zones() -> set[str]:
-    if not _ZONES:
-        _ZONES.update(available_timezones())
-    return _ZONES
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def parse(data: dict) -> CampaignIn:
     """Validate settings from a form (callers without pydantic at the edge): InvalidInput."""
-    try:
-        return CampaignIn.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=where) from None
+    return parse_model(CampaignIn, data)
 
 
 # ------------------------------------------------------------------ the window
@@ -186,26 +176,25 @@ def describe_window(campaign: Campaign) -> str:
 # ------------------------------------------------------------------ create
 
 
-def listed_among(session: Session, numbers: Iterable[str]) -> set[str]:
-    """Which of `numbers` are on the do-not-call list (one query per 500)."""
-    pending = list(numbers)
-    found: set[str] = set()
-    for i in range(0, len(pending), 500):
-        chunk = pending[i : i + 500]
-        found.update(
-            session.exec(select(DoNotCall.number).where(col(DoNotCall.number).in_(chunk))).all()
-        )
-    return found
+def check_csv(*, session: Session, csv_text: str) -> campaign_csv.ContactList:
+    """The whole CSV checked against the do-not-call list (`InvalidRows` naming every bad
+    cell); what `create` imports, and what the New campaign dialog previews on drop."""
+    return campaign_csv.parse(
+        csv_text, listed=lambda numbers: do_not_call.listed_among(session=session, numbers=numbers)
+    )
 
 
-def _check_targets(session: Session, data: CampaignIn) -> Agent:
-    agent = session.get(Agent, data.agent_id)
+def _check_targets(
+    session: Session, agent_id: uuid.UUID | None, from_number_id: uuid.UUID | None
+) -> Agent:
+    """The agent exists and the number can place calls (at creation and each start)."""
+    agent = session.get(Agent, agent_id) if agent_id else None
     if agent is None:
-        raise InvalidInput(f"there is no agent {data.agent_id}", field="agent_id")
+        raise InvalidInput(f"there is no agent {agent_id}", field="agent_id")
     usable = {number.id for number, _ in outbound_calls.caller_numbers(session=session)}
-    if data.from_number_id not in usable:
-        number = session.get(PhoneNumber, data.from_number_id)
-        what = number.number if number else str(data.from_number_id)
+    if from_number_id not in usable:
+        number = session.get(PhoneNumber, from_number_id) if from_number_id else None
+        what = number.number if number else str(from_number_id)
         raise InvalidInput(
             f"{what} cannot place calls: it needs an outbound trunk set up in LiveKit (Phone page)",
             field="from_number_id",
@@ -216,8 +205,8 @@ def _check_targets(session: Session, data: CampaignIn) -> Agent:
 def create(*, session: Session, data: CampaignIn, csv_text: str, created_by: str = "") -> Campaign:
     """Check the settings and the whole CSV, then write the campaign (a draft) and its
     contacts in the caller's transaction; nothing is written when anything is wrong."""
-    _check_targets(session, data)
-    contacts = campaign_csv.parse(csv_text, listed=lambda numbers: listed_among(session, numbers))
+    _check_targets(session, data.agent_id, data.from_number_id)
+    contacts = check_csv(session=session, csv_text=csv_text)
     now = utcnow()
     campaign = Campaign(
         **data.model_dump(),
@@ -284,12 +273,7 @@ def control(*, session: Session, campaign_id: uuid.UUID, action: str) -> Campaig
     if campaign.status not in allowed:
         raise Conflict(f"a {campaign.status} campaign cannot {action}")
     if target == "running":
-        _check_targets(
-            session,
-            CampaignIn.model_construct(
-                agent_id=campaign.agent_id, from_number_id=campaign.from_number_id
-            ),
-        )
+        _check_targets(session, campaign.agent_id, campaign.from_number_id)
     now = utcnow()
     campaign.status = target
     campaign.updated_at = now

@@ -13,6 +13,7 @@ row is bad, reporting each bad row (`InvalidRows`), so a list is never half adde
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -140,6 +141,18 @@ def is_listed(*, session: Session, number: str) -> bool:
     """Whether `number` (any form `e164.normalize` reads) is on the list."""
     normal = e164.normalize(number) or (number or "").strip()
     return bool(normal) and _find(session, normal) is not None
+
+
+def listed_among(*, session: Session, numbers: Iterable[str]) -> set[str]:
+    """Which of `numbers` are on the do-not-call list (one query per 500)."""
+    pending = list(numbers)
+    found: set[str] = set()
+    for i in range(0, len(pending), 500):
+        chunk = pending[i : i + 500]
+        found.update(
+            session.exec(select(DoNotCall.number).where(col(DoNotCall.number).in_(chunk))).all()
+        )
+    return found
 
 
 def _filtered(query, search: str | None):

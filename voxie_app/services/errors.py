@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ServiceError(Exception):
@@ -44,6 +49,18 @@ class InvalidRows(InvalidInput):
         field, message = problems[0]
         super().__init__(message, field=field)
         self.problems = problems
+
+
+def parse_model(model: type[M], data: object) -> M:
+    """`data` validated as `model`, or `InvalidInput` naming the first bad field (for
+    callers without pydantic at the edge: forms, the builder). Pydantic's "Value
+    error, " prefix is dropped: the message is ours."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        raise InvalidInput(error["msg"].removeprefix("Value error, "), field=where) from None
 
 
 class NotConfigured(ServiceError):

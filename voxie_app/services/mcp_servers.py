@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import httpx2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, select
 
 from voxie_app.db import session_scope
@@ -31,7 +31,13 @@ from voxie_app.models import MCP_TRANSPORTS, Tool
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import tools as tools_svc
 from voxie_app.services import url_guard
-from voxie_app.services.errors import Conflict, InvalidInput, ProviderFailed, ServiceError
+from voxie_app.services.errors import (
+    Conflict,
+    InvalidInput,
+    ProviderFailed,
+    ServiceError,
+    parse_model,
+)
 
 Transport = Literal["streamable_http", "sse"]
 # What a model can call: OpenAI-style function names. A listed tool named otherwise
@@ -101,12 +107,7 @@ class McpIn(BaseModel):
 
 def parse(data: dict[str, Any]) -> McpIn:
     """Validate a server dict (for callers without pydantic at the edge): InvalidInput."""
-    try:
-        return McpIn.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or "body"
-        raise InvalidInput(error["msg"], field=field) from None
+    return parse_model(McpIn, data)
 
 
 def check_url(url: str) -> str:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
 from voxie_app.db import session_scope
@@ -30,7 +30,7 @@ from voxie_app.dbtypes import utcnow
 from voxie_app.models import Secret, SipOutboundTrunk
 from voxie_app.services import e164
 from voxie_app.services import secrets as secrets_svc
-from voxie_app.services.errors import Conflict, InvalidInput, NotFound, ProviderFailed
+from voxie_app.services.errors import Conflict, InvalidInput, NotFound, ProviderFailed, parse_model
 from voxie_app.services.phone_numbers import SyncReport
 from voxie_app.services.sip_gateway import OutboundSpec, SipGateway, marker, owner_of
 from voxie_app.settings import Settings
@@ -83,12 +83,7 @@ class SipTrunkIn(BaseModel):
 
 def parse(data: dict) -> SipTrunkIn:
     """Validate a trunk dict (for callers without pydantic at the edge): InvalidInput."""
-    try:
-        return SipTrunkIn.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        raise InvalidInput(error["msg"], field=where) from None
+    return parse_model(SipTrunkIn, data)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
 from voxie_app.dbtypes import utcnow
@@ -27,7 +27,7 @@ from voxie_app.models import Agent, Tool, ToolName, too_deep
 from voxie_app.services import secrets as secrets_svc
 from voxie_app.services import url_guard
 from voxie_app.services import variables as variables_svc
-from voxie_app.services.errors import Conflict, InvalidInput, NotFound
+from voxie_app.services.errors import Conflict, InvalidInput, NotFound, parse_model
 
 BUILTIN_TOOL_NAMES = frozenset(get_args(ToolName))
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -224,12 +224,7 @@ def view(tool: Tool, *, with_headers: bool) -> ToolView:
 
 def parse(data: dict[str, Any]) -> ToolIn:
     """Validate a tool dict (for callers without pydantic at the edge): InvalidInput."""
-    try:
-        return ToolIn.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or "body"
-        raise InvalidInput(error["msg"], field=field) from None
+    return parse_model(ToolIn, data)
 
 
 def check_url_template(url: str, parameters: dict[str, Any]) -> None:

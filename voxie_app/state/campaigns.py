@@ -346,9 +346,7 @@ class CampaignsState(AppState):
         self.csv_name, self._csv_text = name, text
         try:
             with session_scope() as session:
-                checked = campaign_csv.parse(
-                    text, listed=lambda numbers: campaigns_svc.listed_among(session, numbers)
-                )
+                checked = campaigns_svc.check_csv(session=session, csv_text=text)
         except InvalidInput as exc:
             self._show_csv_problems(exc)
             return None

@@ -25,12 +25,14 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
 from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
+from voxie_app import provider_catalog as catalog
 from voxie_app.voices import OPENAI_VOICES
 
 # ------------------------------------------------------------------ free-form JSON
@@ -219,6 +221,69 @@ class TransferNumber(BaseModel):
             raise ValueError(exc.message) from None
 
 
+_SPEECH_MODEL_PATTERN = r"^$|" + LLM_MODEL_PATTERN
+
+
+def _speech_model(value: str, info: ValidationInfo) -> str:
+    """A model needs a named provider: under `auto` each provider runs its own default."""
+    value = value.strip()
+    if value and not _LLM_MODEL_RE.match(value):
+        raise ValueError("must be a model name: letters, digits and . _ : / - (e.g. 'nova-3')")
+    if value and info.data.get("provider") == catalog.AUTO:
+        raise ValueError("pick a provider to name its model (auto runs each one's default)")
+    return value
+
+
+class SttChoice(BaseModel):
+    """Which speech-to-text provider an agent uses first, and its model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: catalog.SttProvider = Field(
+        default="auto",
+        description="`auto`: Deepgram, else the OpenAI-compatible server (STT_BASE_URL).",
+    )
+    model: str = Field(
+        default="",
+        max_length=100,
+        description="Empty: the provider's default (nova-3, gpt-4o-mini-transcribe).",
+        json_schema_extra={"pattern": _SPEECH_MODEL_PATTERN},
+    )
+
+    _check_model = field_validator("model")(_speech_model)
+
+
+class LlmChoice(BaseModel):
+    """Which LLM provider an agent uses first; its model is the spec's `llm_model`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: catalog.LlmProvider = Field(
+        default="auto",
+        description="`auto`: the OpenAI-compatible server (OPENAI_BASE_URL), as before.",
+    )
+
+
+class TtsChoice(BaseModel):
+    """Which text-to-speech provider an agent uses first, and its model; its voice is
+    the spec's `voice`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: catalog.TtsProvider = Field(
+        default="auto",
+        description="`auto`: Cartesia, else the OpenAI-compatible server (TTS_BASE_URL).",
+    )
+    model: str = Field(
+        default="",
+        max_length=100,
+        description="Empty: the provider's default (sonic-2, gpt-4o-mini-tts).",
+        json_schema_extra={"pattern": _SPEECH_MODEL_PATTERN},
+    )
+
+    _check_model = field_validator("model")(_speech_model)
+
+
 class AgentSpec(BaseModel):
     """What a voice agent is: stored as `agents.processed_spec`.
 
@@ -249,6 +314,12 @@ class AgentSpec(BaseModel):
         description="The LLM's model name, as the OpenAI-compatible server knows it.",
         json_schema_extra={"pattern": LLM_MODEL_PATTERN},
     )
+    # Per kind, the provider tried first (issue 17). The LLM's model stays `llm_model`
+    # and the voice `voice`, where they always were: specs stored before these choices
+    # existed, and API clients that never send them, mean `auto` (the old behaviour).
+    stt: SttChoice = Field(default_factory=SttChoice)
+    llm: LlmChoice = Field(default_factory=LlmChoice)
+    tts: TtsChoice = Field(default_factory=TtsChoice)
     # Numbers are numbers (strict): not `true`, not "0.5", as the schema says.
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, strict=True)
     tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
@@ -283,6 +354,19 @@ class AgentSpec(BaseModel):
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
     _check_required = field_validator("name", "instructions")(_required_text)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_of_provider(cls, data: Any) -> Any:
+        """A named LLM vendor without an `llm_model` runs that vendor's default model
+        (not `gpt-4o-mini`, which only an OpenAI-compatible server knows)."""
+        if isinstance(data, dict) and "llm_model" not in data:
+            llm = data.get("llm")
+            name = llm.get("provider") if isinstance(llm, dict) else getattr(llm, "provider", None)
+            if name in ("anthropic", "google"):
+                return {**data, "llm_model": catalog.default_model("llm", name)}
+        return data
+
     _check_text = field_validator("description", "greeting")(_clean_text)
 
     @field_validator("voice")

@@ -31,8 +31,8 @@ from pydantic_core import PydanticCustomError
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
-from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
 from voxie_app import provider_catalog as catalog
+from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
 from voxie_app.voices import OPENAI_VOICES
 
 # ------------------------------------------------------------------ free-form JSON

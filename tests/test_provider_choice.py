@@ -286,3 +286,54 @@ def test_saving_an_agent_with_an_unconfigured_choice_is_refused(
             session=session, user_requirements={}, spec=spec(llm={"provider": "anthropic"})
         )
         assert agent.processed_spec["llm"] == {"provider": "anthropic"}
+
+
+# ------------------------------------------------------------------- the form
+
+
+def test_the_form_round_trips_the_choices() -> None:
+    from voxie_app.state import agent_form
+
+    stored = spec(
+        llm={"provider": "google"}, stt={"provider": "openai", "model": "whisper-1"}
+    ).model_dump(mode="json")
+    form, tools, targets = agent_form.form_from_spec(stored)
+    assert (form["llm_provider"], form["llm_model"]) == ("google", "gemini-2.5-flash")
+    assert (form["stt_provider"], form["stt_model"]) == ("openai", "whisper-1")
+    assert (form["tts_provider"], form["tts_model"]) == ("auto", "")
+    back, errors = agent_form.validate_form(form, tools, targets)
+    assert errors == {}
+    assert AgentSpec.model_validate(back) == AgentSpec.model_validate(stored)
+    blank = agent_form.blank_form()
+    assert [blank[k] for k in ("llm_provider", "stt_provider", "tts_model")] == ["auto", "auto", ""]
+
+
+def test_form_errors_land_on_the_choice_fields(configure: Callable[..., Settings]) -> None:
+    from voxie_app.state import agent_form
+
+    configure()
+    form = {**agent_form.blank_form(), "name": "A", "instructions": "x"}
+    form.update(tts_provider="auto", tts_model="kokoro", llm_provider="anthropic")
+    form["llm_model"] = "claude-3-5-haiku-20241022"
+    _, errors = agent_form.validate_form(
+        form, [], [], references=lambda s: agents_svc.provider_problems(s, configure())
+    )
+    assert errors == {
+        "tts_model": "Pick a provider to name its model (auto runs each one's default)",
+        "llm_provider": "ANTHROPIC_API_KEY is not set",
+    }
+
+
+def test_the_form_marks_providers_that_are_not_set_up(configure: Callable[..., Settings]) -> None:
+    from voxie_app.state import agent_form
+
+    s = configure(ANTHROPIC_API_KEY="an")
+    assert agent_form.provider_options(s, "llm") == [
+        {
+            "value": "auto",
+            "label": "Automatic (OpenAI-compatible then Anthropic then Google Gemini)",
+        },
+        {"value": "openai", "label": "OpenAI-compatible (not set up: OPENAI_API_KEY)"},
+        {"value": "anthropic", "label": "Anthropic"},
+        {"value": "google", "label": "Google Gemini (not set up: GOOGLE_API_KEY)"},
+    ]

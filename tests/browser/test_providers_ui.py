@@ -112,4 +112,13 @@ def test_a_provider_per_kind_is_picked_and_check_providers_reports_each_double(
     assert not [k for k in KEYS if k in html]
     results.scroll_into_view_if_needed()
     browse.shot("check-providers", full_page=True)
+
+    # A call's cost lines name the provider and the model of each line.
+    page = browse.goto(f"/calls/{site.seeded.call_ids[0]}")
+    sources = page.get_by_test_id("cost-source")
+    expect(sources).to_have_text(
+        ["OpenAI-compatible · gpt-4o-mini", "Deepgram · nova-3", "Cartesia · sonic-2"]
+    )
+    page.get_by_test_id("call-cost").scroll_into_view_if_needed()
+    browse.shot("call-costs", full_page=False)
     browse.assert_clean()

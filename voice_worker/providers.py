@@ -54,7 +54,8 @@ def _chosen(spec: AgentSpec, settings: Settings, kind: catalog.Kind) -> list[str
         wanted = " or ".join(
             catalog.missing_setting(settings, kind, p.name) for p in catalog.of_kind(kind)
         )
-        raise ProviderMissing(f"no {catalog.KIND_LABELS[kind].lower()} configured: set {wanted}")
+        noun = {"stt": "speech-to-text", "llm": "LLM", "tts": "text-to-speech"}[kind]
+        raise ProviderMissing(f"no {noun} configured: set {wanted}")
     return names
 
 

@@ -12,7 +12,9 @@ default models (the spec's model is the chosen provider's).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.genai import types as genai_types
 from livekit.agents import inference
@@ -71,96 +73,86 @@ def _model(spec: AgentSpec, settings: Settings, kind: catalog.Kind, name: str, f
     return catalog.default_model(kind, name, settings)
 
 
-def _one_or_fallback(instances: list, adapter: type, **kwargs: object) -> object:
+# How one provider is built: (provider name, model, base URL or None, key) -> plugin.
+Make = Callable[[str, str, "str | None", str], Any]
+
+
+def _build(spec: AgentSpec, settings: Settings, kind: catalog.Kind, make: Make) -> list[Any]:
+    """The plugins of `kind`, first choice first, each with its model, URL and key."""
+    return [
+        make(
+            name,
+            _model(spec, settings, kind, name, first=i == 0),
+            *catalog.server(settings, kind, name),
+        )
+        for i, name in enumerate(_chosen(spec, settings, kind))
+    ]
+
+
+def _one_or_fallback(instances: list, adapter: type, **kwargs: object) -> Any:
     return instances[0] if len(instances) == 1 else adapter(instances, **kwargs)
 
 
 def build_llm(spec: AgentSpec, settings: Settings) -> lk_llm.LLM:
-    names = _chosen(spec, settings, "llm")
-    built: list[lk_llm.LLM] = []
-    for i, name in enumerate(names):
-        model = _model(spec, settings, "llm", name, first=i == 0)
-        url, key = catalog.server(settings, "llm", name)
+    def make(name: str, model: str, url: str | None, key: str) -> lk_llm.LLM:
         if name == "anthropic":
-            built.append(
-                anthropic.LLM(
-                    model=model,
-                    api_key=key,
-                    base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
-                    temperature=spec.temperature,
-                )
+            return anthropic.LLM(
+                model=model,
+                api_key=key,
+                base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
+                temperature=spec.temperature,
             )
-        elif name == "google":
+        if name == "google":
             # The plugin takes no base_url: its genai Client is built from the key alone
             # (or GOOGLE_GEMINI_BASE_URL in the environment); `http_options.base_url` is
             # merged into each generate_content request, so that is where it goes.
-            options = genai_types.HttpOptions(base_url=url) if url else NOT_GIVEN
-            built.append(
-                google.LLM(
-                    model=model,
-                    api_key=key,
-                    vertexai=False,
-                    temperature=spec.temperature,
-                    http_options=options,  # type: ignore[arg-type]
-                )
+            return google.LLM(
+                model=model,
+                api_key=key,
+                vertexai=False,
+                temperature=spec.temperature,
+                http_options=genai_types.HttpOptions(base_url=url) if url else NOT_GIVEN,  # type: ignore[arg-type]
             )
-        else:
-            built.append(
-                lk_openai.LLM(
-                    model=model,
-                    api_key=key,
-                    base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
-                    temperature=spec.temperature,
-                )
-            )
-    return _one_or_fallback(built, lk_llm.FallbackAdapter)  # type: ignore[return-value]
+        return lk_openai.LLM(
+            model=model,
+            api_key=key,
+            base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
+            temperature=spec.temperature,
+        )
+
+    return _one_or_fallback(_build(spec, settings, "llm", make), lk_llm.FallbackAdapter)
 
 
 def build_stt(spec: AgentSpec, settings: Settings, vad: lk_vad.VAD | None) -> lk_stt.STT:
-    names = _chosen(spec, settings, "stt")
-    built: list[lk_stt.STT] = []
-    for i, name in enumerate(names):
-        model = _model(spec, settings, "stt", name, first=i == 0)
-        url, key = catalog.server(settings, "stt", name)
+    def make(name: str, model: str, url: str | None, key: str) -> lk_stt.STT:
         if name == "deepgram":
             language = "en-US" if spec.language == "en" else spec.language
-            built.append(deepgram.STT(model=model, language=language, api_key=key))
-        else:
-            built.append(
-                lk_openai.STT(
-                    model=model,
-                    language=spec.language.split("-")[0],
-                    api_key=key,
-                    base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
-                )
-            )
-    return _one_or_fallback(built, lk_stt.FallbackAdapter, vad=vad)  # type: ignore[return-value]
+            return deepgram.STT(model=model, language=language, api_key=key)
+        return lk_openai.STT(
+            model=model,
+            language=spec.language.split("-")[0],
+            api_key=key,
+            base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
+        )
+
+    return _one_or_fallback(_build(spec, settings, "stt", make), lk_stt.FallbackAdapter, vad=vad)
 
 
 def build_tts(spec: AgentSpec, settings: Settings) -> lk_tts.TTS:
-    names = _chosen(spec, settings, "tts")
-    built: list[lk_tts.TTS] = []
-    for i, name in enumerate(names):
-        model = _model(spec, settings, "tts", name, first=i == 0)
-        url, key = catalog.server(settings, "tts", name)
+    def make(name: str, model: str, url: str | None, key: str) -> lk_tts.TTS:
         if name == "cartesia":
             kwargs = {"voice": spec.voice} if _UUID_RE.match(spec.voice) else {}
-            built.append(
-                cartesia.TTS(
-                    model=model, language=spec.language.split("-")[0], api_key=key, **kwargs
-                )
-            )
-        else:
-            voice = spec.voice if spec.voice in OPENAI_VOICES else settings.tts_voice
-            built.append(
-                lk_openai.TTS(
-                    model=model,
-                    voice=voice,
-                    api_key=key,
-                    base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
-                )
-            )
-    return _one_or_fallback(built, lk_tts.FallbackAdapter)  # type: ignore[return-value]
+            language = spec.language.split("-")[0]
+            return cartesia.TTS(model=model, language=language, api_key=key, **kwargs)
+        voice = spec.voice if spec.voice in OPENAI_VOICES else settings.tts_voice
+        return lk_openai.TTS(
+            model=model,
+            voice=voice,
+            api_key=key,
+            base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
+        )
+
+    return _one_or_fallback(_build(spec, settings, "tts", make), lk_tts.FallbackAdapter)
 
 
 def turn_detection(settings: Settings) -> TurnDetectionMode:

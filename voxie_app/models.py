@@ -234,23 +234,29 @@ def _speech_model(value: str, info: ValidationInfo) -> str:
     return value
 
 
-class SttChoice(BaseModel):
-    """Which speech-to-text provider an agent uses first, and its model."""
+class _SpeechChoice(BaseModel):
+    """A speech provider tried first, and its model (empty: that provider's default)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    provider: str = "auto"  # each kind narrows it to its providers (declared first)
+    model: str = Field(
+        default="",
+        max_length=100,
+        description="Empty: the provider's default (voxie_app/provider_catalog.py).",
+        json_schema_extra={"pattern": _SPEECH_MODEL_PATTERN},
+    )
+
+    _check_model = field_validator("model")(_speech_model)
+
+
+class SttChoice(_SpeechChoice):
+    """Which speech-to-text provider an agent uses first, and its model."""
 
     provider: catalog.SttProvider = Field(
         default="auto",
         description="`auto`: Deepgram, else the OpenAI-compatible server (STT_BASE_URL).",
     )
-    model: str = Field(
-        default="",
-        max_length=100,
-        description="Empty: the provider's default (nova-3, gpt-4o-mini-transcribe).",
-        json_schema_extra={"pattern": _SPEECH_MODEL_PATTERN},
-    )
-
-    _check_model = field_validator("model")(_speech_model)
 
 
 class LlmChoice(BaseModel):
@@ -264,24 +270,14 @@ class LlmChoice(BaseModel):
     )
 
 
-class TtsChoice(BaseModel):
+class TtsChoice(_SpeechChoice):
     """Which text-to-speech provider an agent uses first, and its model; its voice is
     the spec's `voice`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     provider: catalog.TtsProvider = Field(
         default="auto",
         description="`auto`: Cartesia, else the OpenAI-compatible server (TTS_BASE_URL).",
     )
-    model: str = Field(
-        default="",
-        max_length=100,
-        description="Empty: the provider's default (sonic-2, gpt-4o-mini-tts).",
-        json_schema_extra={"pattern": _SPEECH_MODEL_PATTERN},
-    )
-
-    _check_model = field_validator("model")(_speech_model)
 
 
 class AgentSpec(BaseModel):

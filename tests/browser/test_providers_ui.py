@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SeededApp, seeded_app
+from tests.browser.test_agent_form_ui import _field, _pick
 from tests.doubles.provider_server import UNAUTHORIZED_MESSAGE, ProviderDouble
 from voxie_app.db import session_scope
 from voxie_app.services import agents as agents_svc
@@ -48,15 +49,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, doubles: dict[str, ProviderDo
         TTS_BASE_URL=doubles["tts"].base_url,
     ) as running:
         yield running
-
-
-def _field(page: Page, key: str):
-    return page.get_by_test_id(f"field-{key}")
-
-
-def _pick(page: Page, key: str, label: str) -> None:
-    _field(page, key).click()
-    page.get_by_role("option", name=label, exact=True).click()
 
 
 def test_a_provider_per_kind_is_picked_and_check_providers_reports_each_double(

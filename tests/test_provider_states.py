@@ -75,3 +75,14 @@ async def test_nothing_to_check_says_so(
     events, state = await admin.run(SettingsState, "check_providers")
     assert state.provider_checks == []
     assert "No speech or language provider is configured." in str(events)
+
+
+def test_the_agent_page_names_each_kinds_provider() -> None:
+    from voxie_app.state.agent_detail import providers_fact
+
+    assert providers_fact({"name": "old agent"}) == (
+        "Speech-to-text: automatic · LLM: automatic · Text-to-speech: automatic"
+    )
+    assert providers_fact(
+        {"stt": {"provider": "deepgram", "model": "nova-2"}, "llm": {"provider": "google"}}
+    ) == ("Speech-to-text: Deepgram (nova-2) · LLM: Google Gemini · Text-to-speech: automatic")

@@ -77,11 +77,18 @@ def test_a_provider_per_kind_is_picked_and_check_providers_reports_each_double(
     expect(page.get_by_test_id("agent-dialog")).to_be_hidden()
     with session_scope(site.url) as session:
         rows = agents_svc.list_agents(session=session, search="Claude Desk")
-        spec = rows[0].processed_spec
+        spec, agent_id = rows[0].processed_spec, rows[0].id
     assert spec["llm"] == {"provider": "anthropic"}
     assert spec["llm_model"] == "claude-3-5-haiku-20241022"
     assert spec["stt"] == {"provider": "openai", "model": "Systran/faster-whisper-small"}
     assert spec["tts"] == {"provider": "auto", "model": ""}
+    page = browse.goto(f"/agents/{agent_id}")
+    expect(page.get_by_text("Providers", exact=True)).to_be_visible()
+    expect(page.get_by_text("LLM: Anthropic", exact=False)).to_contain_text(
+        "Speech-to-text: OpenAI-compatible (Systran/faster-whisper-small) · LLM: Anthropic"
+        " · Text-to-speech: automatic"
+    )
+    browse.shot("agent-detail", full_page=False)
 
     page = browse.goto("/settings")
     page.get_by_test_id("check-providers").click()

@@ -71,6 +71,9 @@ def test_a_named_llm_vendor_without_a_model_runs_its_default() -> None:
         "claude-sonnet-4-6"
     )
     assert spec(llm={"provider": "openai"}).llm_model == "gpt-4o-mini"
+    assert spec(llm={"provider": "google"}, llm_model="gemma-3-27b-it").llm_model == (
+        "gemma-3-27b-it"
+    )
 
 
 @pytest.mark.parametrize(
@@ -80,6 +83,9 @@ def test_a_named_llm_vendor_without_a_model_runs_its_default() -> None:
         ({"tts": {"provider": "auto", "model": "kokoro"}}, ("tts", "model")),
         ({"stt": {"provider": "openai", "model": "bad name!"}}, ("stt", "model")),
         ({"llm": {"provider": "openai", "model": "x"}}, ("llm", "model")),
+        # e.g. an update that names the vendor but keeps the stored OpenAI model
+        ({"llm": {"provider": "anthropic"}, "llm_model": "gpt-4o-mini"}, ("llm_model",)),
+        ({"llm": {"provider": "google"}, "llm_model": "claude-sonnet-4-6"}, ("llm_model",)),
     ],
 )
 def test_bad_choices_are_refused_naming_the_field(fields: dict, loc: tuple) -> None:

@@ -303,19 +303,20 @@ class AgentSpec(BaseModel):
         description="An OpenAI voice name, or a Cartesia voice id (a UUID).",
         json_schema_extra={"anyOf": [{"enum": sorted(OPENAI_VOICES)}, {"pattern": UUID_PATTERN}]},
     )
-    llm_model: str = Field(
-        default="gpt-4o-mini",
-        min_length=1,
-        max_length=100,
-        description="The LLM's model name, as the OpenAI-compatible server knows it.",
-        json_schema_extra={"pattern": LLM_MODEL_PATTERN},
-    )
     # Per kind, the provider tried first (issue 17). The LLM's model stays `llm_model`
     # and the voice `voice`, where they always were: specs stored before these choices
     # existed, and API clients that never send them, mean `auto` (the old behaviour).
     stt: SttChoice = Field(default_factory=SttChoice)
     llm: LlmChoice = Field(default_factory=LlmChoice)
     tts: TtsChoice = Field(default_factory=TtsChoice)
+    # (Declared before `llm_model`, whose check reads the LLM's provider.)
+    llm_model: str = Field(
+        default="gpt-4o-mini",
+        min_length=1,
+        max_length=100,
+        description="The LLM's model name, as its provider (`llm.provider`) knows it.",
+        json_schema_extra={"pattern": LLM_MODEL_PATTERN},
+    )
     # Numbers are numbers (strict): not `true`, not "0.5", as the schema says.
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, strict=True)
     tools: list[ToolName] = Field(default_factory=lambda: ["end_call"], max_length=10)
@@ -379,10 +380,19 @@ class AgentSpec(BaseModel):
 
     @field_validator("llm_model")
     @classmethod
-    def _model_name(cls, value: str) -> str:
-        if _LLM_MODEL_RE.match(value) or value in _known_models():
-            return value
-        raise ValueError("must be a model name: letters, digits and . _ : / - (e.g. 'gpt-4o-mini')")
+    def _model_name(cls, value: str, info: ValidationInfo) -> str:
+        if not (_LLM_MODEL_RE.match(value) or value in _known_models()):
+            raise ValueError(
+                "must be a model name: letters, digits and . _ : / - (e.g. 'gpt-4o-mini')"
+            )
+        llm = info.data.get("llm")
+        vendor = catalog.info("llm", llm.provider) if llm and llm.provider != "auto" else None
+        if vendor and vendor.model_names and not value.startswith(vendor.model_names):
+            raise ValueError(
+                f"{vendor.label} models are named {' or '.join(vendor.model_names)}-… "
+                f"(e.g. '{vendor.default_model}')"
+            )
+        return value
 
     @field_validator("language")
     @classmethod

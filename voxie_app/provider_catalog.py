@@ -35,6 +35,7 @@ class ProviderInfo:
     default_model: str
     key_setting: str  # the setting whose absence makes it unconfigured
     model_prefixes: tuple[str, ...] = ()  # how its models are named (cost lines)
+    model_names: tuple[str, ...] = ()  # what an agent's model must start with (any: empty)
 
 
 # In each kind, the order `auto` tries them (today's order: the first is the choice).
@@ -49,9 +50,16 @@ CATALOG: tuple[ProviderInfo, ...] = (
         "claude-3-5-haiku-20241022",
         "ANTHROPIC_API_KEY",
         ("claude",),
+        ("claude",),
     ),
     ProviderInfo(
-        "llm", "google", "Google Gemini", "gemini-2.5-flash", "GOOGLE_API_KEY", ("gemini",)
+        "llm",
+        "google",
+        "Google Gemini",
+        "gemini-2.5-flash",
+        "GOOGLE_API_KEY",
+        ("gemini",),
+        ("gemini", "gemma"),  # the Gemini API serves Gemma too
     ),
     ProviderInfo("tts", "cartesia", "Cartesia", "sonic-2", "CARTESIA_API_KEY", ("sonic",)),
     ProviderInfo("tts", "openai", "OpenAI-compatible", "gpt-4o-mini-tts", "TTS_API_KEY"),

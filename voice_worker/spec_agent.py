@@ -16,6 +16,7 @@ from livekit.agents import Agent, ModelSettings, RunContext, ToolResult, functio
 from pydantic import Field
 
 from voice_worker import http_tools, human_transfer, mcp_tools, prompts
+from voice_worker.backchannel import BackchannelAware
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import PHONE_ONLY_TOOLS, AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
@@ -193,8 +194,10 @@ TOOLS = {
 }
 
 
-class BoundedContextAgent(Agent):
+class BoundedContextAgent(BackchannelAware):
     """Sends the LLM only the latest `max_context_items` items (plus the instructions).
+
+    (It is `BackchannelAware`, like every Voxie agent: "mhm" does not stop it.)
 
     The whole conversation stays in the session (and the transcript); only the
     request is bounded, so a long call or chat keeps a steady per-turn cost

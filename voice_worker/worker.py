@@ -52,6 +52,7 @@ from voice_worker.providers import (
     build_stt,
     build_tts,
     session_conn_options,
+    streams_words,
     turn_handling,
     vad_min_silence,
 )
@@ -311,7 +312,7 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
         stt=stt,
         vad=vad,
         userdata=data,
-        turn_handling=turn_handling(spec, settings),
+        turn_handling=turn_handling(spec, settings, word_stt=streams_words(stt)),
         conn_options=session_conn_options(settings),
     )
     recorder = CallRecorder(call_session_id=call_id, settings=settings)

@@ -14,14 +14,16 @@ from livekit.agents.metrics.usage import AgentSessionUsage
 from livekit.agents.voice.events import ConversationItemAddedEvent, SessionUsageUpdatedEvent
 from sqlmodel import select
 
-from voice_worker.recorder import CallRecorder
+from voice_worker.recorder import CallRecorder, turn_parts
 from voxie_app.db import session_scope
-from voxie_app.models import CallSession, ConversationTurn, TokenUsage
+from voxie_app.models import TURN_PARTS, CallSession, ConversationTurn, TokenUsage
 from voxie_app.settings import Settings
 
 
 class FakeSession:
     """What the recorder uses of an `AgentSession`: event subscription."""
+
+    current_speech = None
 
     def __init__(self) -> None:
         self.handlers: dict[str, Callable[[Any], None]] = {}
@@ -117,3 +119,49 @@ async def test_flush_writes_pending_usage_before_it_returns(
     _, used = rows(recorder.call_session_id)
     assert (used["llm"].input_tokens, used["llm"].output_tokens) == (7, 3)
     await recorder.finish(status="completed", reason="done")
+
+
+# ------------------------------------------------------------------ turn parts
+
+MEASURED = {
+    "e2e": 1.2,
+    "silence": 0.25,
+    "transcription_delay": 0.4,
+    "end_of_turn_delay": 1.0,
+    "llm_start": 1.0,  # the reply's request started at the commit (no preemptive reply)
+    "llm_ttft": 0.05,
+    "llm_ttfs": 0.1,
+    "tts_ttfb": 0.06,
+}
+
+
+def parts(**changes: float | None) -> list[float | None]:
+    got = turn_parts(**{**MEASURED, **changes})  # type: ignore[arg-type]
+    return [None if v is None else round(v, 6) for v in (got[k] for k in TURN_PARTS)]
+
+
+def test_parts_are_consecutive_spans_of_the_gap() -> None:
+    # silence 0.25; transcript at 0.4; commit at 1.0; first token 1.05; audio 1.16; played 1.2
+    assert parts() == [0.25, 0.15, 0.6, 0.05, 0.11, 0.04]
+    assert sum(parts()) == pytest.approx(1.2)  # type: ignore[arg-type]
+
+
+def test_work_done_in_parallel_costs_the_gap_nothing() -> None:
+    # a preemptive LLM started with the transcript: its first token came before the commit
+    assert parts(llm_start=0.4) == [0.25, 0.15, 0.6, 0.0, 0.0, 0.2]
+    # the transcript arrived during the silence
+    assert parts(transcription_delay=0.1) == [0.25, 0.0, 0.75, 0.05, 0.11, 0.04]
+    # a milestone past the first frame is capped there
+    assert parts(tts_ttfb=0.5) == [0.25, 0.15, 0.6, 0.05, 0.15, 0.0]
+
+
+def test_an_unmeasured_milestone_leaves_its_parts_unknown_not_guessed() -> None:
+    # no VAD end seen: the silence and the transcript's share are unknown; the commit
+    # cannot come before either, so the decision is unknown too and later parts stand
+    assert parts(silence=None) == [None, None, None, 0.05, 0.11, 0.04]
+    # no reply speech found: the LLM's first token and the first audio are unknown, so
+    # everything after the commit is (their sum is still e2e minus the commit)
+    assert parts(llm_start=None) == [0.25, 0.15, 0.6, None, None, None]
+    assert parts(llm_ttfs=None) == [0.25, 0.15, 0.6, 0.05, None, None]
+    # no gap (a greeting, a text turn): nothing at all
+    assert parts(e2e=None) == [None] * 6

@@ -25,7 +25,18 @@ def _value_axis(axis, *, unit: str, integer: bool, decimals: int, **props: Any) 
     return axis(unit=unit, allow_decimals=not integer, **fixed, **props, **AXIS)
 
 
-def _tooltip() -> rx.Component:
+def _tooltip(unit: str = "", unknown: bool = False) -> rx.Component:
+    """The hover box; with `unknown`, a missing value reads "unknown" (not left out)."""
+    extra: dict[str, Any] = {}
+    if unknown:
+        extra = {
+            "filter_null": False,
+            "custom_attrs": {
+                "formatter": rx.Var(
+                    f"((v) => (v === null || v === undefined) ? 'unknown' : `${{v}}{unit}`)"
+                )
+            },
+        }
     return rx.recharts.graphing_tooltip(
         content_style={
             "backgroundColor": rx.color("gray", 1),
@@ -36,6 +47,7 @@ def _tooltip() -> rx.Component:
         item_style={"color": rx.color("gray", 12)},
         label_style={"color": rx.color("gray", 11)},
         cursor={"fill": rx.color("gray", 3)},
+        **extra,
     )
 
 
@@ -57,24 +69,44 @@ def bar_chart(
     integer: bool = True,
     decimals: int = 1,
     testid: str = "",
+    lines: list[tuple[str, str, str]] | None = None,
+    unknown: bool = False,
     **props: Any,
 ) -> rx.Component:
-    """`bars`: (data key, legend name, color name)."""
+    """`bars`: (data key, legend name, color name); stacked bars round the top one only.
+    `lines` (same shape) are drawn over the bars; `unknown`: the tooltip names a missing
+    value "unknown" instead of leaving it out."""
     vertical = layout == "vertical"
+    rounded = [4, 4, 0, 0] if not vertical else [0, 4, 4, 0]
+    chart = rx.recharts.composed_chart if lines else rx.recharts.bar_chart
     return rx.box(
-        rx.recharts.bar_chart(
+        chart(
             _grid(),
             *[
                 rx.recharts.bar(
                     data_key=key,
                     name=name,
                     fill=color(c),
-                    radius=[4, 4, 0, 0] if not vertical else [0, 4, 4, 0],
+                    radius=rounded if not stacked or i == len(bars) - 1 else 0,
                     stack_id="a" if stacked else None,
                     max_bar_size=36,
                     is_animation_active=False,
                 )
-                for key, name, c in bars
+                for i, (key, name, c) in enumerate(bars)
+            ],
+            *[
+                rx.recharts.line(
+                    data_key=key,
+                    name=name,
+                    stroke=color(c, 11),
+                    stroke_width=2,
+                    stroke_dasharray="4 3",
+                    dot={"r": 3},
+                    type_="monotone",
+                    connect_nulls=True,
+                    is_animation_active=False,
+                )
+                for key, name, c in lines or []
             ],
             (
                 _value_axis(
@@ -98,8 +130,12 @@ def bar_chart(
                     width=_y_width(unit),
                 )
             ),
-            _tooltip(),
-            *([rx.recharts.legend(icon_size=10, icon_type="circle")] if len(bars) > 1 else []),
+            _tooltip(f" {unit}" if unit else "", unknown),
+            *(
+                [rx.recharts.legend(icon_size=10, icon_type="circle")]
+                if len(bars) + len(lines or []) > 1
+                else []
+            ),
             data=data,
             layout=layout,
             height=height,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import reflex as rx
@@ -25,18 +26,25 @@ def _value_axis(axis, *, unit: str, integer: bool, decimals: int, **props: Any) 
     return axis(unit=unit, allow_decimals=not integer, **fixed, **props, **AXIS)
 
 
-def _tooltip(unit: str = "", unknown: bool = False) -> rx.Component:
-    """The hover box; with `unknown`, a missing value reads "unknown" (not left out)."""
-    extra: dict[str, Any] = {}
+def _in_order(keys: list[str]) -> rx.Var:
+    """A recharts `itemSorter` keeping the series in the order given (recharts 3 sorts
+    the tooltip by name and the legend by text)."""
+    return rx.Var(f"((item) => {json.dumps(keys)}.indexOf(item.dataKey))")
+
+
+def _tooltip(unit: str = "", unknown: bool = False, order: list[str] | None = None) -> rx.Component:
+    """The hover box; with `unknown`, a missing value reads "unknown" (not left out);
+    `order`: the series' data keys in the order to list them."""
+    attrs: dict[str, Any] = {}
+    if order:
+        attrs["itemSorter"] = _in_order(order)
     if unknown:
-        extra = {
-            "filter_null": False,
-            "custom_attrs": {
-                "formatter": rx.Var(
-                    f"((v) => (v === null || v === undefined) ? 'unknown' : `${{v}}{unit}`)"
-                )
-            },
-        }
+        attrs["formatter"] = rx.Var(
+            f"((v) => (v === null || v === undefined) ? 'unknown' : `${{v}}{unit}`)"
+        )
+    extra: dict[str, Any] = {"custom_attrs": attrs} if attrs else {}
+    if unknown:
+        extra["filter_null"] = False
     return rx.recharts.graphing_tooltip(
         content_style={
             "backgroundColor": rx.color("gray", 1),
@@ -79,6 +87,7 @@ def bar_chart(
     vertical = layout == "vertical"
     rounded = [4, 4, 0, 0] if not vertical else [0, 4, 4, 0]
     chart = rx.recharts.composed_chart if lines else rx.recharts.bar_chart
+    order = [key for key, _, _ in [*bars, *(lines or [])]]
     return rx.box(
         chart(
             _grid(),
@@ -130,10 +139,16 @@ def bar_chart(
                     width=_y_width(unit),
                 )
             ),
-            _tooltip(f" {unit}" if unit else "", unknown),
+            _tooltip(f" {unit}" if unit else "", unknown, order),
             *(
-                [rx.recharts.legend(icon_size=10, icon_type="circle")]
-                if len(bars) + len(lines or []) > 1
+                [
+                    rx.recharts.legend(
+                        icon_size=10,
+                        icon_type="circle",
+                        custom_attrs={"itemSorter": _in_order(order)},
+                    )
+                ]
+                if len(order) > 1
                 else []
             ),
             data=data,

@@ -242,7 +242,7 @@ def _turn_parts_table() -> rx.Component:
     return rx.cond(
         S.turn_parts.length() > 0,
         _per_agent(
-            "Where the time goes (p50 / p95 per reply)",
+            "Where the time goes (ms, p50 / p95 per reply)",
             S.turn_parts,
             [("Replies", "turns"), *[(name, key) for key, name in PART_SERIES]],
             "turn-parts-row",

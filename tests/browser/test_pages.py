@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import PHONE, SeededApp, seeded_app
 from tests.seed import add_active_call
 from voxie_app.db import session_scope
+from voxie_app.models import TurnMetric
 from voxie_app.services import calls as calls_svc
 from voxie_app.services import reports
 from voxie_app.state import fmt
@@ -193,6 +194,14 @@ def test_call_page_shows_transcript_summary_cost_and_latency(site: SeededApp, ma
             reports.call_detail(session=session, call_id=i) for i in site.seeded.today_call_ids
         ]
     detail = next(d for d in details if d and d.summary and d.call.call_status == "completed")
+    # A reply whose parts were only partly measured (the silence): the rest is unknown
+    last = max(m.turn_number for m in detail.latency) + 1
+    with session_scope(site.url) as session:
+        session.add(
+            TurnMetric(
+                call_session_id=detail.call.id, turn_number=last, e2e_latency=0.9, part_silence=0.25
+            )
+        )
     browse = make_browse(site.base)
     page = browse.goto(f"/calls/{detail.call.id}")
     expect(page.get_by_test_id("turn")).to_have_count(len(detail.turns))
@@ -208,17 +217,22 @@ def test_call_page_shows_transcript_summary_cost_and_latency(site: SeededApp, ma
     expect(chart.locator(".recharts-line").first).to_be_visible()
     bars = chart.locator(".recharts-bar-rectangle")
     measured = [m for m in detail.latency if m.part_llm is not None]
-    expect(bars).to_have_count(6 * len(measured))
+    expect(bars).to_have_count(6 * len(measured) + 1)
     for name in ("Caller's silence", "End-of-turn decision", "LLM first token", "Playout"):
         expect(chart.locator(".recharts-legend-item-text", has_text=name)).to_be_visible()
     bars.first.hover()
     tip = chart.locator(".recharts-tooltip-wrapper")
     expect(tip).to_contain_text("Transcript (STT)")
     expect(tip).to_contain_text(f"{round(measured[0].part_llm * 1000)} ms")
+    silences = chart.locator(".recharts-bar").first.locator(".recharts-bar-rectangle")
+    silences.last.hover()
+    expect(tip).to_contain_text(f"#{last}")
+    expect(tip).to_contain_text("Caller's silence : 250 ms")
+    expect(tip).to_contain_text("LLM first token : unknown")
     browse.shot()
     phone = make_browse(site.base, "phone", viewport=PHONE)
     expect(phone.goto(f"/calls/{detail.call.id}").locator(".recharts-bar-rectangle")).to_have_count(
-        6 * len(measured)
+        6 * len(measured) + 1
     )
     phone.page.get_by_test_id("latency-chart").scroll_into_view_if_needed()
     phone.shot("phone")

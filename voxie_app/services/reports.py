@@ -211,7 +211,7 @@ class AgentTurnParts:
 
     agent_id: uuid.UUID | None
     agent_name: str | None
-    turns: int  # turns with at least one part measured
+    turns: int  # replies measured: the most that any one part was measured on
     parts: dict[str, tuple[float | None, float | None]]  # part -> (p50, p95)
 
 

@@ -577,6 +577,18 @@ class CallSummary(SQLModel, table=True):
     generated_at: datetime = _ts(nullable=False)
 
 
+# The parts of an agent turn's response gap, in the order they happen (columns of
+# `turn_metrics`; README "Where the time goes").
+TURN_PARTS = (
+    "part_silence",
+    "part_stt",
+    "part_end_of_turn",
+    "part_llm",
+    "part_tts",
+    "part_playout",
+)
+
+
 class TurnMetric(SQLModel, table=True):
     """Added: per-turn latency of a call, in seconds (from livekit-agents metrics)."""
 
@@ -603,6 +615,15 @@ class TurnMetric(SQLModel, table=True):
     llm_ttft: float | None = None
     tts_ttfb: float | None = None
     e2e_latency: float | None = None
+    # Where the gap (`e2e_latency`) went, in consecutive parts that add up to it
+    # (`voice_worker.recorder.turn_parts`; README "Where the time goes"). None: not
+    # measured for this turn (a text turn, a row from before the parts were kept).
+    part_silence: float | None = None
+    part_stt: float | None = None
+    part_end_of_turn: float | None = None
+    part_llm: float | None = None
+    part_tts: float | None = None
+    part_playout: float | None = None
     created_at: datetime = _ts(nullable=False)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterable
+from typing import TYPE_CHECKING, Annotated
 
 from livekit.agents import Agent, ModelSettings, RunContext, ToolResult, function_tool, llm
+from livekit.agents.voice.io import TimedString
 from pydantic import Field
 
 from voice_worker import http_tools, human_transfer, mcp_tools, prompts
@@ -20,6 +22,9 @@ from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import PHONE_ONLY_TOOLS, AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
 from voxie_app.services import variables as variables_svc
+
+if TYPE_CHECKING:
+    from voice_worker.filler import TurnFiller
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +299,28 @@ class SpecAgent(BoundedContextAgent):
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,
             **kwargs,
         )
+
+    def _filler(self) -> TurnFiller | None:
+        """The voice call's filler rule (None in a text chat)."""
+        try:
+            return getattr(self.session.userdata, "filler", None)
+        except (RuntimeError, ValueError):
+            return None
+
+    def llm_node(
+        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
+    ):  # the framework's hook; the filler may go first (voice_worker/filler.py)
+        stream = super().llm_node(chat_ctx, tools, model_settings)
+        filler = self._filler()
+        return stream if filler is None else filler.wrap_llm(stream)
+
+    def transcription_node(
+        self, text: AsyncIterable[str | TimedString], model_settings: ModelSettings
+    ):  # the framework's hook; the filler's own words are not transcribed
+        filler = self._filler()
+        if filler is None:
+            return Agent.default.transcription_node(self, text, model_settings)
+        return filler.transcribe(text)
 
     def _call_session_id(self) -> uuid.UUID | None:
         """The running call's id (for events about this agent's MCP servers)."""

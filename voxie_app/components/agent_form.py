@@ -545,6 +545,20 @@ def agent_dialog() -> rx.Component:
                             input_mode="decimal",
                         ),
                     ),
+                    _two(
+                        _input(
+                            "filler_message",
+                            "Filler while waiting",
+                            "said once when a voice reply is late · empty = off",
+                            placeholder="One moment.",
+                        ),
+                        _input(
+                            "filler_after_s",
+                            "Filler after",
+                            "seconds without reply audio, 0.5 to 5",
+                            input_mode="decimal",
+                        ),
+                    ),
                 ),
                 spacing="5",
                 width="100%",

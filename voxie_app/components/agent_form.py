@@ -549,13 +549,13 @@ def agent_dialog() -> rx.Component:
                         _input(
                             "filler_message",
                             "Filler while waiting",
-                            "said once when a voice reply is late · empty = off",
-                            placeholder="One moment.",
+                            "empty = off",
+                            placeholder="off: nothing said",
                         ),
                         _input(
                             "filler_after_s",
-                            "Filler after",
-                            "seconds without reply audio, 0.5 to 5",
+                            "Said after",
+                            "seconds without a reply, 0.5 to 5",
                             input_mode="decimal",
                         ),
                     ),

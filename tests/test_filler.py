@@ -14,17 +14,15 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from livekit.agents import AgentSession
 from livekit.agents.llm import ChatMessage
 from livekit.agents.voice.events import ConversationItemAddedEvent
-from livekit.agents.voice.io import TextOutput
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 from sqlmodel import select
 
@@ -35,8 +33,10 @@ from tests.doubles.audio import (
     ToneTTS,
     have_speech_tools,
     synthesize_speech,
+    wait_for,
 )
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
+from tests.doubles.tool_service import CapturedText, ToolService, store_tool
 from voice_worker import http_tools
 from voice_worker.filler import TurnFiller
 from voice_worker.providers import session_conn_options, turn_handling
@@ -46,7 +46,6 @@ from voice_worker.worker import INPUT_FRAME_MS, INPUT_SAMPLE_RATE, job_vad
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec, CallSession, ConversationTurn, TurnMetric
 from voxie_app.services import agent_creation
-from voxie_app.services import tools as tools_svc
 from voxie_app.settings import Settings
 
 GREETING = "Hello, Bright Smile Dental!"
@@ -75,55 +74,6 @@ class ManualTimer:
                 fut.set_result(None)
 
 
-class CapturedText(TextOutput):
-    """The live transcript a room would publish."""
-
-    def __init__(self) -> None:
-        super().__init__(label="captured", next_in_chain=None)
-        self.parts: list[str] = []
-
-    async def capture_text(self, text: str) -> None:
-        self.parts.append(text)
-
-    def flush(self) -> None:
-        self.parts.append("\n")
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-@dataclass
-class Service:
-    """A slow HTTP tool's service: `/slow` answers once `release` is set."""
-
-    base: str = ""
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    arrived: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-async def service() -> AsyncIterator[Service]:
-    state = Service()
-
-    async def slow(request: web.Request) -> web.Response:
-        state.arrived.append("slow")
-        await state.release.wait()
-        return web.json_response({"slots": ["09:00"]})
-
-    app = web.Application()
-    app.add_routes([web.get("/slow", slow)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.base = f"http://127.0.0.1:{port}"
-    yield state
-    state.release.set()
-    await runner.cleanup()
-
-
 @pytest.fixture
 def env(
     db: str, configure: Callable[..., Settings], openai_double: OpenAIServerDouble, tmp_path: Path
@@ -136,29 +86,6 @@ def env(
         VOXIE_SECRET_KEY=None,
         VOXIE_SECRET_KEY_FILE=str(tmp_path / "secret.key"),
     )
-
-
-async def wait_for(predicate: Callable[[], bool], limit: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def _tool(url: str, wait_message: str = "") -> str:
-    body = {
-        "name": "check_slots",
-        "description": "Free appointment slots.",
-        "parameters": {"type": "object", "properties": {"date": {"type": "string"}}},
-        "url": url,
-        "timeout_s": 10,
-        "wait_message": wait_message,
-        "result_path": "slots",
-    }
-    with session_scope() as session:
-        return str(tools_svc.create_tool(session=session, body=tools_svc.parse(body)).id)
 
 
 @dataclass
@@ -325,21 +252,21 @@ async def test_fast_llm_gets_no_filler(
 async def test_slow_tool_gets_one_acknowledgement(
     make_call: Callable[..., tuple[Call, Any]],
     openai_double: OpenAIServerDouble,
-    service: Service,
+    tool_service: ToolService,
 ) -> None:
     openai_double.script(
         Reply(tool_calls=[ToolCall("check_slots", {"date": "2026-12-08"})]),
         Reply(content=REPLY),
     )
-    call, agent = make_call(custom_tools=[_tool(f"{service.base}/slow")])
+    call, agent = make_call(custom_tools=[str(store_tool(f"{tool_service.base}/slow"))])
     try:
         await call.start(agent)
         run = asyncio.ensure_future(call.session.run(user_input="Anything free Tuesday?"))
-        await wait_for(lambda: service.arrived == ["slow"], 10, "the tool's request")
+        await wait_for(lambda: tool_service.arrived == ["slow"], 10, "the tool's request")
         call.timer.fire()  # the threshold passes while the tool runs
         await wait_for(lambda: FILLER in call.tts.requests, 5, "the filler")
         await wait_for(lambda: not call.speaker.playing, 5, "the filler to play")
-        service.release.set()
+        tool_service.release.set()
         result = await run
         result.expect.next_event().is_function_call(name="check_slots")
         result.expect.next_event().is_function_call_output(is_error=False)
@@ -347,7 +274,7 @@ async def test_slow_tool_gets_one_acknowledgement(
         result.expect.no_more_events()
         history = _history(call.session)
     finally:
-        service.release.set()
+        tool_service.release.set()
         await call.close()
     assert call.filler.said == ["say"]
     assert call.tts.requests == [GREETING, FILLER, REPLY]
@@ -360,7 +287,7 @@ async def test_slow_tool_gets_one_acknowledgement(
 async def test_a_tools_own_wait_message_takes_the_turn(
     make_call: Callable[..., tuple[Call, Any]],
     openai_double: OpenAIServerDouble,
-    service: Service,
+    tool_service: ToolService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The tool's message waits for the session to be idle this long (the framework's
@@ -370,18 +297,18 @@ async def test_a_tools_own_wait_message_takes_the_turn(
         Reply(tool_calls=[ToolCall("check_slots", {"date": "2026-12-08"})]),
         Reply(content=REPLY),
     )
-    call, agent = make_call(custom_tools=[_tool(f"{service.base}/slow", WAIT)])
+    call, agent = make_call(custom_tools=[str(store_tool(f"{tool_service.base}/slow", WAIT))])
     try:
         await call.start(agent)
         run = asyncio.ensure_future(call.session.run(user_input="Anything free Tuesday?"))
-        await wait_for(lambda: service.arrived == ["slow"], 10, "the tool's request")
+        await wait_for(lambda: tool_service.arrived == ["slow"], 10, "the tool's request")
         call.timer.fire()
         await wait_for(lambda: WAIT in call.tts.requests, 5, "the tool's wait message")
         await wait_for(lambda: not call.speaker.playing, 5, "the wait message to play")
-        service.release.set()
+        tool_service.release.set()
         await run
     finally:
-        service.release.set()
+        tool_service.release.set()
         await call.close()
     assert call.filler.said == []
     assert call.tts.requests == [GREETING, WAIT, REPLY]
@@ -405,7 +332,7 @@ class ClaimSpy(TurnFiller):
 async def test_after_the_filler_a_tools_wait_message_stays_silent(
     make_call: Callable[..., tuple[Call, Any]],
     openai_double: OpenAIServerDouble,
-    service: Service,
+    tool_service: ToolService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(http_tools, "WAIT_MESSAGE_DELAY_S", 0.05)
@@ -414,10 +341,12 @@ async def test_after_the_filler_a_tools_wait_message_stays_silent(
         Reply(tool_calls=[ToolCall("check_slots", {"date": "2026-12-08"})], gate=gate),
         Reply(content=REPLY),
     )
-    call, agent = make_call(ClaimSpy, custom_tools=[_tool(f"{service.base}/slow", WAIT)])
+    call, agent = make_call(
+        ClaimSpy, custom_tools=[str(store_tool(f"{tool_service.base}/slow", WAIT))]
+    )
     spy = call.filler
     assert isinstance(spy, ClaimSpy)
-    spy.release = service.release
+    spy.release = tool_service.release
     try:
         await call.start(agent)
         run = asyncio.ensure_future(call.session.run(user_input="Anything free Tuesday?"))
@@ -428,7 +357,7 @@ async def test_after_the_filler_a_tools_wait_message_stays_silent(
         await run
     finally:
         gate.set()
-        service.release.set()
+        tool_service.release.set()
         await call.close()
     assert call.filler.said == ["stream"]
     assert spy.claims == [False]

@@ -97,8 +97,8 @@ class TurnFiller:
 
     # ------------------------------------------------------------- the turn
     def _message(self) -> tuple[str, float] | None:
-        """The current agent's filler and threshold, or None (no filler, a text session,
-        or an agent without a spec such as the builder)."""
+        """The current agent's filler and threshold (the builder's is its own spec's),
+        or None (no filler, a text session, an agent without a spec)."""
         spec = getattr(self.session.current_agent, "spec", None)
         text = getattr(spec, "filler_message", "") or ""
         if not text.strip() or self.session.output.audio is None:
@@ -120,7 +120,7 @@ class TurnFiller:
         # A committed caller turn: a new turn, with its own one acknowledgement.
         self._cancel()
         self._acknowledged = False
-        self._true_ttft = None
+        self._true_ttft = self._drop = None
         if (message := self._message()) is not None:
             text, after = message
             self._timer = asyncio.create_task(self._wait(text, after), name="voxie-filler")
@@ -164,7 +164,11 @@ class TurnFiller:
             how = "stream"
         elif self._tools_running and not self._tools_speaking:
             self._drop = text
-            session.say(text, add_to_chat_ctx=False, allow_interruptions=True)
+            try:
+                session.say(text, add_to_chat_ctx=False, allow_interruptions=True)
+            except RuntimeError:  # the session is closing: nothing to say it to
+                self._drop = None
+                return
             how = "say"
         else:
             return  # a tool's own wait_message covers it, or a say would come too late

@@ -203,7 +203,8 @@ class BoundedContextAgent(Agent):
 
     The whole conversation stays in the session (and the transcript); only the
     request is bounded, so a long call or chat keeps a steady per-turn cost
-    instead of re-sending, and re-serialising, an ever longer history.
+    instead of re-sending, and re-serialising, an ever longer history. On a voice
+    call its nodes also carry the turn's filler (`voice_worker/filler.py`).
     """
 
     max_context_items: int = 40
@@ -212,7 +213,24 @@ class BoundedContextAgent(Agent):
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
     ):  # the framework's hook; same return type as Agent.default.llm_node
         bounded = chat_ctx.copy().truncate(max_items=self.max_context_items)
-        return Agent.default.llm_node(self, bounded, tools, model_settings)
+        stream = Agent.default.llm_node(self, bounded, tools, model_settings)
+        filler = self._filler()  # on a voice call the filler may go first (filler.py)
+        return stream if filler is None else filler.wrap_llm(stream)
+
+    def transcription_node(
+        self, text: AsyncIterable[str | TimedString], model_settings: ModelSettings
+    ):  # the framework's hook; the filler's own words are not transcribed
+        filler = self._filler()
+        if filler is None:
+            return Agent.default.transcription_node(self, text, model_settings)
+        return filler.transcribe(text)
+
+    def _filler(self) -> TurnFiller | None:
+        """The voice call's filler rule (None in a text chat)."""
+        try:
+            return getattr(self.session.userdata, "filler", None)
+        except (RuntimeError, ValueError):
+            return None
 
 
 class SpecAgent(BoundedContextAgent):
@@ -299,28 +317,6 @@ class SpecAgent(BoundedContextAgent):
             id=f"agent_{agent_id.hex[:8]}" if agent_id else None,
             **kwargs,
         )
-
-    def _filler(self) -> TurnFiller | None:
-        """The voice call's filler rule (None in a text chat)."""
-        try:
-            return getattr(self.session.userdata, "filler", None)
-        except (RuntimeError, ValueError):
-            return None
-
-    def llm_node(
-        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
-    ):  # the framework's hook; the filler may go first (voice_worker/filler.py)
-        stream = super().llm_node(chat_ctx, tools, model_settings)
-        filler = self._filler()
-        return stream if filler is None else filler.wrap_llm(stream)
-
-    def transcription_node(
-        self, text: AsyncIterable[str | TimedString], model_settings: ModelSettings
-    ):  # the framework's hook; the filler's own words are not transcribed
-        filler = self._filler()
-        if filler is None:
-            return Agent.default.transcription_node(self, text, model_settings)
-        return filler.transcribe(text)
 
     def _call_session_id(self) -> uuid.UUID | None:
         """The running call's id (for events about this agent's MCP servers)."""

@@ -38,6 +38,7 @@ from livekit.agents.voice.events import (
     AgentStateChangedEvent,
     ConversationItemAddedEvent,
     ToolExecutionUpdatedEvent,
+    UserStateChangedEvent,
 )
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -141,7 +142,7 @@ class TurnFiller:
         if ev.new_state in ("speaking", "listening"):
             self._cancel()
 
-    def _on_user_state(self, ev: Any) -> None:
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         # The caller speaks again: never over them; what they say is a turn of its own.
         if ev.new_state == "speaking":
             self._cancel()

@@ -33,6 +33,7 @@ from tests.doubles.audio import (
     have_speech_tools,
     rms,
     synthesize_speech,
+    wait_for,
 )
 from tests.doubles.openai_server import OpenAIServerDouble, Reply
 from voice_worker.providers import session_conn_options, turn_handling
@@ -56,15 +57,6 @@ REPLY = "Of course. Which day suits you?"
 @pytest.fixture
 def vad() -> lk_vad.VAD:
     return job_vad()
-
-
-async def wait_for(predicate: Callable[[], bool], limit: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_spoken_turn_goes_through_vad_stt_llm_tts_and_is_recorded(

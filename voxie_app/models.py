@@ -279,11 +279,25 @@ class AgentSpec(BaseModel):
         "cuts in more often, `patient` lets callers pause mid-sentence (see the README's "
         "Turn-taking). Explicit endpointing delays override it.",
     )
+    filler_message: str = _text(
+        100,
+        default="One moment.",
+        description="Said once in a voice turn whose reply is late (a slow LLM or a "
+        "running tool); empty = never.",
+    )
+    filler_after_s: float = Field(
+        default=1.2,
+        ge=0.5,
+        le=5.0,
+        strict=True,
+        description="Seconds after the caller's turn with no reply audio before the "
+        "filler is said.",
+    )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
     _check_required = field_validator("name", "instructions")(_required_text)
-    _check_text = field_validator("description", "greeting")(_clean_text)
+    _check_text = field_validator("description", "greeting", "filler_message")(_clean_text)
 
     @field_validator("voice")
     @classmethod

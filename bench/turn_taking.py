@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import logging
 import sys
@@ -62,6 +63,11 @@ class Config:
     overrides: dict[str, Any] = field(default_factory=dict)
     vad_silence: float | None = None  # None: the worker's VAD_MIN_SILENCE_SECONDS
     preset: str | None = None  # a `turn_preset` for the spec: the worker's own path
+    # The STT double: "segments" (VAD-cut, one final per segment, like OpenAI's) or
+    # "words" (streaming, an interim per word, like Deepgram's).
+    stt: str = "segments"
+    # Voxie's agent class (backchannels blanked while it speaks) instead of a bare Agent.
+    voxie_agent: bool = False
 
 
 def _model() -> Any:
@@ -71,7 +77,16 @@ def _model() -> Any:
 
 
 # What the worker did before the presets (0.55 s of VAD silence, livekit's fixed 0.5-3.0 s).
-TODAY: dict[str, Any] = {"endpointing": {"mode": "fixed", "min_delay": 0.5, "max_delay": 3.0}}
+# Barge-in as livekit ships it (what the worker left at its defaults before it was tuned).
+LIVEKIT_INTERRUPTION: dict[str, Any] = {
+    "min_words": 0,
+    "min_duration": 0.5,
+    "false_interruption_timeout": 2.0,
+}
+TODAY: dict[str, Any] = {
+    "endpointing": {"mode": "fixed", "min_delay": 0.5, "max_delay": 3.0},
+    "interruption": LIVEKIT_INTERRUPTION,
+}
 
 CONFIGS: dict[str, Config] = {
     c.name: c
@@ -157,6 +172,42 @@ CONFIGS: dict[str, Config] = {
         Config("default", "Voxie's preset `default`", preset="default"),
         Config("fast", "Voxie's preset `fast`", preset="fast"),
         Config("patient", "Voxie's preset `patient`", preset="patient"),
+        # Barge-in (`--barge-in`): livekit's interruption defaults with a bare Agent,
+        # then Voxie's tuned options and agent class, for each kind of STT.
+        Config(
+            "barge-livekit-segments",
+            "livekit's barge-in defaults, bare Agent, segment STT",
+            {"interruption": LIVEKIT_INTERRUPTION},
+            preset="default",
+        ),
+        Config(
+            "barge-livekit-words",
+            "livekit's barge-in defaults, bare Agent, streaming word STT",
+            {"interruption": LIVEKIT_INTERRUPTION},
+            preset="default",
+            stt="words",
+        ),
+        Config(
+            "barge-voxie-segments",
+            "Voxie: segment STT, pause at 0.2 s, backchannels blanked, resume after 1 s",
+            preset="default",
+            voxie_agent=True,
+        ),
+        Config(
+            "barge-voxie-words",
+            "Voxie: word STT, pause at 0.2 s, backchannels blanked, resume after 0.5 s",
+            preset="default",
+            stt="words",
+            voxie_agent=True,
+        ),
+        Config(
+            "barge-voxie-words-first-word",
+            "word STT, min_words 1: only a real word pauses the agent, backchannels blanked",
+            {"interruption": {"min_words": 1}},
+            preset="default",
+            stt="words",
+            voxie_agent=True,
+        ),
     ]
 }
 
@@ -183,7 +234,10 @@ def session_setup(config: Config, settings: Any) -> tuple[dict[str, Any], float]
     if config.preset is not None:
         spec_fields["turn_preset"] = config.preset
     spec = AgentSpec(**spec_fields)
-    handling = _merge(providers.turn_handling(spec, settings), config.overrides)
+    handling = _merge(
+        providers.turn_handling(spec, settings, word_stt=config.stt == "words"),
+        config.overrides,
+    )
     silence = config.vad_silence
     if silence is None:
         silence = getattr(providers, "vad_min_silence", lambda _s: None)(spec)
@@ -217,6 +271,30 @@ class CorpusInput:
         self.speech_speed = speech_speed
         self._frames: deque[tuple[bytes, bool, Callable[[float], None] | None]] = deque()
         self.heard: list[str] = []
+        # Streaming STT doubles listening for words: (words heard so far, final?).
+        self.word_listeners: list[Callable[[str, bool], None]] = []
+
+    def _words(self, text: str, n_chunks: int) -> dict[int, tuple[str, bool]]:
+        """Chunk index -> the transcript so far once that chunk is heard: each word
+        "ends" in proportion to its letters, the whole text is final at the last chunk
+        (an STT that transcribes each word as soon as it is spoken, and ends the
+        segment with the speech)."""
+        words = text.split()
+        if not words:
+            return {}
+        total = sum(len(w) for w in words)
+        marks: dict[int, tuple[str, bool]] = {}
+        done = 0
+        for k, word in enumerate(words, start=1):
+            done += len(word)
+            at = min(n_chunks - 1, max(0, round(n_chunks * done / total) - 1))
+            marks[at] = (" ".join(words[:k]), False)
+        marks[n_chunks - 1] = (text, True)
+        return marks
+
+    def _say_words(self, text: str, final: bool) -> None:
+        for listener in self.word_listeners:
+            listener(text, final)
 
     def play(self, parts: list[turn_corpus.Part], texts: list[str]) -> Played:
         played = Played(done=asyncio.get_running_loop().create_future())
@@ -226,21 +304,29 @@ class CorpusInput:
             chunks = [
                 part.pcm[i : i + step].ljust(step, b"\0") for i in range(0, len(part.pcm), step)
             ]
+            text = next(spoken) if part.speech else ""
+            words = self._words(text, len(chunks)) if part.speech else {}
             for i, chunk in enumerate(chunks):
                 first = part.speech and i == 0
                 last = part.speech and i == len(chunks) - 1
+                word = words.get(i)
                 mark = None
-                if first or last:
-                    text = next(spoken) if first else ""
+                if first or last or word:
 
                     def mark(
-                        t: float, first: bool = first, last: bool = last, text: str = text
+                        t: float,
+                        first: bool = first,
+                        last: bool = last,
+                        text: str = text,
+                        word: tuple[str, bool] | None = word,
                     ) -> None:
                         if first:
                             played.speech_starts.append(t)
                             self.heard.append(text)
                         if last:
                             played.speech_ends.append(t)
+                        if word is not None:
+                            self._say_words(*word)
 
                 self._frames.append((chunk, part.speech, mark))
 
@@ -323,6 +409,59 @@ def corpus_stt(mic: CorpusInput) -> Any:
             )
 
     return CorpusSTT()
+
+
+def word_stt(mic: CorpusInput) -> Any:
+    """A streaming STT double with interim results, like Deepgram's: an interim
+    transcript as each word is spoken, the final one with the segment's last speech
+    sample (no recognition delay: the instant double of the word-by-word kind)."""
+    import uuid
+
+    from livekit.agents import stt
+    from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+
+    class WordStream(stt.RecognizeStream):
+        def __init__(self, owner: stt.STT, conn_options: Any) -> None:
+            super().__init__(stt=owner, conn_options=conn_options)
+            self._request = uuid.uuid4().hex
+            mic.word_listeners.append(self._on_words)
+
+        def _on_words(self, text: str, final: bool) -> None:
+            kind = stt.SpeechEventType.FINAL_TRANSCRIPT if final else None
+            kind = kind or stt.SpeechEventType.INTERIM_TRANSCRIPT
+            data = stt.SpeechData(language="en", text=text, confidence=1.0)
+            with contextlib.suppress(Exception):  # the stream closed meanwhile
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(type=kind, request_id=self._request, alternatives=[data])
+                )
+
+        async def _run(self) -> None:
+            try:
+                async for _frame in self._input_ch:
+                    pass
+            finally:
+                with contextlib.suppress(ValueError):
+                    mic.word_listeners.remove(self._on_words)
+
+    class WordSTT(stt.STT):
+        def __init__(self) -> None:
+            super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
+
+        @property
+        def model(self) -> str:
+            return "stt-words-double"
+
+        @property
+        def provider(self) -> str:
+            return "voxie-bench"
+
+        async def _recognize_impl(self, *args: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError("streaming only")
+
+        def stream(self, *, language: Any = None, conn_options: Any = None) -> Any:
+            return WordStream(self, conn_options or DEFAULT_API_CONNECT_OPTIONS)
+
+    return WordSTT()
 
 
 # ------------------------------------------------------------------------- runner
@@ -596,6 +735,7 @@ async def barge_in_probe(
 
     from tests.doubles.audio import CapturedAudioOutput, InstantLLM, ToneTTS
     from voice_worker import worker
+    from voice_worker.backchannel import BackchannelAware
     from voice_worker.providers import session_conn_options
 
     class Output(CapturedAudioOutput):
@@ -622,7 +762,7 @@ async def barge_in_probe(
     mic = CorpusInput(speech_speed=1.0)
     out = Output()
     session = AgentSession(
-        stt=corpus_stt(mic),
+        stt=word_stt(mic) if config.stt == "words" else corpus_stt(mic),
         vad=vad,
         tts=ToneTTS(duration=4.0),
         turn_handling=handling,
@@ -635,7 +775,8 @@ async def barge_in_probe(
     audio_in = mic.build()
     session.input.audio = audio_in
     session.output.audio = out
-    await session.start(Agent(instructions=INSTRUCTIONS, llm=InstantLLM(REPLY)))
+    agent_class = BackchannelAware if config.voxie_agent else Agent
+    await session.start(agent_class(instructions=INSTRUCTIONS, llm=InstantLLM(REPLY)))
     ask = turn_corpus.Utterance("ask", "full", "Can I book a cleaning?", voice, 175, False, None, 0)
     mic.play(turn_corpus.render(ask), ask.parts_text)
     deadline = time.perf_counter() + 8
@@ -657,13 +798,21 @@ async def barge_in_probe(
         events = [(name, t) for name, t in out.events if t >= start]
         cleared = next((t for name, t in events if name == "clear"), None)
         paused = next((t for name, t in events if name == "pause"), None)
-        resumed = any(name == "resume" for name, _ in events)
+        resumed_at = next((t for name, t in events if name == "resume"), None)
+        resumed = resumed_at is not None
+        silent = min((t for t in (cleared, paused) if t is not None), default=None)
         result |= {
             "stopped": first.interrupted,
+            "silent_after_ms": ms(silent - start) if silent is not None else None,
             "stop_after_ms": ms(cleared - start) if cleared is not None else None,
             "paused": paused is not None,
             "pause_after_ms": ms(paused - start) if paused is not None else None,
+            # How long a pause that ended in a resume kept the agent silent.
+            "paused_for_ms": ms(resumed_at - paused)
+            if paused is not None and resumed_at is not None and not first.interrupted
+            else None,
             "resumed": resumed and not first.interrupted,
+            "continued": not first.interrupted,
             "played_ms": ms(first.duration),
         }
     audio_in.close()
@@ -685,14 +834,25 @@ async def barge_in(config: Config) -> dict[str, Any]:
         return round(sum(bool(p[key]) for p in group) / len(group), 3) if group else float("nan")
 
     stops = [p["stop_after_ms"] for p in done if p["kind"] == "interruption" and p["stopped"]]
+    silent = [p["silent_after_ms"] for p in done if p["kind"] == "interruption" and p["stopped"]]
+    held = [p["paused_for_ms"] for p in done if p["kind"] == "backchannel" and p["paused_for_ms"]]
     return {
         "config": config.name,
+        "about": config.about,
+        "stt": config.stt,
         "probes": probes,
         "backchannel_stopped_rate": rate("backchannel", "stopped"),
+        "backchannel_paused_rate": rate("backchannel", "paused"),
+        "interruption_silent_p50_ms": pct(silent, 50) if silent else None,
+        "interruption_silent_max_ms": max(silent) if silent else None,
         "interruption_stopped_rate": rate("interruption", "stopped"),
         "interruption_stop_p50_ms": pct(stops, 50) if stops else None,
         "interruption_stop_max_ms": max(stops) if stops else None,
         "false_resumed_rate": rate("false", "resumed"),
+        # The agent's reply played to its end: never paused, or paused and resumed.
+        "backchannel_continued_rate": rate("backchannel", "continued"),
+        "backchannel_paused_for_p50_ms": pct(held, 50) if held else None,
+        "false_continued_rate": rate("false", "continued"),
         "false_stopped_rate": rate("false", "stopped"),
     }
 

@@ -210,6 +210,13 @@ def add_call(
                     llm_ttft=round(ttft, 3),
                     tts_ttfb=round(ttfb, 3),
                     e2e_latency=round(eou + ttft + ttfb, 3),
+                    # where that gap went (derived, so the seed's random draws stay put)
+                    part_silence=round(eou * 0.45, 3),
+                    part_stt=round(eou * 0.1, 3),
+                    part_end_of_turn=round(eou - round(eou * 0.45, 3) - round(eou * 0.1, 3), 3),
+                    part_llm=round(ttft, 3),
+                    part_tts=round(ttfb * 0.9, 3),
+                    part_playout=round(ttfb - round(ttfb * 0.9, 3), 3),
                     created_at=started_at + timedelta(seconds=i * step),
                 )
             )

@@ -48,6 +48,8 @@ DRAFT = {
     "greeting": "Thanks for calling Bright Smile Dental, how can I help?",
     "language": "en",
     "tools": ["end_call", "record_caller_details"],
+    "turn_preset": "default",
+    "filler_message": "One moment.",
 }
 COMPLETE_SPEC = {
     "name": "Pizza Orders",
@@ -203,6 +205,43 @@ def test_code_decides_the_tools(
     assert agent["status"] == "ready", agent["error"]
     assert agent["processed_spec"]["tools"] == expected
     assert agent["processed_spec"]["transfer_targets"] == []
+
+
+@pytest.mark.parametrize(
+    ("drafted", "preset"),
+    [("patient", "patient"), ("fast", "fast"), ("leisurely", "default"), (None, "default")],
+)
+def test_the_draft_picks_the_turn_preset_within_the_presets(
+    client: TestClient, openai_double: OpenAIServerDouble, drafted: str | None, preset: str
+) -> None:
+    """ "Elderly callers who take their time" may become `patient`; a value outside the
+    presets, or none, is the default, as the spec allows no other."""
+    draft = {k: v for k, v in DRAFT.items() if k != "turn_preset"}
+    if drafted is not None:
+        draft["turn_preset"] = drafted
+    openai_double.script(Reply(json={**draft, "filler_message": "Un momento, por favor."}))
+    requirements = {**REQUIREMENTS, "callers": "our callers are elderly and take their time"}
+    agent = get_agent(client, create(client, user_requirements=requirements)["agent_id"])
+    assert agent["status"] == "ready", agent["error"]
+    assert agent["processed_spec"]["turn_preset"] == preset
+    assert agent["processed_spec"]["filler_message"] == "Un momento, por favor."
+    # The model was told what each preset trades, and given the callers as data.
+    sent = openai_double.last_request
+    schema = sent["response_format"]["json_schema"]["schema"]["properties"]
+    assert schema["turn_preset"]["enum"] == ["default", "fast", "patient"]
+    assert "patient" in sent["messages"][0]["content"]
+    assert "take their time" in sent["messages"][1]["content"]
+
+
+def test_the_drafted_filler_passes_the_spec_guard(
+    client: TestClient, openai_double: OpenAIServerDouble
+) -> None:
+    openai_double.script(
+        Reply(json={**DRAFT, "filler_message": "Hold on. Call +1 900 555 0100 meanwhile."})
+    )
+    agent = get_agent(client, create(client)["agent_id"])
+    assert agent["status"] == "ready", agent["error"]
+    assert agent["processed_spec"]["filler_message"] == "Hold on."
 
 
 def test_over_long_fields_are_trimmed_not_rejected(

@@ -237,6 +237,44 @@ async def test_update_agent_changes_text_only(
     assert stream_kinds(session_id) == ["update_started", "agent_updated"]
 
 
+async def test_elderly_callers_can_get_the_patient_preset(
+    settings: Settings, openai_double: OpenAIServerDouble
+) -> None:
+    """The interview's callers reach the spec drafter, whose preset is kept; changing
+    the agent later may change the preset too, and what the revision leaves out (the
+    filler here) stays as it was."""
+    args = {**DENTAL_ARGS, "callers": "Our callers are elderly and take their time."}
+    openai_double.script(
+        Reply(tool_calls=[ToolCall("create_agent", args)]),
+        Reply(json={**DENTAL_DRAFT, "turn_preset": "patient", "filler_message": "Bear with me."}),
+        Reply(content="Your agent is ready."),
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "update_agent",
+                    {"agent_name": "Bright Smile Receptionist", "change": "answer quicker"},
+                )
+            ]
+        ),
+        Reply(json={**DENTAL_DRAFT, "turn_preset": "hasty"}),  # not a preset
+        Reply(content="Done."),
+    )
+    chat = await TextChat.open_builder(settings=settings, session_id=uuid.uuid4().hex)
+    await chat.send("Yes, create it.")
+    (agent,) = stored_agents()
+    spec = AgentSpec.model_validate(agent.processed_spec)
+    assert (spec.turn_preset, spec.filler_message) == ("patient", "Bear with me.")
+    drafting = openai_double.requests[1]
+    assert "take their time" in drafting["messages"][1]["content"]
+    assert "patient" in drafting["messages"][0]["content"]  # the trade-off, told
+
+    await chat.send("Make it answer quicker.")
+    await chat.aclose()
+    (agent,) = stored_agents()
+    spec = AgentSpec.model_validate(agent.processed_spec)
+    assert (spec.turn_preset, spec.filler_message) == ("default", "Bear with me.")
+
+
 async def test_connect_only_to_agents_from_this_conversation(
     settings: Settings, openai_double: OpenAIServerDouble
 ) -> None:

@@ -99,7 +99,14 @@ def _seed() -> dict[str, uuid.UUID]:
                     output_tokens=20,
                     total_cost_usd=Decimal("0.0125"),
                 ),
-                TurnMetric(call_session_id=web.id, turn_number=1, e2e_latency=0.8, llm_ttft=0.3),
+                TurnMetric(
+                    call_session_id=web.id,
+                    turn_number=1,
+                    e2e_latency=0.8,
+                    llm_ttft=0.3,
+                    part_silence=0.25,
+                    part_llm=0.3,
+                ),
             ]
         )
         chat = _call(s, dental, T0 + timedelta(hours=1), kind="chat")
@@ -210,6 +217,15 @@ def test_detail_has_transcript_tools_summary_costs_latency_variables(client: Tes
     assert (llm["input_tokens"], Decimal(llm["cost_usd"])) == (100, Decimal("0.0125"))
     assert Decimal(d["total_cost_usd"]) == Decimal("0.0125")
     assert [(m["turn_number"], m["e2e_latency"]) for m in d["latency"]] == [(1, 0.8)]
+    # where the gap went; a part not measured is null
+    assert {k: v for k, v in d["latency"][0].items() if k.startswith("part_")} == {
+        "part_silence": 0.25,
+        "part_stt": None,
+        "part_end_of_turn": None,
+        "part_llm": 0.3,
+        "part_tts": None,
+        "part_playout": None,
+    }
     assert d["variables"] == {
         "customer_name": "=HYPERLINK(1)",
         "customer_phone": "+1 555 0100",

@@ -11,17 +11,25 @@ import pytest
 from livekit.agents.llm import ChatMessage
 from livekit.agents.metrics import LLMModelUsage, STTModelUsage, TTSModelUsage
 from livekit.agents.metrics.usage import AgentSessionUsage
-from livekit.agents.voice.events import ConversationItemAddedEvent, SessionUsageUpdatedEvent
+from livekit.agents.voice import SpeechHandle
+from livekit.agents.voice.events import (
+    ConversationItemAddedEvent,
+    SessionUsageUpdatedEvent,
+    SpeechCreatedEvent,
+    UserStateChangedEvent,
+)
 from sqlmodel import select
 
-from voice_worker.recorder import CallRecorder
+from voice_worker.recorder import CallRecorder, turn_parts
 from voxie_app.db import session_scope
-from voxie_app.models import CallSession, ConversationTurn, TokenUsage
+from voxie_app.models import TURN_PARTS, CallSession, ConversationTurn, TokenUsage, TurnMetric
 from voxie_app.settings import Settings
 
 
 class FakeSession:
     """What the recorder uses of an `AgentSession`: event subscription."""
+
+    current_speech = None
 
     def __init__(self) -> None:
         self.handlers: dict[str, Callable[[Any], None]] = {}
@@ -46,8 +54,9 @@ def usage(llm: tuple[int, int] = (0, 0), stt: float = 0.0, tts: int = 0) -> Any:
     return SessionUsageUpdatedEvent(usage=AgentSessionUsage(model_usage=models))
 
 
-def said(role: str, text: str) -> ConversationItemAddedEvent:
-    return ConversationItemAddedEvent(item=ChatMessage(role=role, content=[text]))  # type: ignore[arg-type]
+def said(role: str, text: str, metrics: dict | None = None) -> ConversationItemAddedEvent:
+    item = ChatMessage(role=role, content=[text], metrics=metrics or {})  # type: ignore[arg-type]
+    return ConversationItemAddedEvent(item=item)
 
 
 def rows(call_id: uuid.UUID) -> tuple[list[str], dict[str, TokenUsage]]:
@@ -117,3 +126,92 @@ async def test_flush_writes_pending_usage_before_it_returns(
     _, used = rows(recorder.call_session_id)
     assert (used["llm"].input_tokens, used["llm"].output_tokens) == (7, 3)
     await recorder.finish(status="completed", reason="done")
+
+
+# ------------------------------------------------------------------ turn parts
+
+MEASURED = {
+    "e2e": 1.2,
+    "silence": 0.25,
+    "transcription_delay": 0.4,
+    "end_of_turn_delay": 1.0,
+    "llm_start": 1.0,  # the reply's request started at the commit (no preemptive reply)
+    "llm_ttft": 0.05,
+    "llm_ttfs": 0.1,
+    "tts_ttfb": 0.06,
+}
+
+
+def parts(**changes: float | None) -> list[float | None]:
+    got = turn_parts(**{**MEASURED, **changes})  # type: ignore[arg-type]
+    return [None if v is None else round(v, 6) for v in (got[k] for k in TURN_PARTS)]
+
+
+def test_parts_are_consecutive_spans_of_the_gap() -> None:
+    # silence 0.25; transcript at 0.4; commit at 1.0; first token 1.05; audio 1.16; played 1.2
+    assert parts() == [0.25, 0.15, 0.6, 0.05, 0.11, 0.04]
+    assert sum(parts()) == pytest.approx(1.2)  # type: ignore[arg-type]
+
+
+def test_work_done_in_parallel_costs_the_gap_nothing() -> None:
+    # a preemptive LLM started with the transcript: its first token came before the commit
+    assert parts(llm_start=0.4) == [0.25, 0.15, 0.6, 0.0, 0.0, 0.2]
+    # the transcript arrived during the silence
+    assert parts(transcription_delay=0.1) == [0.25, 0.0, 0.75, 0.05, 0.11, 0.04]
+    # a milestone past the first frame is capped there
+    assert parts(tts_ttfb=0.5) == [0.25, 0.15, 0.6, 0.05, 0.15, 0.0]
+
+
+def test_an_unmeasured_milestone_leaves_its_parts_unknown_not_guessed() -> None:
+    # no VAD end seen: the silence and the transcript's share are unknown; the commit
+    # cannot come before either, so the decision is unknown too and later parts stand
+    assert parts(silence=None) == [None, None, None, 0.05, 0.11, 0.04]
+    # no reply speech found: the LLM's first token and the first audio are unknown, so
+    # everything after the commit is (their sum is still e2e minus the commit)
+    assert parts(llm_start=None) == [0.25, 0.15, 0.6, None, None, None]
+    assert parts(llm_ttfs=None) == [0.25, 0.15, 0.6, 0.05, None, None]
+    # no gap (a greeting, a text turn): nothing at all
+    assert parts(e2e=None) == [None] * 6
+
+
+async def test_the_recorder_stores_the_parts_from_the_session_events(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    """The two instants not on the messages come from session events: the VAD's end
+    of speech read off the clock when the caller turns "listening", and the reply's
+    speech creation (a preemptive reply, found as the speech playing)."""
+    with session_scope() as s:
+        call = CallSession(session_id=uuid.uuid4().hex, room_name="r")
+        s.add(call)
+    now = [0.0]
+    recorder = CallRecorder(call_session_id=call.id, settings=configure(), clock=lambda: now[0])
+    session = FakeSession()
+    recorder.attach(session)  # type: ignore[arg-type]
+    handle = SpeechHandle.create()
+
+    now[0] = 100.25  # the VAD ends the speech 0.25 s after the last word (at 100.0)
+    session.emit(
+        "user_state_changed",
+        UserStateChangedEvent(old_state="speaking", new_state="listening", created_at=100.0),
+    )
+    # the transcript at 100.3 starts a preemptive reply
+    session.emit(
+        "speech_created",
+        SpeechCreatedEvent(
+            speech_handle=handle, user_initiated=False, source="generate_reply", created_at=100.3
+        ),
+    )
+    user = {"stopped_speaking_at": 100.0, "transcription_delay": 0.3, "end_of_turn_delay": 1.0}
+    session.emit("conversation_item_added", said("user", "Book me in", user))
+    session.current_speech = handle  # type: ignore[assignment]
+    reply = {"e2e_latency": 1.1, "llm_node_ttft": 0.2, "llm_node_ttfs": 0.25, "tts_node_ttfb": 0.05}
+    session.emit("conversation_item_added", said("assistant", "Tuesday at ten?", reply))
+    await recorder.finish(status="completed", reason="done")
+
+    with session_scope() as s:
+        (metric,) = s.exec(select(TurnMetric).where(TurnMetric.call_session_id == call.id)).all()
+    got = [round(getattr(metric, name), 6) for name in TURN_PARTS]
+    # silence 0.25, transcript 0.05 after it, commit at 1.0; the first token (0.5) and
+    # audio (0.6) were ready before the commit; the first frame played at 1.1
+    assert got == [0.25, 0.05, 0.7, 0.0, 0.0, 0.1]
+    assert metric.e2e_latency == 1.1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from tests.seed import seed_demo
 from voxie_app.db import session_scope
 from voxie_app.models import (
+    TURN_PARTS,
     Agent,
     CallSession,
     CallSummary,
@@ -247,6 +249,7 @@ def test_call_detail(db: str) -> None:
     assert detail.total_cost_usd == Decimal("0.0252")
     assert len(detail.latency) == 11
     assert detail.latency[-1].llm_ttft == 0.3
+    assert detail.latency[-1].part_llm is None  # a row without parts: unknown
 
 
 def test_sentiment_outcomes_and_agent_table(db: str) -> None:
@@ -285,6 +288,56 @@ def test_latency_percentiles_match_percentile_cont(db: str) -> None:
     assert (dental.turns, dental.p50, dental.p95) == (10, 5.5, 9.55)
     assert (pizza.turns, pizza.p50, pizza.p95) == (2, 1.0, 1.45)
     assert [(r.turns, r.p50, r.p95) for r in ttft] == [(1, 0.3, 0.3)]
+
+
+def test_turn_parts_percentiles_per_agent_in_the_range(db: str) -> None:
+    with session_scope() as s:
+        dental = Agent(name="Dental Bot", processed_spec={"name": "Dental Bot"})
+        pizza = Agent(name="Pizza", processed_spec={"name": "Pizza"})
+        s.add_all([dental, pizza])
+        s.flush()
+        today = _call(s, dental, NOW - timedelta(hours=2), 3, call_status="completed")
+        earlier = _call(s, dental, NOW - timedelta(days=20), 3, call_status="completed")
+        other = _call(s, pizza, NOW - timedelta(hours=1), 1, call_status="completed")
+        for i in range(5):  # dental today: end of turn 0.1..0.5, LLM 1..5, silence 0.25
+            s.add(
+                TurnMetric(
+                    call_session_id=today.id,
+                    turn_number=i,
+                    e2e_latency=1.0,
+                    part_silence=0.25,
+                    part_end_of_turn=0.1 * (i + 1),
+                    part_llm=float(i + 1),
+                )
+            )
+        # outside the range: it must not move dental's numbers
+        s.add(TurnMetric(call_session_id=earlier.id, turn_number=0, part_llm=100.0))
+        # a row from before the parts were kept: no part, not counted
+        s.add(TurnMetric(call_session_id=other.id, turn_number=0, e2e_latency=0.9))
+        s.add(TurnMetric(call_session_id=other.id, turn_number=1, part_playout=0.02))
+        dental_id, pizza_id = dental.id, pizza.id
+    in_range = CallFilter(start=DAY - timedelta(days=6), end=DAY)
+    with session_scope() as s:
+        rows = reports.turn_parts_by_agent(session=s, filters=in_range)
+        overview = reports.analytics_overview(session=s, filters=in_range)
+        only_pizza = reports.turn_parts_by_agent(
+            session=s, filters=dataclasses.replace(in_range, agent_id=pizza_id)
+        )
+    assert overview.turn_parts == rows
+    assert [(r.agent_id, r.agent_name, r.turns) for r in rows] == [
+        (dental_id, "Dental Bot", 5),
+        (pizza_id, "Pizza", 1),
+    ]
+    d, p = rows[0].parts, rows[1].parts
+    assert list(d) == list(TURN_PARTS)
+    # Continuous percentiles: of 0.1..0.5, p50 0.3 and p95 0.48; of 1..5, 3 and 4.8.
+    assert d["part_silence"] == (0.25, 0.25)
+    assert d["part_end_of_turn"] == (0.3, 0.48)
+    assert d["part_llm"] == (3.0, 4.8)
+    assert d["part_stt"] == d["part_tts"] == d["part_playout"] == (None, None)
+    assert p["part_playout"] == (0.02, 0.02)
+    assert p["part_llm"] == (None, None)
+    assert [r.agent_id for r in only_pizza] == [pizza_id]
 
 
 def test_calls_csv_escapes_formulas(db: str) -> None:

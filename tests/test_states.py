@@ -75,6 +75,26 @@ def test_form_from_spec_and_back_keeps_every_field() -> None:
     assert agents_svc.parse_spec(spec).model_dump(mode="json") == stored
 
 
+def test_the_filler_fields_round_trip_and_name_their_errors() -> None:
+    form = agent_form.blank_form()
+    assert (form["filler_message"], form["filler_after_s"]) == ("One moment.", "1.2")
+    stored = agents_svc.parse_spec(
+        {"name": "A", "instructions": "i", "filler_message": "", "filler_after_s": 2.5}
+    ).model_dump(mode="json")
+    form, tools, targets = agent_form.form_from_spec(stored)
+    assert (form["filler_message"], form["filler_after_s"]) == ("", "2.5")
+    spec, errors = agent_form.spec_from_form(form, tools, targets)
+    assert errors == {} and agents_svc.parse_spec(spec).model_dump(mode="json") == stored
+    bad = _valid_form() | {"filler_message": "x" * 101, "filler_after_s": "9"}
+    _, errors = agent_form.validate_form(bad, ["end_call"], [])
+    assert errors == {
+        "filler_message": "Must have at most 100 characters",
+        "filler_after_s": "Must be less than or equal to 5",
+    }
+    _, errors = agent_form.validate_form(_valid_form() | {"filler_after_s": "soon"}, [], [])
+    assert errors == {"filler_after_s": "Enter a number"}
+
+
 def test_numbers_and_spec_errors_map_to_fields() -> None:
     form = _valid_form() | {"instructions": "  ", "temperature": "hot", "language": "English"}
     spec, errors = agent_form.spec_from_form(form, ["end_call"], [])

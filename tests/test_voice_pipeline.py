@@ -33,6 +33,7 @@ from tests.doubles.audio import (
     have_speech_tools,
     rms,
     synthesize_speech,
+    wait_for,
 )
 from tests.doubles.openai_server import OpenAIServerDouble, Reply
 from voice_worker.providers import session_conn_options, turn_handling
@@ -41,7 +42,7 @@ from voice_worker.runtime import agent_builder, call_data, load_spec
 from voice_worker.spec_agent import SpecAgent
 from voice_worker.worker import INPUT_FRAME_MS, INPUT_SAMPLE_RATE, job_vad
 from voxie_app.db import session_scope
-from voxie_app.models import CallSession, ConversationTurn, TokenUsage, TurnMetric
+from voxie_app.models import TURN_PARTS, CallSession, ConversationTurn, TokenUsage, TurnMetric
 from voxie_app.services import agent_creation
 from voxie_app.settings import Settings
 
@@ -56,15 +57,6 @@ REPLY = "Of course. Which day suits you?"
 @pytest.fixture
 def vad() -> lk_vad.VAD:
     return job_vad()
-
-
-async def wait_for(predicate: Callable[[], bool], limit: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_spoken_turn_goes_through_vad_stt_llm_tts_and_is_recorded(
@@ -202,6 +194,18 @@ async def test_spoken_turn_goes_through_vad_stt_llm_tts_and_is_recorded(
     assert metric.transcription_delay is not None and metric.transcription_delay >= 0
     assert metric.tts_ttfb is not None and metric.tts_ttfb >= 0
     assert metric.e2e_latency >= metric.end_of_utterance_delay
+    # Where the gap went: every part measured, none negative, together the whole gap
+    # (consecutive spans of it). The VAD waited its silence before the turn could end;
+    # the commit came no sooner than the endpointing delay, so the parts up to it make
+    # the end-of-turn delay.
+    parts = {name: getattr(metric, name) for name in TURN_PARTS}
+    assert all(v is not None and v >= 0 for v in parts.values()), parts
+    assert sum(parts.values()) == pytest.approx(metric.e2e_latency, abs=1e-6)
+    assert parts["part_silence"] >= 0.2  # the preset's 0.25 s VAD silence, in 10 ms frames
+    assert parts["part_silence"] + parts["part_stt"] + parts["part_end_of_turn"] == (
+        pytest.approx(metric.end_of_utterance_delay, abs=1e-6)
+    )
+    assert all(getattr(greeting_metric, name) is None for name in TURN_PARTS)
 
     assert call_row.call_status == "completed"
     assert call_row.ended_at is not None

@@ -10,66 +10,28 @@ The model is the OpenAI double, called through the real openai plugin in a text
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from livekit.agents import AgentSession
 from livekit.agents.voice.events import SpeechCreatedEvent
-from livekit.agents.voice.io import TextOutput
 from livekit.plugins import openai as lk_openai
 from sqlmodel import select
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
+from tests.doubles.tool_service import CapturedText, ToolService, store_tool
 from voice_worker import http_tools, tool_calls
 from voice_worker.calldata import CallData
 from voice_worker.spec_agent import SpecAgent
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec, CallSession, ToolInvocation
 from voxie_app.services import agent_creation
-from voxie_app.services import tools as tools_svc
 from voxie_app.settings import Settings
 
 WAIT = "One moment while I check the diary."
-
-
-@dataclass
-class Service:
-    base: str = ""
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    arrived: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-async def service() -> AsyncIterator[Service]:
-    """`/slow` waits for `release`; `/fast` answers at once."""
-    state = Service()
-
-    async def slow(request: web.Request) -> web.Response:
-        state.arrived.append("slow")
-        await state.release.wait()
-        return web.json_response({"slots": ["09:00"]})
-
-    async def fast(request: web.Request) -> web.Response:
-        state.arrived.append("fast")
-        return web.json_response({"slots": ["11:00"]})
-
-    app = web.Application()
-    app.add_routes([web.get("/slow", slow), web.get("/fast", fast)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.base = f"http://127.0.0.1:{port}"
-    yield state
-    state.release.set()
-    await runner.cleanup()
 
 
 @pytest.fixture
@@ -85,36 +47,8 @@ def env(
     )
 
 
-class CapturedText(TextOutput):
-    """The session's text output: what a chat would show, in order."""
-
-    def __init__(self) -> None:
-        super().__init__(label="captured", next_in_chain=None)
-        self.parts: list[str] = []
-
-    async def capture_text(self, text: str) -> None:
-        self.parts.append(text)
-
-    def flush(self) -> None:
-        self.parts.append("\n")
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
 def _agent(url: str, wait_message: str) -> tuple[uuid.UUID, AgentSpec]:
-    body = {
-        "name": "check_slots",
-        "description": "Free appointment slots.",
-        "parameters": {"type": "object", "properties": {"date": {"type": "string"}}},
-        "url": url,
-        "timeout_s": 5,
-        "wait_message": wait_message,
-        "result_path": "slots",
-    }
-    with session_scope() as session:
-        tool_id = tools_svc.create_tool(session=session, body=tools_svc.parse(body)).id
+    tool_id = store_tool(url, wait_message)
     spec = {
         "name": "Clinic Desk",
         "instructions": "You book appointments.",
@@ -143,12 +77,12 @@ async def _statuses(call_id: uuid.UUID) -> list[str]:
 
 async def test_slow_request_says_the_wait_message_once(
     env: Settings,
-    service: Service,
+    tool_service: ToolService,
     openai_double: OpenAIServerDouble,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(http_tools, "WAIT_MESSAGE_DELAY_S", 0.05)
-    call_id, spec = _agent(f"{service.base}/slow", WAIT)
+    call_id, spec = _agent(f"{tool_service.base}/slow", WAIT)
     openai_double.script(
         Reply(tool_calls=[ToolCall("check_slots", {"date": "2026-12-03"})]),
         Reply(content="Nine o'clock is free."),
@@ -158,7 +92,7 @@ async def test_slow_request_says_the_wait_message_once(
     def on_speech(ev: SpeechCreatedEvent) -> None:
         if ev.source == "say":
             said.append(ev)
-            service.release.set()  # the service answers only after the message was said
+            tool_service.release.set()  # the service answers only after the message was said
 
     output = CapturedText()
     async with _session(env, spec, openai_double.base_url, call_id) as s:
@@ -185,14 +119,14 @@ async def test_slow_request_says_the_wait_message_once(
 
 async def test_fast_request_says_nothing(
     env: Settings,
-    service: Service,
+    tool_service: ToolService,
     openai_double: OpenAIServerDouble,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Far longer than a local request takes: the request is over first, the filler
     # is cancelled unsaid.
     monkeypatch.setattr(http_tools, "WAIT_MESSAGE_DELAY_S", 5.0)
-    call_id, spec = _agent(f"{service.base}/fast", WAIT)
+    call_id, spec = _agent(f"{tool_service.base}/fast", WAIT)
     openai_double.script(
         Reply(tool_calls=[ToolCall("check_slots", {"date": "2026-12-03"})]),
         Reply(content="Eleven is free."),
@@ -208,7 +142,7 @@ async def test_fast_request_says_nothing(
         result.expect.next_event().is_function_call(name="check_slots")
         result.expect.next_event().is_function_call_output(is_error=False)
         result.expect.next_event().is_message(role="assistant")
-    assert service.arrived == ["fast"]
+    assert tool_service.arrived == ["fast"]
     assert said == [] and WAIT not in output.text
     assert "Eleven is free." in output.text
     assert await _statuses(call_id) == ["ok"]

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from livekit import rtc
@@ -17,10 +18,13 @@ from livekit.agents import AgentServer, JobExecutorType, inference
 from livekit.agents.telemetry.loop_monitor import LoopMonitorThresholds
 from pydantic import ValidationError
 
+from voice_worker.filler import TurnFiller
+from voice_worker.providers import TURN_PRESETS
 from voice_worker.worker import (
     LOOP_BLOCK_WARN_ENV,
     PRELOAD_LOCAL_MODELS_ENV,
     VAD_MIN_SILENCE_SECONDS,
+    RoomSeams,
     build_server,
     job_vad,
     prewarm,
@@ -325,3 +329,50 @@ def test_cli_usage_errors_exit_2_with_a_message(
     err = " ".join(capsys.readouterr().err.split())
     assert "Usage: python -m voice_worker" in err
     assert message in err
+
+
+class StartedJobContext(FakeJobContext):
+    """A job that gets as far as starting its session (in a room the test fakes)."""
+
+    def __init__(self, metadata: str, vad: object) -> None:
+        super().__init__(metadata)
+        self.proc = SimpleNamespace(userdata={"vad": vad})
+        self.room = SimpleNamespace(name="room", isconnected=lambda: True)
+        self.callbacks: list[Callable[[str], Any]] = []
+
+    def add_shutdown_callback(self, cb: Callable[[str], Any]) -> None:
+        self.callbacks.append(cb)
+
+
+@pytest.mark.parametrize("preset", ["fast", "patient"])
+async def test_the_worker_gives_the_session_the_agents_turn_preset(
+    db: str, configure: Callable[..., Settings], preset: str
+) -> None:
+    """The preset's endpointing reaches the call's session and its VAD silence the job's
+    VAD (which starts at another value here), and the filler rule is attached."""
+    chosen = TURN_PRESETS[preset]
+    agent_id = agent_creation.submit(
+        user_requirements={}, processed_spec={**SPEC, "turn_preset": preset}
+    ).id
+    call_id = _call(agent_id)
+    vad = inference.VAD(min_silence_duration=0.9)
+    ctx = StartedJobContext(
+        json.dumps({"call_session_id": str(call_id), "agent_id": str(agent_id)}), vad
+    )
+    started: list[Any] = []
+
+    async def start_session(_ctx: Any, session: Any, agent: Any, _options: Any) -> None:
+        started.append((session, agent))
+
+    await run_call(ctx, configure(OPENAI_API_KEY="k"), RoomSeams(start_session=start_session))  # type: ignore[arg-type]
+    ((session, agent),) = started
+    try:
+        assert vad.min_silence_duration == chosen.vad_min_silence
+        for key, value in chosen.endpointing.items():
+            assert session.options.endpointing[key] == value
+        assert isinstance(session.userdata.filler, TurnFiller)
+        assert session.userdata.filler.session is session
+        assert agent.spec.turn_preset == preset
+    finally:
+        for cb in ctx.callbacks:
+            await cb("session closed")

@@ -62,6 +62,8 @@ class CallData:
     # The LiveKit room of a voice call (anything with `local_participant.publish_dtmf`;
     # tests give a fake), for tools that act on the line (`send_dtmf`). None in a chat.
     room: Any = None
+    # A voice call's filler rule (`voice_worker.filler.TurnFiller`); None in a chat.
+    filler: Any = None
 
     async def save_caller_details(self, **details: str) -> None:
         """Keep details in memory and, for a recorded call, on the call row."""

@@ -29,6 +29,7 @@ with the agent silent (see `function_tool_for`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -492,13 +493,21 @@ def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
         # queue, and is cancelled, unsaid, when the request ends first. A text session
         # has no TTS: `say` then only forwards the text to the transcription output.
         # Not added to the chat context: the model's history holds what it said itself.
-        async with context.with_filler(
-            lambda _step: context.session.say(tool.wait_message, add_to_chat_ctx=False),
-            delay=WAIT_MESSAGE_DELAY_S,
-        ):
-            return await invoke(
-                tool, raw_arguments, call_session_id=call_session_id, variables=variables
-            )
+        # On a voice call it is the turn's one acknowledgement (voice_worker/filler.py):
+        # the agent's filler leaves the turn to it while it runs, and it stays silent
+        # when the filler was already said (None skips the framework's filler).
+        filler = getattr(context.userdata, "filler", None)
+
+        def say_wait(_step: int) -> object:
+            if filler is not None and not filler.claim():
+                return None
+            return context.session.say(tool.wait_message, add_to_chat_ctx=False)
+
+        with filler.tool_speaks() if filler is not None else contextlib.nullcontext():
+            async with context.with_filler(say_wait, delay=WAIT_MESSAGE_DELAY_S):  # type: ignore[arg-type]
+                return await invoke(
+                    tool, raw_arguments, call_session_id=call_session_id, variables=variables
+                )
 
     return function_tool(
         handler,

@@ -216,10 +216,33 @@ def vad_min_silence(spec: AgentSpec) -> float:
     return turn_preset(spec).vad_min_silence
 
 
-def turn_handling(spec: AgentSpec, settings: Settings) -> dict:
-    """Barge-in on; the turn detection from settings; endpointing and preemptive
-    generation from the agent's turn preset, where the spec's own delays, else the
-    operator's `VOXIE_MIN/MAX_ENDPOINTING_DELAY`, override the preset's."""
+# Barge-in, chosen on `bench/turn_taking.py --barge-in` (README "Turn-taking"): 0.2 s of
+# the caller's voice pauses the agent (livekit's default is 0.5 s); a transcript with
+# words then stops it, and one with none, or only a backchannel (blanked by
+# `backchannel.BackchannelAware`), lets it resume `false_interruption_timeout` after the
+# caller's speech ended. That wait must outlast the STT's final transcript: an STT that
+# streams words has it as the caller stops, one that transcribes whole VAD segments
+# (OpenAI's) only after a request. (`min_words=1`, which lets only a real word pause
+# the agent, was measured too: backchannels then do not pause it at all, but a real
+# interruption waits for its first word, 0.3-0.4 s here and more with a real STT.)
+INTERRUPTION_WORDS = {"min_words": 0, "min_duration": 0.2, "false_interruption_timeout": 0.5}
+INTERRUPTION_SEGMENTS = {"min_words": 0, "min_duration": 0.2, "false_interruption_timeout": 1.0}
+
+
+def streams_words(stt: lk_stt.STT) -> bool:
+    """Whether the STT the call uses first sends interim words (a FallbackAdapter is
+    judged by its first choice, the one a healthy call uses)."""
+    if isinstance(stt, lk_stt.FallbackAdapter) and stt._stt_instances:
+        stt = stt._stt_instances[0]  # no public accessor in livekit-agents 1.8.9
+    # A VAD-wrapped segment STT (`StreamAdapter`) streams, but has no interim results.
+    return stt.capabilities.streaming and stt.capabilities.interim_results
+
+
+def turn_handling(spec: AgentSpec, settings: Settings, *, word_stt: bool = False) -> dict:
+    """Barge-in on, tuned for the STT's kind (`word_stt`: it streams interim words);
+    the turn detection from settings; endpointing and preemptive generation from the
+    agent's turn preset, where the spec's own delays, else the operator's
+    `VOXIE_MIN/MAX_ENDPOINTING_DELAY`, override the preset's."""
     preset = turn_preset(spec)
     endpointing = dict(preset.endpointing)
     rank = {"min_delay": 0, "max_delay": 0}  # who set it: 0 the preset, 1 operator, 2 spec
@@ -240,7 +263,12 @@ def turn_handling(spec: AgentSpec, settings: Settings) -> dict:
     handling: dict = {
         "turn_detection": turn_detection(settings),
         "endpointing": endpointing,
-        "interruption": {"enabled": True, "mode": "vad"},
+        "interruption": {
+            "enabled": True,
+            "mode": "vad",
+            "resume_false_interruption": True,
+            **(INTERRUPTION_WORDS if word_stt else INTERRUPTION_SEGMENTS),
+        },
     }
     if preset.preemptive_generation:
         handling["preemptive_generation"] = dict(preset.preemptive_generation)

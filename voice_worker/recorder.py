@@ -1,4 +1,5 @@
-"""Record a call as it happens: turns, tool calls, usage and cost, per-turn latency.
+"""Record a call as it happens: turns, tool calls, usage and cost, per-turn latency
+and where each turn's response gap went (`turn_parts`).
 
 Session events only enqueue small write jobs (microseconds on the audio path);
 one writer task runs them in order in a thread, each in its own transaction,
@@ -17,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,11 +33,14 @@ from livekit.agents.voice.events import (
     ConversationItemAddedEvent,
     FunctionToolsExecutedEvent,
     SessionUsageUpdatedEvent,
+    SpeechCreatedEvent,
+    UserStateChangedEvent,
 )
 from sqlmodel import Session
 
 from voice_worker import tool_calls
 from voxie_app.db import session_scope
+from voxie_app.models import TURN_PARTS
 from voxie_app.services import calls as calls_svc
 from voxie_app.services import recording
 from voxie_app.settings import Settings
@@ -45,6 +51,80 @@ Job = Callable[[Session], Any]
 Usage = tuple[str, str, int, int, float, int]  # kind, model, in, out, seconds, characters
 MAX_TOOL_TEXT = 2000
 WRITE_RETRIES = 3
+
+
+RECENT_SPEECHES = 8  # speech handles kept to find a reply's (preemptive retries included)
+
+
+def _spans(milestones: Sequence[tuple[float | None, bool]], end: float) -> list[float | None]:
+    """The consecutive spans from 0 through each milestone to `end`.
+
+    `milestones`: (seconds, whether it cannot come before any earlier one). A milestone
+    reached before the one listed ahead of it (work done in parallel, such as a
+    preemptive LLM's first token before the turn was committed) counts as reached with
+    it: its span is 0, so the spans never overlap and add up to `end`. Every milestone is
+    capped at `end`. An unknown milestone (None) makes its span unknown, and the spans
+    after it too until one that cannot come before it (where the time is known again).
+    """
+    spans: list[float | None] = []
+    reached: float | None = 0.0
+    for point, after_all in [*milestones, (end, True)]:
+        if point is None:
+            spans.append(None)
+            reached = None
+            continue
+        if reached is None:
+            spans.append(None)
+            reached = min(point, end) if after_all else None
+            continue
+        at = min(max(point, reached), end)
+        spans.append(at - reached)
+        reached = at
+    return spans
+
+
+def turn_parts(
+    *,
+    e2e: float | None,
+    silence: float | None,
+    transcription_delay: float | None,
+    end_of_turn_delay: float | None,
+    llm_start: float | None,
+    llm_ttft: float | None,
+    llm_ttfs: float | None,
+    tts_ttfb: float | None,
+) -> dict[str, float | None]:
+    """Split one agent turn's response gap into `TURN_PARTS`, from livekit's measurements.
+
+    Every time is in seconds after the caller's last speech (`stopped_speaking_at` of
+    the caller's message, livekit's anchor for `e2e_latency`). The gap's milestones, in
+    order: the VAD declared the speech over (`silence`: the silence it waited, plus its
+    inference), the final transcript arrived (`transcription_delay`), the turn was
+    committed (`end_of_turn_delay`), the LLM's first token (`llm_start`, when the reply's
+    speech was created, plus `llm_node_ttft`), the TTS's first audio (`llm_start` plus
+    `llm_node_ttfs`, the first sentence reaching the TTS, plus `tts_node_ttfb`) and the
+    first frame played (`e2e`). Each part is the time from one milestone to the next
+    (`_spans`), so the six add up to `e2e`; a part livekit did not measure is None.
+    """
+    if e2e is None or e2e < 0:
+        return dict.fromkeys(TURN_PARTS)
+    if silence is not None and end_of_turn_delay is not None:
+        silence = min(silence, end_of_turn_delay)  # only what was waited before the commit
+    first_token = first_audio = None
+    if llm_start is not None and llm_ttft is not None:
+        first_token = llm_start + llm_ttft
+    if llm_start is not None and llm_ttfs is not None and tts_ttfb is not None:
+        first_audio = llm_start + llm_ttfs + tts_ttfb
+    # The commit needs the VAD's end (capped above) and a final transcript; the first
+    # audio needs the first token; the first frame played needs everything.
+    milestones = [
+        (silence, False),
+        (transcription_delay, False),
+        (end_of_turn_delay, True),
+        (first_token, False),
+        (first_audio, True),
+    ]
+    return dict(zip(TURN_PARTS, _spans(milestones, e2e), strict=True))
 
 
 def _agent_name(session: AgentSession) -> str | None:
@@ -59,12 +139,22 @@ def _agent_name(session: AgentSession) -> str | None:
 class CallRecorder:
     """Attach to an `AgentSession` and write everything said to the call's rows."""
 
-    def __init__(self, *, call_session_id: uuid.UUID, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        call_session_id: uuid.UUID,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.call_session_id = call_session_id
         self.settings = settings
+        self._clock = clock  # livekit's clock for its speaking times (time.time)
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._pending_user_metrics: dict[str, float] = {}
+        self._speech_end_at: float | None = None  # the VAD's latest end of speech
+        self._pending_speech_end: float | None = None  # that of the caller's last turn
+        self._speeches: deque[tuple[Any, float]] = deque(maxlen=RECENT_SPEECHES)
         self._usage_seen: dict[tuple[str, str], tuple] = {}
         self._usage_pending: dict[tuple[str, str], Usage] = {}
         self.close_event: CloseEvent | None = None
@@ -86,6 +176,8 @@ class CallRecorder:
         session.on("function_tools_executed", self._on_tools)
         session.on("session_usage_updated", self._on_usage)
         session.on("close", self._on_close)
+        session.on("user_state_changed", self._on_user_state)
+        session.on("speech_created", self._on_speech_created)
 
     def submit(self, job: Job) -> None:
         """Queue a write of a tool's own (a system turn, an outcome) behind the turns
@@ -152,6 +244,7 @@ class CallRecorder:
         metrics: dict[str, float] = dict(item.metrics or {})  # type: ignore[arg-type]
         if item.role == "user":
             self._pending_user_metrics = metrics
+            self._pending_speech_end = self._speech_end_at
             self._submit(
                 lambda s: recording.add_turn(
                     session=s,
@@ -163,6 +256,7 @@ class CallRecorder:
             )
             return
         user_metrics, self._pending_user_metrics = self._pending_user_metrics, {}
+        parts = self._parts(item, metrics, user_metrics)
 
         def write_agent_turn(s: Session) -> None:
             turn = recording.add_turn(
@@ -182,9 +276,55 @@ class CallRecorder:
                     llm_ttft=metrics.get("llm_node_ttft"),
                     tts_ttfb=metrics.get("tts_node_ttfb"),
                     e2e_latency=metrics.get("e2e_latency"),
+                    parts=parts,
                 )
 
         self._submit(write_agent_turn)
+
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        """The caller stopped speaking: the VAD's end of speech, after its silence. The
+        event's `created_at` is backdated to the last speech, so the instant is read now."""
+        if ev.old_state == "speaking" and ev.new_state == "listening":
+            self._speech_end_at = self._clock()
+
+    def _on_speech_created(self, ev: SpeechCreatedEvent) -> None:
+        """A reply's speech is created as its LLM request starts (a preemptive one too)."""
+        self._speeches.append((ev.speech_handle, ev.created_at))
+
+    def _parts(
+        self, item: ChatMessage, metrics: dict[str, Any], user_metrics: dict[str, Any]
+    ) -> dict[str, float | None]:
+        """Where this reply's gap went (`turn_parts`), from the caller's message metrics,
+        the reply's, and the two instants livekit does not put on the messages: the
+        VAD's end of speech and the creation of the reply's speech."""
+        stopped = user_metrics.get("stopped_speaking_at")
+        speech_end, self._pending_speech_end = self._pending_speech_end, None
+        # The reply's speech: the one holding it, else the one playing (a pipeline reply
+        # is announced before its speech lists it).
+        current = self._session.current_speech if self._session is not None else None
+        created = next(
+            (
+                at
+                for handle, at in reversed(self._speeches)
+                if any(i.id == item.id for i in handle.chat_items)
+            ),
+            next((at for handle, at in self._speeches if handle is current), None),
+        )
+
+        def since_stop(at: float | None) -> float | None:
+            return at - stopped if at is not None and stopped is not None else None
+
+        silence = since_stop(speech_end)
+        return turn_parts(
+            e2e=metrics.get("e2e_latency"),
+            silence=silence if silence is not None and silence >= 0 else None,
+            transcription_delay=user_metrics.get("transcription_delay"),
+            end_of_turn_delay=user_metrics.get("end_of_turn_delay"),
+            llm_start=since_stop(created),
+            llm_ttft=metrics.get("llm_node_ttft"),
+            llm_ttfs=metrics.get("llm_node_ttfs"),
+            tts_ttfb=metrics.get("tts_node_ttfb"),
+        )
 
     def _on_tools(self, ev: FunctionToolsExecutedEvent) -> None:
         agent_name = _agent_name(self._session) if self._session else None

@@ -10,16 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterable
+from typing import TYPE_CHECKING, Annotated
 
 from livekit.agents import Agent, ModelSettings, RunContext, ToolResult, function_tool, llm
+from livekit.agents.voice.io import TimedString
 from pydantic import Field
 
 from voice_worker import http_tools, human_transfer, mcp_tools, prompts
+from voice_worker.backchannel import BackchannelAware
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import PHONE_ONLY_TOOLS, AgentSpec
 from voxie_app.services import knowledge as knowledge_svc
 from voxie_app.services import variables as variables_svc
+
+if TYPE_CHECKING:
+    from voice_worker.filler import TurnFiller
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +199,15 @@ TOOLS = {
 }
 
 
-class BoundedContextAgent(Agent):
+class BoundedContextAgent(BackchannelAware):
     """Sends the LLM only the latest `max_context_items` items (plus the instructions).
+
+    (It is `BackchannelAware`, like every Voxie agent: "mhm" does not stop it.)
 
     The whole conversation stays in the session (and the transcript); only the
     request is bounded, so a long call or chat keeps a steady per-turn cost
-    instead of re-sending, and re-serialising, an ever longer history.
+    instead of re-sending, and re-serialising, an ever longer history. On a voice
+    call its nodes also carry the turn's filler (`voice_worker/filler.py`).
     """
 
     max_context_items: int = 40
@@ -207,7 +216,24 @@ class BoundedContextAgent(Agent):
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
     ):  # the framework's hook; same return type as Agent.default.llm_node
         bounded = chat_ctx.copy().truncate(max_items=self.max_context_items)
-        return Agent.default.llm_node(self, bounded, tools, model_settings)
+        stream = Agent.default.llm_node(self, bounded, tools, model_settings)
+        filler = self._filler()  # on a voice call the filler may go first (filler.py)
+        return stream if filler is None else filler.wrap_llm(stream)
+
+    def transcription_node(
+        self, text: AsyncIterable[str | TimedString], model_settings: ModelSettings
+    ):  # the framework's hook; the filler's own words are not transcribed
+        filler = self._filler()
+        if filler is None:
+            return Agent.default.transcription_node(self, text, model_settings)
+        return filler.transcribe(text)
+
+    def _filler(self) -> TurnFiller | None:
+        """The voice call's filler rule (None in a text chat)."""
+        try:
+            return getattr(self.session.userdata, "filler", None)
+        except (RuntimeError, ValueError):
+            return None
 
 
 class SpecAgent(BoundedContextAgent):

@@ -45,6 +45,7 @@ from voice_worker.analysis import analyze_call
 from voice_worker.answer import wait_for_answer
 from voice_worker.builder_agent import VOXIE_SPEC, VoxieBuilder, builder_llm_spec
 from voice_worker.calldata import CallData
+from voice_worker.filler import TurnFiller
 from voice_worker.providers import (
     TURN_PRESETS,
     ProviderMissing,
@@ -52,6 +53,7 @@ from voice_worker.providers import (
     build_stt,
     build_tts,
     session_conn_options,
+    streams_words,
     turn_handling,
     vad_min_silence,
 )
@@ -311,9 +313,12 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
         stt=stt,
         vad=vad,
         userdata=data,
-        turn_handling=turn_handling(spec, settings),
+        turn_handling=turn_handling(spec, settings, word_stt=streams_words(stt)),
         conn_options=session_conn_options(settings),
     )
+    # The filler rule first: it corrects a reply's latency metrics before the recorder
+    # writes them (voice_worker/filler.py).
+    data.filler = TurnFiller(session).attach()
     recorder = CallRecorder(call_session_id=call_id, settings=settings)
     recorder.attach(session)
     data.room = ctx.room

@@ -78,6 +78,14 @@ class TurnLatency(_FromAttrs):
     llm_ttft: float | None
     tts_ttfb: float | None
     e2e_latency: float | None
+    # Where the gap (`e2e_latency`) went, in consecutive parts that add up to it
+    # (README "Where the time goes"); null when not measured for the turn.
+    part_silence: float | None = None
+    part_stt: float | None = None
+    part_end_of_turn: float | None = None
+    part_llm: float | None = None
+    part_tts: float | None = None
+    part_playout: float | None = None
 
 
 class CallSummaryOut(_FromAttrs):

@@ -347,6 +347,20 @@ class AgentSpec(BaseModel):
         "cuts in more often, `patient` lets callers pause mid-sentence (see the README's "
         "Turn-taking). Explicit endpointing delays override it.",
     )
+    filler_message: str = _text(
+        100,
+        default="One moment.",
+        description="Said once in a voice turn whose reply is late (a slow LLM or a "
+        "running tool); empty = never.",
+    )
+    filler_after_s: float = Field(
+        default=1.2,
+        ge=0.5,
+        le=5.0,
+        strict=True,
+        description="Seconds after the caller's turn with no reply audio before the "
+        "filler is said.",
+    )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
@@ -364,7 +378,7 @@ class AgentSpec(BaseModel):
                 return {**data, "llm_model": catalog.default_model("llm", name)}
         return data
 
-    _check_text = field_validator("description", "greeting")(_clean_text)
+    _check_text = field_validator("description", "greeting", "filler_message")(_clean_text)
 
     @field_validator("voice")
     @classmethod
@@ -667,6 +681,18 @@ class CallSummary(SQLModel, table=True):
     generated_at: datetime = _ts(nullable=False)
 
 
+# The parts of an agent turn's response gap, in the order they happen (columns of
+# `turn_metrics`; README "Where the time goes").
+TURN_PARTS = (
+    "part_silence",
+    "part_stt",
+    "part_end_of_turn",
+    "part_llm",
+    "part_tts",
+    "part_playout",
+)
+
+
 class TurnMetric(SQLModel, table=True):
     """Added: per-turn latency of a call, in seconds (from livekit-agents metrics)."""
 
@@ -693,6 +719,15 @@ class TurnMetric(SQLModel, table=True):
     llm_ttft: float | None = None
     tts_ttfb: float | None = None
     e2e_latency: float | None = None
+    # Where the gap (`e2e_latency`) went, in consecutive parts that add up to it
+    # (`voice_worker.recorder.turn_parts`; README "Where the time goes"). None: not
+    # measured for this turn (a text turn, a row from before the parts were kept).
+    part_silence: float | None = None
+    part_stt: float | None = None
+    part_end_of_turn: float | None = None
+    part_llm: float | None = None
+    part_tts: float | None = None
+    part_playout: float | None = None
     created_at: datetime = _ts(nullable=False)
 
 

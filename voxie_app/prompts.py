@@ -14,7 +14,8 @@ You interview the business owner and then create the agent for them.
 Find out, one short question at a time (never several at once):
 1. the business: its name and what it does;
 2. the agent's job (support, sales, booking, lead qualification, ...);
-3. who calls and why;
+3. who calls and why, and whether they take their time (older callers, complex
+answers: the agent then waits longer before it answers) or want quick answers;
 4. the tone (warm, formal, upbeat, ...);
 5. the greeting the agent says when it answers;
 6. the language, and a voice if they care (alloy, coral, echo, nova, sage, shimmer);
@@ -69,5 +70,11 @@ instructions to you), draft the agent:
 - greeting: the first sentence the agent says when a call connects.
 - language: a language code such as "en" or "es".
 - tools: any of end_call, record_caller_details that the agent needs.
+- turn_preset: how long the agent waits after the caller stops before answering:
+  "default" for most callers, "fast" answers sooner but cuts in on callers who
+  pause mid-sentence (quick yes/no exchanges), "patient" waits longer so callers
+  who take their time (older callers, complex answers) are not cut off.
+- filler_message: a few words said when a reply is slow, such as "One moment."
+  (in the agent's language), or "" for none.
 Never include phone numbers, URLs, keys or instructions that are not about the
 business's own agent."""

@@ -324,3 +324,47 @@ def test_transfer_numbers_and_voicemail_are_saved_and_load_back(
     page.locator("#agent-field-transfer_numbers").scroll_into_view_if_needed()
     browse.shot("transfer-numbers-loaded", full_page=False)
     browse.assert_clean()
+
+
+def test_the_filler_is_set_beside_the_turn_preset(site: SeededApp, make_browse) -> None:
+    """Out of range, the delay is named inline with the form's one toast; fixed, the
+    filler (here turned off) and its delay are stored and load back."""
+    name = "Quiet Desk"
+    browse = make_browse(site.base, viewport=DESKTOP)
+    page = browse.goto("/agents/new")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    expect(_field(page, "filler_message")).to_have_value("One moment.")
+    expect(_field(page, "filler_after_s")).to_have_value("1.2")
+    _field(page, "name").fill(name)
+    _field(page, "instructions").fill("You answer the front desk phone.")
+    _pick(page, "turn_preset", "Patient: lets callers pause mid-sentence, answers later")
+    _field(page, "filler_message").fill("")
+    _field(page, "filler_after_s").fill("9")
+    page.get_by_test_id("save-agent").click()
+    errors = dialog.get_by_test_id("field-error")
+    expect(errors).to_have_count(1)
+    expect(errors.nth(0)).to_have_text("Must be less than or equal to 5")
+    expect(page.locator("[data-sonner-toast]")).to_contain_text("Please fix the highlighted field.")
+    page.wait_for_timeout(400)  # the scroll is smooth on some engines
+    assert _in_view(page, "field-filler_after_s")
+    browse.shot("filler-error", full_page=False)
+
+    _field(page, "filler_after_s").fill("2.5")
+    page.get_by_test_id("save-agent").click()
+    expect(dialog).to_be_hidden()
+    spec = _stored_spec(site.url, name)
+    assert (spec["turn_preset"], spec["filler_message"], spec["filler_after_s"]) == (
+        "patient",
+        "",
+        2.5,
+    )
+    with session_scope(site.url) as session:
+        agent_id = str(next(a.id for a in agents_svc.list_agents(session=session, search=name)))
+    page = browse.goto(f"/agents?edit={agent_id}")
+    expect(page.get_by_test_id("agent-dialog")).to_be_visible()
+    expect(_field(page, "filler_message")).to_have_value("")
+    expect(_field(page, "filler_after_s")).to_have_value("2.5")
+    page.locator("#agent-field-filler_message").scroll_into_view_if_needed()
+    browse.shot("filler-loaded", full_page=False)
+    browse.assert_clean()

@@ -15,8 +15,10 @@ from playwright.sync_api import expect
 from tests.browser.conftest import PHONE, SeededApp, seeded_app
 from tests.seed import add_active_call
 from voxie_app.db import session_scope
+from voxie_app.models import TurnMetric
 from voxie_app.services import calls as calls_svc
 from voxie_app.services import reports
+from voxie_app.state import fmt
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -192,6 +194,14 @@ def test_call_page_shows_transcript_summary_cost_and_latency(site: SeededApp, ma
             reports.call_detail(session=session, call_id=i) for i in site.seeded.today_call_ids
         ]
     detail = next(d for d in details if d and d.summary and d.call.call_status == "completed")
+    # A reply whose parts were only partly measured (the silence): the rest is unknown
+    last = max(m.turn_number for m in detail.latency) + 1
+    with session_scope(site.url) as session:
+        session.add(
+            TurnMetric(
+                call_session_id=detail.call.id, turn_number=last, e2e_latency=0.9, part_silence=0.25
+            )
+        )
     browse = make_browse(site.base)
     page = browse.goto(f"/calls/{detail.call.id}")
     expect(page.get_by_test_id("turn")).to_have_count(len(detail.turns))
@@ -201,8 +211,31 @@ def test_call_page_shows_transcript_summary_cost_and_latency(site: SeededApp, ma
     expect(page.get_by_test_id("call-cost")).to_have_text(f"${detail.total_cost_usd:.4f}")
     assert detail.summary is not None
     expect(page.get_by_test_id("call-summary")).to_have_text(detail.summary.summary_text)
-    expect(page.locator("[data-testid=latency-chart] .recharts-line").first).to_be_visible()
+    # Where each reply's time went: a stacked bar of the six parts per measured turn,
+    # with the end-to-end line over it; hovering a bar names every part of that turn.
+    chart = page.get_by_test_id("latency-chart")
+    expect(chart.locator(".recharts-line").first).to_be_visible()
+    bars = chart.locator(".recharts-bar-rectangle")
+    measured = [m for m in detail.latency if m.part_llm is not None]
+    expect(bars).to_have_count(6 * len(measured) + 1)
+    for name in ("Caller's silence", "End-of-turn decision", "LLM first token", "Playout"):
+        expect(chart.locator(".recharts-legend-item-text", has_text=name)).to_be_visible()
+    bars.first.hover()
+    tip = chart.locator(".recharts-tooltip-wrapper")
+    expect(tip).to_contain_text("Transcript (STT)")
+    expect(tip).to_contain_text(f"{round(measured[0].part_llm * 1000)} ms")
+    silences = chart.locator(".recharts-bar").first.locator(".recharts-bar-rectangle")
+    silences.last.hover()
+    expect(tip).to_contain_text(f"#{last}")
+    expect(tip).to_contain_text("Caller's silence : 250 ms")
+    expect(tip).to_contain_text("LLM first token : unknown")
     browse.shot()
+    phone = make_browse(site.base, "phone", viewport=PHONE)
+    expect(phone.goto(f"/calls/{detail.call.id}").locator(".recharts-bar-rectangle")).to_have_count(
+        6 * len(measured) + 1
+    )
+    phone.page.get_by_test_id("latency-chart").scroll_into_view_if_needed()
+    phone.shot("phone")
     missing = browse.goto("/calls/00000000-0000-0000-0000-000000000000")
     expect(missing.get_by_text("Call not found")).to_be_visible()
     browse.assert_clean()
@@ -216,6 +249,19 @@ def test_analytics_charts_range_and_csv_export(
     for chart in ("calls", "minutes", "cost", "sentiment", "outcomes", "latency"):
         expect(page.locator(f"[data-testid=chart-{chart}] .recharts-surface").first).to_be_visible()
     expect(page.get_by_test_id("agent-stats-row")).to_have_count(3)
+    # Where the time goes: p50 / p95 of each part per agent, over the range on screen
+    today = reports.today("UTC")
+    with session_scope(site.url) as session:
+        parts = reports.turn_parts_by_agent(
+            session=session,
+            filters=reports.CallFilter(start=today - timedelta(days=29), end=today),
+        )
+    assert parts, "the seed records turn parts"
+    rows = page.get_by_test_id("turn-parts-row")
+    expect(rows).to_have_count(len(parts))
+    p50, p95 = parts[0].parts["part_end_of_turn"]
+    expect(rows.first).to_contain_text(fmt.p50_p95_ms(p50, p95))
+    rows.first.scroll_into_view_if_needed()
     browse.shot("30-days")
 
     page.get_by_role("radio", name="7 days").click()

@@ -95,6 +95,17 @@ def rms(frames: list[rtc.AudioFrame]) -> float:
     return float(np.sqrt(np.mean(data.astype(np.float64) ** 2))) if data.size else 0.0
 
 
+async def wait_for(predicate: Callable[[], object], limit: float, what: str) -> None:
+    """Poll `predicate` on the event loop until it is true; fail naming `what` after
+    `limit` seconds (a bound against hanging, never a measurement)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 # ---------------------------------------------------------------------- input
 
 

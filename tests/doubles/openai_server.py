@@ -78,6 +78,8 @@ class Reply:
     - `finish_reason`: override (e.g. "length").
     - `prompt_tokens` / `completion_tokens`: override the estimated usage.
     - `delay`: seconds to wait before answering (timeouts, slow LLMs).
+    - `gate`: a `threading.Event` the answer waits for (at most 30 s): a slow LLM whose
+      first token the test releases when it is ready, with no clock involved.
     - `chunk_size`: characters per streamed content/arguments chunk.
     """
 
@@ -93,6 +95,7 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     delay: float = 0.0
+    gate: threading.Event | None = None
     chunk_size: int = 8
 
     def __post_init__(self) -> None:
@@ -294,6 +297,8 @@ class OpenAIServerDouble(ThreadedServer):
             return self._error(500, f"OpenAI double responder raised {exc!r}", "test_double_error")
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.gate is not None:
+            await asyncio.get_running_loop().run_in_executor(None, reply.gate.wait, 30)
         if reply.is_error:
             return self._error(
                 reply.status, reply.error or "error", reply.error_type, reply.retry_after_ms

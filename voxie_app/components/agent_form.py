@@ -572,6 +572,20 @@ def agent_dialog() -> rx.Component:
                             input_mode="decimal",
                         ),
                     ),
+                    _two(
+                        _input(
+                            "filler_message",
+                            "Filler while waiting",
+                            "empty = off",
+                            placeholder="off: nothing said",
+                        ),
+                        _input(
+                            "filler_after_s",
+                            "Said after",
+                            "seconds without a reply, 0.5 to 5",
+                            input_mode="decimal",
+                        ),
+                    ),
                 ),
                 spacing="5",
                 width="100%",

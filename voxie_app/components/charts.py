@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import reflex as rx
@@ -25,7 +26,25 @@ def _value_axis(axis, *, unit: str, integer: bool, decimals: int, **props: Any) 
     return axis(unit=unit, allow_decimals=not integer, **fixed, **props, **AXIS)
 
 
-def _tooltip() -> rx.Component:
+def _in_order(keys: list[str]) -> rx.Var:
+    """A recharts `itemSorter` keeping the series in the order given (recharts 3 sorts
+    the tooltip by name and the legend by text)."""
+    return rx.Var(f"((item) => {json.dumps(keys)}.indexOf(item.dataKey))")
+
+
+def _tooltip(unit: str = "", unknown: bool = False, order: list[str] | None = None) -> rx.Component:
+    """The hover box; with `unknown`, a missing value reads "unknown" (not left out);
+    `order`: the series' data keys in the order to list them."""
+    attrs: dict[str, Any] = {}
+    if order:
+        attrs["itemSorter"] = _in_order(order)
+    if unknown:
+        attrs["formatter"] = rx.Var(
+            f"((v) => (v === null || v === undefined) ? 'unknown' : `${{v}}{unit}`)"
+        )
+    extra: dict[str, Any] = {"custom_attrs": attrs} if attrs else {}
+    if unknown:
+        extra["filter_null"] = False
     return rx.recharts.graphing_tooltip(
         content_style={
             "backgroundColor": rx.color("gray", 1),
@@ -36,6 +55,7 @@ def _tooltip() -> rx.Component:
         item_style={"color": rx.color("gray", 12)},
         label_style={"color": rx.color("gray", 11)},
         cursor={"fill": rx.color("gray", 3)},
+        **extra,
     )
 
 
@@ -57,24 +77,45 @@ def bar_chart(
     integer: bool = True,
     decimals: int = 1,
     testid: str = "",
+    lines: list[tuple[str, str, str]] | None = None,
+    unknown: bool = False,
     **props: Any,
 ) -> rx.Component:
-    """`bars`: (data key, legend name, color name)."""
+    """`bars`: (data key, legend name, color name); stacked bars round the top one only.
+    `lines` (same shape) are drawn over the bars; `unknown`: the tooltip names a missing
+    value "unknown" instead of leaving it out."""
     vertical = layout == "vertical"
+    rounded = [4, 4, 0, 0] if not vertical else [0, 4, 4, 0]
+    chart = rx.recharts.composed_chart if lines else rx.recharts.bar_chart
+    order = [key for key, _, _ in [*bars, *(lines or [])]]
     return rx.box(
-        rx.recharts.bar_chart(
+        chart(
             _grid(),
             *[
                 rx.recharts.bar(
                     data_key=key,
                     name=name,
                     fill=color(c),
-                    radius=[4, 4, 0, 0] if not vertical else [0, 4, 4, 0],
+                    radius=rounded if not stacked or i == len(bars) - 1 else 0,
                     stack_id="a" if stacked else None,
                     max_bar_size=36,
                     is_animation_active=False,
                 )
-                for key, name, c in bars
+                for i, (key, name, c) in enumerate(bars)
+            ],
+            *[
+                rx.recharts.line(
+                    data_key=key,
+                    name=name,
+                    stroke=color(c, 11),
+                    stroke_width=2,
+                    stroke_dasharray="4 3",
+                    dot={"r": 3},
+                    type_="monotone",
+                    connect_nulls=True,
+                    is_animation_active=False,
+                )
+                for key, name, c in lines or []
             ],
             (
                 _value_axis(
@@ -98,8 +139,18 @@ def bar_chart(
                     width=_y_width(unit),
                 )
             ),
-            _tooltip(),
-            *([rx.recharts.legend(icon_size=10, icon_type="circle")] if len(bars) > 1 else []),
+            _tooltip(f" {unit}" if unit else "", unknown, order),
+            *(
+                [
+                    rx.recharts.legend(
+                        icon_size=10,
+                        icon_type="circle",
+                        custom_attrs={"itemSorter": _in_order(order)},
+                    )
+                ]
+                if len(order) > 1
+                else []
+            ),
             data=data,
             layout=layout,
             height=height,

@@ -9,6 +9,7 @@ from voxie_app.components import charts, ui
 from voxie_app.components.layout import layout
 from voxie_app.state.analytics import PRESETS
 from voxie_app.state.analytics import AnalyticsState as S
+from voxie_app.state.call_detail import PART_SERIES
 
 
 def _day_field(label: str, value, on_change, error, testid: str) -> rx.Component:
@@ -171,50 +172,84 @@ def _mix() -> rx.Component:
     )
 
 
-def _agent_table() -> rx.Component:
-    headers = ["Agent", "Calls", "Minutes", "Cost", "Rating", "Resolution", "p50", "p95"]
+def _per_agent(
+    title: str, rows: rx.Var, columns: list[tuple[str, str]], row_testid: str, note: str = ""
+) -> rx.Component:
+    """A table with one row per agent: its name, then `columns` ((header, key)), right
+    aligned; an optional note under it."""
+    headers = ["Agent", *[h for h, _ in columns]]
     return ui.section(
-        "Per agent",
+        title,
         rx.cond(
-            S.agents.length() > 0,
-            ui.responsive_table(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(
-                                h,
-                                white_space="nowrap",
-                                color=rx.color("gray", 11),
-                                font_weight="500",
-                                text_align="left" if h == "Agent" else "right",
-                            )
-                            for h in headers
-                        ]
-                    )
-                ),
-                rx.table.body(
-                    rx.foreach(
-                        S.agents,
-                        lambda r: rx.table.row(
-                            rx.table.row_header_cell(r["agent"], white_space="nowrap"),
+            rows.length() > 0,
+            rx.vstack(
+                ui.responsive_table(
+                    rx.table.header(
+                        rx.table.row(
                             *[
-                                rx.table.cell(r[k], text_align="right", white_space="nowrap")
-                                for k in (
-                                    "calls",
-                                    "minutes",
-                                    "cost",
-                                    "rating",
-                                    "resolution",
-                                    "p50",
-                                    "p95",
+                                rx.table.column_header_cell(
+                                    h,
+                                    white_space="nowrap",
+                                    color=rx.color("gray", 11),
+                                    font_weight="500",
+                                    text_align="left" if h == "Agent" else "right",
                                 )
-                            ],
-                            data_testid="agent-stats-row",
-                        ),
-                    )
+                                for h in headers
+                            ]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            rows,
+                            lambda r: rx.table.row(
+                                rx.table.row_header_cell(r["agent"], white_space="nowrap"),
+                                *[
+                                    rx.table.cell(r[k], text_align="right", white_space="nowrap")
+                                    for _, k in columns
+                                ],
+                                data_testid=row_testid,
+                            ),
+                        )
+                    ),
                 ),
+                *([rx.text(note, size="1", color=rx.color("gray", 10))] if note else []),
+                spacing="2",
+                width="100%",
             ),
             ui.empty_state("users", "No calls in this range"),
+        ),
+    )
+
+
+def _agent_table() -> rx.Component:
+    return _per_agent(
+        "Per agent",
+        S.agents,
+        [
+            ("Calls", "calls"),
+            ("Minutes", "minutes"),
+            ("Cost", "cost"),
+            ("Rating", "rating"),
+            ("Resolution", "resolution"),
+            ("p50", "p50"),
+            ("p95", "p95"),
+        ],
+        "agent-stats-row",
+    )
+
+
+def _turn_parts_table() -> rx.Component:
+    return rx.cond(
+        S.turn_parts.length() > 0,
+        _per_agent(
+            "Where the time goes (ms, p50 / p95 per reply)",
+            S.turn_parts,
+            [("Replies", "turns"), *[(name, key) for key, name in PART_SERIES]],
+            "turn-parts-row",
+            note=(
+                "The wait from the caller's last word to the agent's first sound, in the "
+                "parts it is made of; a dash: not measured for this agent's calls."
+            ),
         ),
     )
 
@@ -226,7 +261,14 @@ def _content() -> rx.Component:
             _stats(),
             rx.cond(
                 S.total_calls > 0,
-                rx.vstack(_daily(), _mix(), _agent_table(), spacing="4", width="100%"),
+                rx.vstack(
+                    _daily(),
+                    _mix(),
+                    _agent_table(),
+                    _turn_parts_table(),
+                    spacing="4",
+                    width="100%",
+                ),
                 ui.card(
                     ui.empty_state(
                         "chart-column",

@@ -7,10 +7,10 @@ import reflex as rx
 from voxie_app import routes
 from voxie_app.components import charts, ui
 from voxie_app.components.layout import layout
-from voxie_app.state.call_detail import LATENCY_SERIES
+from voxie_app.state.call_detail import PART_SERIES
 from voxie_app.state.call_detail import CallDetailState as S
 
-LATENCY_COLORS = ["gray", "cyan", "amber", "grass", "violet"]
+PART_COLORS = ["gray", "cyan", "amber", "violet", "grass", "crimson"]
 
 
 def _bubble(turn: rx.Var) -> rx.Component:
@@ -315,17 +315,30 @@ def _latency() -> rx.Component:
         "Latency per turn",
         rx.cond(
             S.latency.length() > 0,
-            charts.line_chart(
-                S.latency,
-                "turn",
-                [
-                    (key, name, color)
-                    for (key, name), color in zip(LATENCY_SERIES, LATENCY_COLORS, strict=True)
-                ],
-                unit="ms",
-                height=280,
-                integer=True,
-                testid="latency-chart",
+            rx.vstack(
+                charts.bar_chart(
+                    S.latency,
+                    "turn",
+                    [
+                        (key, name, color)
+                        for (key, name), color in zip(PART_SERIES, PART_COLORS, strict=True)
+                    ],
+                    stacked=True,
+                    lines=[("e2e_latency", "End to end", "gray")],
+                    unknown=True,
+                    unit="ms",
+                    height=300,
+                    testid="latency-chart",
+                ),
+                rx.text(
+                    "Each bar is one reply's wait, from the caller's last word to the "
+                    "agent's first sound, split where the time went; a part that was not "
+                    "measured shows as unknown.",
+                    size="1",
+                    color=rx.color("gray", 10),
+                ),
+                spacing="2",
+                width="100%",
             ),
             ui.empty_state("timer-off", "No latency metrics for this call"),
         ),

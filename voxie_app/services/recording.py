@@ -8,13 +8,14 @@ crash mid-call loses nothing already said. Usage rows hold running totals per
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import CallSession, ConversationTurn, TokenUsage, TurnMetric
+from voxie_app.models import TURN_PARTS, CallSession, ConversationTurn, TokenUsage, TurnMetric
 from voxie_app.services import pricing, rollups
 from voxie_app.services.calls import get_call
 from voxie_app.settings import Settings
@@ -123,8 +124,13 @@ def add_turn_metric(
     llm_ttft: float | None = None,
     tts_ttfb: float | None = None,
     e2e_latency: float | None = None,
+    parts: Mapping[str, float | None] | None = None,
 ) -> TurnMetric:
+    """`parts`: where the gap went, by `TURN_PARTS` name (a missing one stays null)."""
     session.info[rollups.LIVE_CALL_WRITE] = True  # the call is live: no settled day to redo
+    unknown = set(parts or ()) - set(TURN_PARTS)
+    if unknown:
+        raise ValueError(f"unknown turn parts: {sorted(unknown)}")
     metric = TurnMetric(
         call_session_id=call_session_id,
         turn_number=turn_number,
@@ -133,6 +139,7 @@ def add_turn_metric(
         llm_ttft=llm_ttft,
         tts_ttfb=tts_ttfb,
         e2e_latency=e2e_latency,
+        **dict(parts or {}),
     )
     session.add(metric)
     session.flush()

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from voxie_app import provider_catalog as catalog
 from voxie_app.dbtypes import UTCDateTime, utcnow
 from voxie_app.models import (
+    TURN_PARTS,
     Agent,
     CallSession,
     CallSummary,
@@ -60,6 +61,7 @@ LATENCY_FIELDS = (
     "llm_ttft",
     "tts_ttfb",
     "e2e_latency",
+    *TURN_PARTS,
 )
 
 # ------------------------------------------------------------------ value types
@@ -158,6 +160,13 @@ class LatencyPoint:
     llm_ttft: float | None
     tts_ttfb: float | None
     e2e_latency: float | None
+    # where the gap went (`models.TURN_PARTS`); None: not measured for this turn
+    part_silence: float | None = None
+    part_stt: float | None = None
+    part_end_of_turn: float | None = None
+    part_llm: float | None = None
+    part_tts: float | None = None
+    part_playout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,16 @@ class AgentLatency:
     turns: int
     p50: float | None
     p95: float | None
+
+
+@dataclass(frozen=True)
+class AgentTurnParts:
+    """p50 and p95 (seconds) of each part of an agent's response gaps (`TURN_PARTS`)."""
+
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    turns: int  # replies measured: the most that any one part was measured on
+    parts: dict[str, tuple[float | None, float | None]]  # part -> (p50, p95)
 
 
 @dataclass(frozen=True)
@@ -414,6 +433,7 @@ class Overview:
     outcomes: list[Count]
     agents: list[AgentStatsRow]
     latency: list[AgentLatency]
+    turn_parts: list[AgentTurnParts]
 
 
 def analytics_overview(*, session: Session, filters: CallFilter) -> Overview:
@@ -432,6 +452,7 @@ def analytics_overview(*, session: Session, filters: CallFilter) -> Overview:
         outcomes=_counts(summary.whole.outcomes),
         agents=_agent_rows(session, summary),
         latency=_latency_rows(session, summary),
+        turn_parts=turn_parts_by_agent(session=session, filters=f),
     )
 
 
@@ -728,6 +749,7 @@ def call_detail(*, session: Session, call_id: uuid.UUID) -> CallDetail | None:
             llm_ttft=m.llm_ttft,
             tts_ttfb=m.tts_ttfb,
             e2e_latency=m.e2e_latency,
+            **{part: getattr(m, part) for part in TURN_PARTS},
         )
         for m in session.exec(
             select(TurnMetric)
@@ -909,6 +931,23 @@ def latency_by_agent(
         )
         for agent_id, name, n, p50, p95 in rows
     ]
+
+
+def turn_parts_by_agent(*, session: Session, filters: CallFilter) -> list[AgentTurnParts]:
+    """Where each agent's response gaps went: p50 and p95 of every `TURN_PARTS` part
+    over the filtered calls' turns (`latency_by_agent` for each; a part never measured
+    for an agent is (None, None)). Agents with no part measured are left out."""
+    names: dict[uuid.UUID | None, str | None] = {}
+    turns: Counter[uuid.UUID | None] = Counter()
+    parts: dict[uuid.UUID | None, dict[str, tuple[float | None, float | None]]] = {}
+    for part in TURN_PARTS:
+        for r in latency_by_agent(session=session, filters=filters, metric=part):
+            names[r.agent_id] = r.agent_name
+            turns[r.agent_id] = max(turns[r.agent_id], r.turns)
+            parts.setdefault(r.agent_id, dict.fromkeys(TURN_PARTS, (None, None)))
+            parts[r.agent_id][part] = (r.p50, r.p95)
+    order = sorted(names, key=lambda a: (names[a] is None, names[a] or ""))
+    return [AgentTurnParts(a, names[a], turns[a], parts[a]) for a in order]
 
 
 # -------------------------------------------------------------------- CSV export

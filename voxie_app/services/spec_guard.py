@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from voxie_app import prompts
 from voxie_app.settings import Settings
 
-TEXT_FIELDS = ("name", "description", "instructions", "greeting")
+TEXT_FIELDS = ("name", "description", "instructions", "greeting", "filler_message")
 SHINGLE_WORDS = 6
 _PHONE_RE = re.compile(r"(?:\+?\d[\d\s().-]{6,}\d)")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.I)

@@ -28,6 +28,8 @@ TEXT_FIELDS = (
     "turn_preset",
     "min_endpointing_delay",
     "max_endpointing_delay",
+    "filler_message",
+    "filler_after_s",
     "voicemail_policy",
     "voicemail_message",
 )
@@ -39,7 +41,7 @@ CHOICE_FIELDS: dict[str, tuple[str, str]] = {
     "tts_provider": ("tts", "provider"),
     "tts_model": ("tts", "model"),
 }
-NUMBER_FIELDS = ("temperature", "min_endpointing_delay", "max_endpointing_delay")
+NUMBER_FIELDS = ("temperature", "min_endpointing_delay", "max_endpointing_delay", "filler_after_s")
 OPTIONAL_NUMBERS = ("min_endpointing_delay", "max_endpointing_delay")
 FORM_ERROR = "form"
 # The order fields appear in the dialog: the first one with an error is scrolled to.
@@ -66,6 +68,8 @@ FIELD_ORDER = (
     "turn_preset",
     "min_endpointing_delay",
     "max_endpointing_delay",
+    "filler_message",
+    "filler_after_s",
 )
 # Stand-ins for required fields that failed, so one pass can still check the rest
 # (a voicemail message is required by the leave_message policy, so it has one too).
@@ -114,6 +118,8 @@ def blank_form() -> dict[str, str]:
         "turn_preset": defaults.turn_preset,
         "min_endpointing_delay": "",
         "max_endpointing_delay": "",
+        "filler_message": defaults.filler_message,
+        "filler_after_s": _num(defaults.filler_after_s),
         "voicemail_policy": defaults.voicemail_policy,
         "voicemail_message": "",
         **{

@@ -13,6 +13,7 @@ from voxie_app.db import session_scope
 from voxie_app.services import date_range, reports
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
+from voxie_app.state.call_detail import PART_SERIES
 from voxie_app.state.calls import parse_day
 
 DEFAULT_DAYS = 30
@@ -81,6 +82,14 @@ def fetch_analytics(start: date, end: date, tz: str) -> dict[str, Any]:
             }
             for r in latency
         ],
+        "turn_parts": [
+            {
+                "agent": r.agent_name or reports.NO_AGENT_LABEL,
+                "turns": fmt.number(r.turns),
+                **{key: fmt.p50_p95_ms(*r.parts[key]) for key, _ in PART_SERIES},
+            }
+            for r in o.turn_parts
+        ],
         "agents": [
             {
                 "agent": r.agent_name or reports.NO_AGENT_LABEL,
@@ -116,6 +125,7 @@ class AnalyticsState(AppState):
     sentiment: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
     latency: list[dict[str, Any]] = []
+    turn_parts: list[dict[str, str]] = []
     agents: list[dict[str, str]] = []
     exporting: bool = False
 

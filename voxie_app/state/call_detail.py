@@ -22,13 +22,17 @@ USAGE_LABELS = {
     "tts": "Text-to-speech",
     "phone": "Telephony",
 }
-LATENCY_SERIES = (
-    ("end_of_utterance_delay", "End of utterance"),
-    ("transcription_delay", "Transcription"),
-    ("llm_ttft", "LLM first token"),
-    ("tts_ttfb", "TTS first byte"),
-    ("e2e_latency", "End to end"),
+# The parts of a turn's response gap as the call page stacks them and analytics lists
+# them, in the order they happen (`models.TURN_PARTS`; README "Where the time goes").
+PART_SERIES = (
+    ("part_silence", "Caller's silence"),
+    ("part_stt", "Transcript (STT)"),
+    ("part_end_of_turn", "End-of-turn decision"),
+    ("part_llm", "LLM first token"),
+    ("part_tts", "TTS first byte"),
+    ("part_playout", "Playout"),
 )
+LATENCY_SERIES = (*PART_SERIES, ("e2e_latency", "End to end"))
 
 
 def _ms(value: float | None) -> int | None:

@@ -82,6 +82,13 @@ def seconds(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}s"
 
 
+def p50_p95_ms(p50: float | None, p95: float | None) -> str:
+    """Two percentiles in seconds as milliseconds, "250 / 310"; a dash when not measured."""
+    if p50 is None or p95 is None:
+        return DASH
+    return f"{round(p50 * 1000):,} / {round(p95 * 1000):,}"
+
+
 def label(value: str | None) -> str:
     """'appointment_booked' -> 'Appointment booked'."""
     if not value:

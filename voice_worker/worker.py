@@ -372,6 +372,33 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
         relay.attach()
 
 
+# What `CallLoad` reports at the cap. livekit marks a worker full when its load reaches
+# `load_threshold` (it refuses availability requests and tells the server `WS_FULL`).
+FULL_LOAD = 1.0
+
+
+class CallLoad:
+    """The worker's load for LiveKit's dispatcher: its running calls over the cap.
+
+    livekit's default load is the machine's CPU use (full at 70%), which says little
+    about a thread-mode worker: its Python work is bound to one core whatever the
+    machine has, and a call's cost is nearly constant (bench/worker_resources). The
+    call count is what we sized, so it is what the worker reports: at
+    `VOXIE_MAX_CALLS_PER_WORKER` running calls the load is `FULL_LOAD`, the worker
+    answers "not available" to new jobs, and LiveKit dispatches them to another worker.
+    livekit calls it with the `AgentServer` (on an executor thread, every 0.5 s and
+    before each availability answer).
+    """
+
+    def __init__(self, cap: int) -> None:
+        if cap < 1:
+            raise ValueError("the call cap must be at least 1")
+        self.cap = cap
+
+    def __call__(self, server: Any) -> float:
+        return min(len(server.active_jobs) / self.cap, FULL_LOAD)
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """The `AgentServer` keyword arguments that come from settings or are ours."""
     options: dict[str, Any] = {}
@@ -385,6 +412,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
         **options,
         "job_executor_type": JOB_EXECUTORS[settings.job_executor],
         "setup_fnc": prewarm,
+        "load_fnc": CallLoad(settings.max_calls_per_worker),
+        "load_threshold": FULL_LOAD,
+        # SIGTERM (in `start` mode) drains: no new jobs, active calls run to their end
+        # for up to this long, then the worker closes (README "The voice worker").
+        "drain_timeout": settings.worker_drain_seconds,
         # Post-call analysis runs in the job's shutdown callback; give it time to finish
         # (missed analyses are caught up by the reconciler loop and `analyze --pending`).
         "shutdown_process_timeout": 90.0,

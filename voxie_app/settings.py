@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     )
 
     # Accounts and limits
+    # Headless set-up: the first admin, created at start (`manage bootstrap-admin` in
+    # scripts/run.sh) while no user exists; `manage create-admin` reads the password too.
+    admin_email: str = Field(default="", validation_alias="VOXIE_ADMIN_EMAIL")
+    admin_password: SecretStr | None = Field(default=None, validation_alias="VOXIE_ADMIN_PASSWORD")
     session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
     # How often the web app deletes expired sign-in sessions (0: never; use
     # `python -m voxie_app.manage purge-sessions` from cron instead).

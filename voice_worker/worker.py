@@ -68,8 +68,8 @@ from voice_worker.runtime import (
     parse_metadata,
 )
 from voxie_app.db import session_scope
+from voxie_app.services import call_limits, phone_calls
 from voxie_app.services import calls as calls_svc
-from voxie_app.services import phone_calls
 from voxie_app.settings import Settings, get_settings
 
 log = logging.getLogger("voxie.worker")
@@ -195,6 +195,7 @@ class RoomSeams:
 
     wait_for_sip_caller: Callable[[JobContext], Awaitable[Any]] = phone.wait_for_sip_caller
     not_in_service: Callable[[JobContext, Settings], Awaitable[None]] = phone.say_not_in_service
+    busy: Callable[[JobContext, Settings], Awaitable[None]] = phone.say_busy
     start_session: Callable[
         [JobContext, AgentSession, Agent, room_io.RoomOptions], Awaitable[None]
     ] = _start_in_room
@@ -203,7 +204,9 @@ class RoomSeams:
 ROOM = RoomSeams()
 
 
-def _open_inbound(meta: JobMetadata, attributes: dict[str, str], room_name: str):
+def _open_inbound(
+    meta: JobMetadata, attributes: dict[str, str], room_name: str, settings: Settings
+):
     with session_scope() as session:
         return phone_calls.open_inbound_call(
             session=session,
@@ -211,6 +214,7 @@ def _open_inbound(meta: JobMetadata, attributes: dict[str, str], room_name: str)
             metadata_agent_id=meta.agent_id,
             attributes=attributes,
             room_name=room_name,
+            settings=settings,
         )
 
 
@@ -221,7 +225,8 @@ async def answer_inbound(
 
     Returns the job's metadata completed with the new row's id and the answering
     agent, and the SIP participant; or None when the job ends here (no caller came,
-    or the number is not in service: the caller is told so and the row says why).
+    the number is not in service, or a concurrent-call limit is full: the caller is
+    told so and the row says why).
     """
     caller = await seams.wait_for_sip_caller(ctx)
     if caller is None:
@@ -229,11 +234,20 @@ async def answer_inbound(
         return None
     try:
         opened = await asyncio.to_thread(
-            _open_inbound, meta, dict(caller.attributes or {}), ctx.room.name
+            _open_inbound, meta, dict(caller.attributes or {}), ctx.room.name, settings
         )
     except Exception:
         log.exception("could not record the phone call in room %s", ctx.room.name)
         ctx.shutdown("could not record the phone call")
+        return None
+    if opened.busy:
+        log.warning(
+            "call %s to %s: busy (concurrent-call limit)",
+            opened.call_session_id,
+            opened.called_number,
+        )
+        await seams.busy(ctx, settings)
+        ctx.shutdown(call_limits.BUSY)
         return None
     if not opened.in_service:
         log.warning(

@@ -191,7 +191,11 @@ def _unplaced(session: Session, agent_id: uuid.UUID | None = None) -> int:
         .where(_attempt_call(col(CampaignContact.id), col(CampaignContact.attempts)))
         .exists()
     )
-    query = select(func.count()).where(col(CampaignContact.status) == "calling", ~row_written)
+    query = (
+        select(func.count())
+        .select_from(CampaignContact)
+        .where(col(CampaignContact.status) == "calling", ~row_written)
+    )
     if agent_id is not None:
         query = query.join(Campaign, col(Campaign.id) == col(CampaignContact.campaign_id)).where(
             col(Campaign.agent_id) == agent_id

@@ -240,23 +240,20 @@ async def answer_inbound(
         log.exception("could not record the phone call in room %s", ctx.room.name)
         ctx.shutdown("could not record the phone call")
         return None
+    refusal = None
     if opened.busy:
-        log.warning(
-            "call %s to %s: busy (concurrent-call limit)",
-            opened.call_session_id,
-            opened.called_number,
+        refusal = ("busy (a concurrent-call limit is full)", seams.busy, call_limits.BUSY)
+    elif not opened.in_service:
+        refusal = (
+            "the number is not in service (no ready agent bound)",
+            seams.not_in_service,
+            phone_calls.NOT_IN_SERVICE,
         )
-        await seams.busy(ctx, settings)
-        ctx.shutdown(call_limits.BUSY)
-        return None
-    if not opened.in_service:
-        log.warning(
-            "call %s to %s: the number is not in service (no ready agent bound)",
-            opened.call_session_id,
-            opened.called_number,
-        )
-        await seams.not_in_service(ctx, settings)
-        ctx.shutdown(phone_calls.NOT_IN_SERVICE)
+    if refusal is not None:
+        why, tell_the_caller, reason = refusal
+        log.warning("call %s to %s: %s", opened.call_session_id, opened.called_number, why)
+        await tell_the_caller(ctx, settings)
+        ctx.shutdown(reason)
         return None
     return replace(meta, call_session_id=opened.call_session_id, agent_id=opened.agent_id), caller
 

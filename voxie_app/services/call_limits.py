@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from voxie_app.db import dialect_name, take_write_lock
-from voxie_app.models import CallSession
+from voxie_app.models import Agent, CallSession
 from voxie_app.services.call_kinds import kind_condition
 from voxie_app.services.errors import RateLimited
 from voxie_app.settings import Settings
@@ -130,3 +130,14 @@ def claim(
             f"{now.agent_limit} at once (its max_concurrent_calls); try again when one ends.",
             retry_after=RETRY_AFTER_S,
         )
+
+
+def claim_for(*, session: Session, settings: Settings, agent: Agent) -> None:
+    """`claim` for a call with a stored agent (its own limit from its spec)."""
+    claim(
+        session=session,
+        settings=settings,
+        agent_id=agent.id,
+        spec=agent.processed_spec,
+        label=agent.name,
+    )

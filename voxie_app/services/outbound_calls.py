@@ -258,13 +258,7 @@ def _write_row(
         agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
-        call_limits.claim(
-            session=session,
-            settings=settings,
-            agent_id=agent_id,
-            spec=agent.processed_spec,
-            label=agent.name,
-        )
+        call_limits.claim_for(session=session, settings=settings, agent=agent)
         call = _insert_call(
             session,
             agent_id=agent_id,

@@ -108,13 +108,7 @@ def open_inbound_call(
     busy = False
     if in_service and agent is not None:
         try:
-            call_limits.claim(
-                session=session,
-                settings=settings or get_settings(),
-                agent_id=agent.id,
-                spec=agent.processed_spec,
-                label=agent.name,
-            )
+            call_limits.claim_for(session=session, settings=settings or get_settings(), agent=agent)
         except call_limits.CallLimitReached:
             busy = True
     caller = e164.normalize(attributes.get(ATTR_CALLER))

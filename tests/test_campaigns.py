@@ -431,6 +431,33 @@ async def test_campaigns_wait_under_the_concurrent_call_limits(
     assert len(lk.dials) == 4
 
 
+def test_claimed_attempts_not_yet_placed_count_against_the_limit(
+    client: TestClient, lk: LiveKitDouble, configure: Callable[..., Settings]
+) -> None:
+    """Two campaigns, one tick: the second's claim counts the first's claims, whose call
+    rows are not written yet, so together they claim no more than the limit."""
+    settings = configure(VOXIE_MAX_CONCURRENT_CALLS="3")
+    first = new_campaign(client, phones(4), max_concurrent=4)
+    agent = make_agent(client)
+    data = campaigns_svc.parse(
+        {
+            "name": "Other",
+            "agent_id": agent,
+            "from_number_id": str(make_number("+14155550111")),
+            "max_concurrent": 4,
+        }
+    )
+    with session_scope() as s:
+        second = campaigns_svc.create(session=s, data=data, csv_text=csv_of(phones(4, 10))).id
+    act(first, "start")
+    act(second, "start")
+    with session_scope() as s:
+        taken = sched_svc.claim(session=s, campaign_id=first, now=MONDAY_9, settings=settings)
+    with session_scope() as s:
+        more = sched_svc.claim(session=s, campaign_id=second, now=MONDAY_9, settings=settings)
+    assert (len(taken), len(more)) == (3, 0)
+
+
 async def test_a_placement_refused_by_the_limit_waits_without_pausing(
     client: TestClient, lk: LiveKitDouble, configure: Callable[..., Settings]
 ) -> None:

@@ -7,6 +7,7 @@ PY=.venv/bin/python
 
 $PY -m voxie_app.manage migrate
 $PY -m voxie_app.manage secret-key  # data/secret.key unless VOXIE_SECRET_KEY is set
+$PY -m voxie_app.manage bootstrap-admin  # the first admin from VOXIE_ADMIN_EMAIL/PASSWORD, once
 $PY -m voxie_app.manage rollups || true  # analytics days summarised now, not on first view
 
 worker_pid=""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,16 +18,17 @@ from datetime import datetime
 import aiohttp
 import jwt
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from livekit import api
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests.conftest import admin_headers
 from tests.doubles.livekit_server import LiveKitDouble, closed_port_url
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, CallSession, Event
-from voxie_app.services import livekit_gateway
+from voxie_app.services import call_limits, livekit_gateway
 from voxie_app.services.errors import NotConfigured
 from voxie_app.services.livekit_gateway import browser_url, participant_token
 from voxie_app.settings import Settings
@@ -630,3 +632,126 @@ def test_builder_call_without_livekit_is_503(
     assert r.status_code == 503
     assert "LIVEKIT_URL" in r.json()["missing_settings"]
     assert call_rows() == []
+
+
+# ---- concurrent-call limits (services.call_limits) ----------------------------------
+
+
+def test_over_the_deployment_limit_call_start_is_429_naming_it(
+    client: TestClient, livekit: LiveKitDouble, configure: Callable[..., Settings]
+) -> None:
+    configure(VOXIE_MAX_CONCURRENT_CALLS="2")
+    agent_id = create_agent(client)
+    with session_scope() as s:  # a text chat is not a call: it takes no slot
+        s.add(
+            CallSession(
+                session_id="chat", agent_id=uuid.UUID(agent_id), room_name="chat-1", kind="chat"
+            )
+        )
+    first = client.post("/api/call/start", json={"agent_id": agent_id}).json()
+    assert client.post("/api/call/start", json={"agent_id": agent_id}).status_code == 200
+    r = client.post("/api/call/start", json={"agent_id": agent_id})
+    assert r.status_code == 429
+    assert "takes 2 at once (VOXIE_MAX_CONCURRENT_CALLS)" in r.json()["detail"]
+    assert r.headers["Retry-After"] == "10"
+    builder = client.post("/api/call/builder", json={"session_id": "s1"})
+    assert builder.status_code == 429  # a call with the builder takes a slot too
+    assert len([c for c in call_rows() if c.kind == "web"]) == 2  # nothing written
+    client.post("/api/call/end", json={"call_session_id": first["call_session_id"]})
+    assert client.post("/api/call/start", json={"agent_id": agent_id}).status_code == 200
+
+
+def test_over_an_agents_own_limit_only_that_agent_is_refused(
+    client: TestClient, livekit: LiveKitDouble
+) -> None:
+    limited = create_agent(client, max_concurrent_calls=1)
+    other = create_agent(client, name="Other Bot")
+    assert client.post("/api/call/start", json={"agent_id": limited}).status_code == 200
+    r = client.post("/api/call/start", json={"agent_id": limited})
+    assert r.status_code == 429
+    assert "agent 'Dental Bot' takes 1 at once (its max_concurrent_calls)" in r.json()["detail"]
+    assert client.post("/api/call/start", json={"agent_id": other}).status_code == 200
+
+
+def test_an_agents_limit_must_be_a_positive_whole_number(
+    client: TestClient, livekit: LiveKitDouble
+) -> None:
+    for bad in (0, "2", 1.5):
+        r = client.post(
+            "/api/agents/create",
+            json={"user_requirements": {}, "processed_spec": {**SPEC, "max_concurrent_calls": bad}},
+        )
+        assert r.status_code == 422, bad
+        assert "max_concurrent_calls" in r.text
+
+
+def _web_call(session: Session) -> None:
+    session.add(CallSession(session_id=uuid.uuid4().hex, room_name=f"r-{uuid.uuid4().hex}"))
+    session.flush()
+
+
+def test_two_starts_cannot_both_take_the_last_slot_on_postgresql(
+    postgres_url: str, configure: Callable[..., Settings]
+) -> None:
+    """The second start's count waits for the first's transaction (the advisory lock), so
+    it sees the first's row: without the lock it would count 0 and insert a second."""
+    settings = configure(DATABASE_URL=postgres_url, VOXIE_MAX_CONCURRENT_CALLS="1")
+    inserted, commit = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        with session_scope() as s:
+            call_limits.claim(session=s, settings=settings)
+            _web_call(s)
+            inserted.set()
+            commit.wait()
+
+    def second() -> None:
+        try:
+            with session_scope() as s:
+                call_limits.claim(session=s, settings=settings)
+                _web_call(s)
+            outcome["second"] = "inserted"
+        except call_limits.CallLimitReached as exc:
+            outcome["second"] = exc.message
+
+    def waiting_on_the_lock() -> bool:
+        with session_scope() as s:
+            return bool(
+                s.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
+                        " AND datname = current_database()"
+                    )
+                ).scalar()
+            )
+
+    a = threading.Thread(target=first)
+    a.start()
+    inserted.wait()
+    b = threading.Thread(target=second)
+    b.start()
+    while b.is_alive() and not waiting_on_the_lock():
+        time.sleep(0.01)
+    assert b.is_alive(), f"the second start did not wait: {outcome}"
+    commit.set()
+    a.join()
+    b.join()
+    assert "VOXIE_MAX_CONCURRENT_CALLS" in str(outcome["second"])
+    with session_scope() as s:
+        assert call_limits.active_calls(session=s) == 1
+    with session_scope() as s:  # the test's rows go, for the next test on this database
+        s.execute(sa.delete(CallSession))
+
+
+def test_on_sqlite_the_count_holds_the_database_write_lock(
+    sqlite_url: str, configure: Callable[..., Settings]
+) -> None:
+    settings = configure(DATABASE_URL=sqlite_url, VOXIE_MAX_CONCURRENT_CALLS="1")
+    with session_scope() as s:
+        call_limits.claim(session=s, settings=settings)
+        raw = s.connection().connection.dbapi_connection
+        assert raw is not None and raw.in_transaction  # BEGIN IMMEDIATE before the count
+    with session_scope() as s:  # no limit: no lock taken
+        call_limits.claim(session=s, settings=configure(VOXIE_MAX_CONCURRENT_CALLS="0"))
+        assert not s.connection().connection.dbapi_connection.in_transaction

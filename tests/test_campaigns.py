@@ -7,9 +7,10 @@ contact exactly once per attempt.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from voxie_app.services import campaign_scheduler as sched_svc
 from voxie_app.services import campaigns as campaigns_svc
 from voxie_app.services import do_not_call, outbound_calls
 from voxie_app.services.errors import Conflict, InvalidInput, InvalidRows
-from voxie_app.settings import get_settings
+from voxie_app.settings import Settings, get_settings
 
 MONDAY_9 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -398,6 +399,83 @@ async def test_a_number_listed_after_import_is_skipped_and_a_broken_agent_pauses
     with session_scope() as s:
         campaign = s.get(Campaign, campaign_id)
     assert campaign.status == "paused" and "not ready" in (campaign.last_error or "")
+    assert lk.dials == []
+
+
+async def test_campaigns_wait_under_the_concurrent_call_limits(
+    client: TestClient, lk: LiveKitDouble, configure: Callable[..., Settings]
+) -> None:
+    """The scheduler claims no more than the free slots (a browser call takes one), the
+    campaign waits (still running, contacts queued) and goes on when a call ends; an
+    agent's own limit holds the same way."""
+    settings = configure(VOXIE_MAX_CONCURRENT_CALLS="3")
+    campaign_id = new_campaign(client, phones(6), max_concurrent=5)
+    act(campaign_id, "start")
+    with session_scope() as s:
+        s.add(CallSession(session_id="web", room_name="web-1", kind="web"))
+    scheduler = sched_svc.CampaignScheduler(settings, now=FakeClock(MONDAY_9))
+    assert await tick(scheduler) == 2
+    assert await tick(scheduler) == 0  # full: nothing claimed
+    with session_scope() as s:
+        assert s.get(Campaign, campaign_id).status == "running"
+    assert Counter(c.status for c in contacts(campaign_id)) == {"calling": 2, "queued": 4}
+    hang_up_all(campaign_id, limit=1)
+    assert await tick(scheduler) == 1
+    with session_scope() as s:  # the agent's own limit, lower than what is left
+        agent = s.get(Agent, s.get(Campaign, campaign_id).agent_id)
+        agent.processed_spec = {**agent.processed_spec, "max_concurrent_calls": 1}
+        s.add(agent)
+    hang_up_all(campaign_id)
+    assert await tick(scheduler) == 1
+    assert await tick(scheduler) == 0
+    assert len(lk.dials) == 4
+
+
+def test_claimed_attempts_not_yet_placed_count_against_the_limit(
+    client: TestClient, lk: LiveKitDouble, configure: Callable[..., Settings]
+) -> None:
+    """Two campaigns, one tick: the second's claim counts the first's claims, whose call
+    rows are not written yet, so together they claim no more than the limit."""
+    settings = configure(VOXIE_MAX_CONCURRENT_CALLS="3")
+    first = new_campaign(client, phones(4), max_concurrent=4)
+    agent = make_agent(client)
+    data = campaigns_svc.parse(
+        {
+            "name": "Other",
+            "agent_id": agent,
+            "from_number_id": str(make_number("+14155550111")),
+            "max_concurrent": 4,
+        }
+    )
+    with session_scope() as s:
+        second = campaigns_svc.create(session=s, data=data, csv_text=csv_of(phones(4, 10))).id
+    act(first, "start")
+    act(second, "start")
+    with session_scope() as s:
+        taken = sched_svc.claim(session=s, campaign_id=first, now=MONDAY_9, settings=settings)
+    with session_scope() as s:
+        more = sched_svc.claim(session=s, campaign_id=second, now=MONDAY_9, settings=settings)
+    assert (len(taken), len(more)) == (3, 0)
+
+
+async def test_a_placement_refused_by_the_limit_waits_without_pausing(
+    client: TestClient, lk: LiveKitDouble, configure: Callable[..., Settings]
+) -> None:
+    """A slot taken between the claim and the placement (a browser call started
+    meanwhile): the attempt is handed back uncounted and the campaign is not paused."""
+    settings = configure(VOXIE_MAX_CONCURRENT_CALLS="1")
+    campaign_id = new_campaign(client, phones(1), max_concurrent=1)
+    act(campaign_id, "start")
+    scheduler = sched_svc.CampaignScheduler(settings, now=FakeClock(MONDAY_9))
+    (claimed,) = await asyncio.to_thread(scheduler._claim_all, MONDAY_9)
+    with session_scope() as s:
+        s.add(CallSession(session_id="web", room_name="web-1", kind="web"))
+    await scheduler._place(claimed)
+    (contact,) = contacts(campaign_id)
+    assert (contact.status, contact.attempts) == ("queued", 0)
+    with session_scope() as s:
+        campaign = s.get(Campaign, campaign_id)
+        assert (campaign.status, campaign.last_error) == ("running", None)
     assert lk.dials == []
 
 

@@ -300,6 +300,24 @@ def test_outbound_starts_share_the_call_start_rate_limit(
     assert len(rows()) == 1
 
 
+def test_outbound_over_the_concurrent_call_limit_is_429_and_dials_nothing(
+    client: TestClient, lk: LiveKitDouble, configure: Callable[..., Settings]
+) -> None:
+    configure(VOXIE_MAX_CONCURRENT_CALLS="1")
+    agent, number = make_agent(client), make_number()
+    assert start(client, agent, number).status_code == 200  # answered: in progress
+    dialled = len(lk.dials)
+    r = start(client, agent, number)
+    assert r.status_code == 429
+    assert "this deployment takes 1 at once (VOXIE_MAX_CONCURRENT_CALLS)" in r.json()["detail"]
+    assert len(rows()) == 1 and len(lk.dials) == dialled
+    with session_scope() as s:  # the callee hangs up: the slot is free again
+        outbound_calls.calls_svc.end_call_record(
+            session=s, call_session_id=only_row().id, reason="hangup"
+        )
+    assert start(client, agent, number).status_code == 200
+
+
 def test_caller_numbers_lists_only_numbers_with_a_synced_trunk(db: str) -> None:
     good = make_number()
     make_number("+14155550101", trunk=False)

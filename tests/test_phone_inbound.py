@@ -43,7 +43,14 @@ from voxie_app.models import (
     PhoneNumber,
     TokenUsage,
 )
-from voxie_app.services import agent_creation, analytics, phone_calls, pricing, telephony
+from voxie_app.services import (
+    agent_creation,
+    analytics,
+    call_limits,
+    phone_calls,
+    pricing,
+    telephony,
+)
 from voxie_app.services import calls as calls_svc
 from voxie_app.services.reconciler import reconcile
 from voxie_app.settings import Settings
@@ -136,12 +143,16 @@ class Seams:
         self.session: AgentSession | None = None
         self.options: Any = None
         self.refused = 0
+        self.busy = 0
 
     async def wait_for_sip_caller(self, _ctx: Any) -> Any:
         return self.participant
 
     async def not_in_service(self, _ctx: Any, _settings: Settings) -> None:
         self.refused += 1
+
+    async def say_busy(self, _ctx: Any, _settings: Settings) -> None:
+        self.busy += 1
 
     async def start_session(
         self, _ctx: Any, session: AgentSession, agent: Agent, options: Any
@@ -153,6 +164,7 @@ class Seams:
         return RoomSeams(
             wait_for_sip_caller=self.wait_for_sip_caller,
             not_in_service=self.not_in_service,
+            busy=self.say_busy,
             start_session=self.start_session,
         )
 
@@ -385,6 +397,29 @@ async def test_a_number_with_no_ready_agent_is_not_in_service(
     [row] = phone_rows()
     assert (row.call_status, row.end_reason) == ("failed", "not_in_service")
     assert (row.customer_phone, row.called_number) == (CALLER, OUR_NUMBER)
+    assert openai_double.requests == []
+
+
+@pytest.mark.parametrize("limit", ["deployment", "agent"])
+async def test_over_a_concurrent_call_limit_the_caller_hears_busy(
+    env: Settings,
+    openai_double: OpenAIServerDouble,
+    configure: Callable[..., Settings],
+    limit: str,
+) -> None:
+    settings = configure(VOXIE_MAX_CONCURRENT_CALLS="1") if limit == "deployment" else env
+    agent_id = make_agent(max_concurrent_calls=1) if limit == "agent" else make_agent()
+    number_id = make_number(agent_id)
+    with session_scope() as s:  # a browser call with the agent is in progress
+        s.add(CallSession(session_id="web", agent_id=agent_id, room_name="web-1"))
+    seams = Seams(sip_participant())
+    ctx = FakeJobContext({"phone_number_id": str(number_id), "agent_id": str(agent_id)})
+    await run_call(ctx, settings, seams.room_seams())  # type: ignore[arg-type]
+    assert (seams.busy, seams.refused, seams.session) == (1, 0, None)
+    assert ctx.shutdown_reasons == [call_limits.BUSY] and ctx.callbacks == []
+    [row] = phone_rows()  # the missed call shows on /calls, with why
+    assert (row.call_status, row.end_reason) == ("failed", "busy: concurrent call limit reached")
+    assert (row.agent_id, row.customer_phone) == (agent_id, CALLER)
     assert openai_double.requests == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,10 +14,12 @@ from aiohttp import web
 from tests.doubles.livekit_server import DEFAULT_API_KEY, DEFAULT_API_SECRET, closed_port_url
 from tests.seed import seed_demo
 from voxie_app.db import session_scope
+from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
 from voxie_app.services import reports
 from voxie_app.services.errors import InvalidInput
 from voxie_app.services.livekit_check import check_livekit
+from voxie_app.settings import Settings
 from voxie_app.state import agent_form, fmt
 from voxie_app.state.analytics import fetch_analytics
 from voxie_app.state.call_detail import detail_view
@@ -334,6 +337,31 @@ def test_dashboard_data(db: str, clock) -> None:
     assert len(data["recent"]) == 8
     assert data["recent"][0]["href"].startswith("/calls/")
     assert data["agents"] == 3
+
+
+def test_dashboard_shows_active_calls_against_the_limit(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    with session_scope() as s:  # two calls in progress (one from yesterday), a chat, an ended one
+        s.add(CallSession(session_id="a", room_name="a"))
+        s.add(
+            CallSession(
+                session_id="b", room_name="b", kind="phone", started_at=NOW - timedelta(days=1)
+            )
+        )
+        s.add(CallSession(session_id="c", room_name="c", kind="chat"))
+        s.add(CallSession(session_id="d", room_name="d", call_status="completed"))
+    stats = fetch_dashboard("UTC")["stats"]
+    assert (stats["active_of"], stats["active_hint"]) == (
+        "2",
+        "calls in progress, no limit set",
+    )
+    configure(VOXIE_MAX_CONCURRENT_CALLS="5")
+    stats = fetch_dashboard("UTC")["stats"]
+    assert (stats["active_of"], stats["active_hint"]) == (
+        "2 / 5",
+        "calls in progress, at most 5",
+    )
 
 
 def test_analytics_data(db: str, clock) -> None:

@@ -10,7 +10,8 @@ and run everything else for real:
   (`sip_dtmf_received`), which reach the model as text ("The caller pressed 3."),
   and for the caller leaving (`participant_disconnected`), which ends the call
   with reason `caller_hung_up`;
-- `say_not_in_service`: what a caller to a number bound to no agent hears.
+- `say_not_in_service`: what a caller to a number bound to no agent hears;
+  `say_busy`: what a caller hears when a concurrent-call limit is full.
 """
 
 from __future__ import annotations
@@ -137,12 +138,23 @@ class PhoneLine:
 
 
 async def say_not_in_service(ctx: JobContext, settings: Settings) -> None:
-    """Tell a caller the number is not in service (a short TTS-only session), then
-    return so the job hangs up. Without a TTS configured the caller hears nothing."""
+    """Tell a caller the number is not in service, then return so the job hangs up."""
+    await _say_then_hang_up(ctx, settings, prompts.NOT_IN_SERVICE, "not-in-service")
+
+
+async def say_busy(ctx: JobContext, settings: Settings) -> None:
+    """Tell a caller every line is busy (a concurrent-call limit is full), then return
+    so the job hangs up."""
+    await _say_then_hang_up(ctx, settings, prompts.BUSY, "busy")
+
+
+async def _say_then_hang_up(ctx: JobContext, settings: Settings, text: str, what: str) -> None:
+    """Say `text` to the caller in a short TTS-only session. Without a TTS configured
+    the caller hears nothing."""
     try:
-        tts = build_tts(AgentSpec(name="Voxie", instructions="Not in service."), settings)
+        tts = build_tts(AgentSpec(name="Voxie", instructions=text), settings)
     except ProviderMissing as exc:
-        log.warning("cannot tell the caller the number is not in service: %s", exc.message)
+        log.warning("cannot play the %s message: %s", what, exc.message)
         return
     session: AgentSession = AgentSession(tts=tts)
     try:
@@ -151,11 +163,9 @@ async def say_not_in_service(ctx: JobContext, settings: Settings) -> None:
             room=ctx.room,
             room_options=room_io.RoomOptions(audio_input=False, text_input=False),
         )
-        handle = session.say(
-            prompts.NOT_IN_SERVICE, allow_interruptions=False, add_to_chat_ctx=False
-        )
+        handle = session.say(text, allow_interruptions=False, add_to_chat_ctx=False)
         await asyncio.wait_for(handle.wait_for_playout(), NOT_IN_SERVICE_PLAYOUT_SECONDS)
     except Exception:  # the caller is hung up on either way
-        log.exception("could not play the not-in-service message")
+        log.exception("could not play the %s message", what)
     finally:
         await session.aclose()

@@ -96,3 +96,5 @@ DTMF_FAILED = "The keys could not be sent ({error}). Tell the caller if it matte
 NOT_IN_SERVICE = (
     "Sorry, this number is not in service at the moment. Please try again later. Goodbye."
 )
+# What an inbound caller hears when a concurrent-call limit is full (services.call_limits).
+BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye."

@@ -68,8 +68,8 @@ from voice_worker.runtime import (
     parse_metadata,
 )
 from voxie_app.db import session_scope
+from voxie_app.services import call_limits, phone_calls
 from voxie_app.services import calls as calls_svc
-from voxie_app.services import phone_calls
 from voxie_app.settings import Settings, get_settings
 
 log = logging.getLogger("voxie.worker")
@@ -195,6 +195,7 @@ class RoomSeams:
 
     wait_for_sip_caller: Callable[[JobContext], Awaitable[Any]] = phone.wait_for_sip_caller
     not_in_service: Callable[[JobContext, Settings], Awaitable[None]] = phone.say_not_in_service
+    busy: Callable[[JobContext, Settings], Awaitable[None]] = phone.say_busy
     start_session: Callable[
         [JobContext, AgentSession, Agent, room_io.RoomOptions], Awaitable[None]
     ] = _start_in_room
@@ -203,7 +204,9 @@ class RoomSeams:
 ROOM = RoomSeams()
 
 
-def _open_inbound(meta: JobMetadata, attributes: dict[str, str], room_name: str):
+def _open_inbound(
+    meta: JobMetadata, attributes: dict[str, str], room_name: str, settings: Settings
+):
     with session_scope() as session:
         return phone_calls.open_inbound_call(
             session=session,
@@ -211,6 +214,7 @@ def _open_inbound(meta: JobMetadata, attributes: dict[str, str], room_name: str)
             metadata_agent_id=meta.agent_id,
             attributes=attributes,
             room_name=room_name,
+            settings=settings,
         )
 
 
@@ -221,7 +225,8 @@ async def answer_inbound(
 
     Returns the job's metadata completed with the new row's id and the answering
     agent, and the SIP participant; or None when the job ends here (no caller came,
-    or the number is not in service: the caller is told so and the row says why).
+    the number is not in service, or a concurrent-call limit is full: the caller is
+    told so and the row says why).
     """
     caller = await seams.wait_for_sip_caller(ctx)
     if caller is None:
@@ -229,20 +234,26 @@ async def answer_inbound(
         return None
     try:
         opened = await asyncio.to_thread(
-            _open_inbound, meta, dict(caller.attributes or {}), ctx.room.name
+            _open_inbound, meta, dict(caller.attributes or {}), ctx.room.name, settings
         )
     except Exception:
         log.exception("could not record the phone call in room %s", ctx.room.name)
         ctx.shutdown("could not record the phone call")
         return None
-    if not opened.in_service:
-        log.warning(
-            "call %s to %s: the number is not in service (no ready agent bound)",
-            opened.call_session_id,
-            opened.called_number,
+    refusal = None
+    if opened.busy:
+        refusal = ("busy (a concurrent-call limit is full)", seams.busy, call_limits.BUSY)
+    elif not opened.in_service:
+        refusal = (
+            "the number is not in service (no ready agent bound)",
+            seams.not_in_service,
+            phone_calls.NOT_IN_SERVICE,
         )
-        await seams.not_in_service(ctx, settings)
-        ctx.shutdown(phone_calls.NOT_IN_SERVICE)
+    if refusal is not None:
+        why, tell_the_caller, reason = refusal
+        log.warning("call %s to %s: %s", opened.call_session_id, opened.called_number, why)
+        await tell_the_caller(ctx, settings)
+        ctx.shutdown(reason)
         return None
     return replace(meta, call_session_id=opened.call_session_id, agent_id=opened.agent_id), caller
 
@@ -372,6 +383,33 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
         relay.attach()
 
 
+# What `CallLoad` reports at the cap. livekit marks a worker full when its load reaches
+# `load_threshold` (it refuses availability requests and tells the server `WS_FULL`).
+FULL_LOAD = 1.0
+
+
+class CallLoad:
+    """The worker's load for LiveKit's dispatcher: its running calls over the cap.
+
+    livekit's default load is the machine's CPU use (full at 70%), which says little
+    about a thread-mode worker: its Python work is bound to one core whatever the
+    machine has, and a call's cost is nearly constant (bench/worker_resources). The
+    call count is what we sized, so it is what the worker reports: at
+    `VOXIE_MAX_CALLS_PER_WORKER` running calls the load is `FULL_LOAD`, the worker
+    answers "not available" to new jobs, and LiveKit dispatches them to another worker.
+    livekit calls it with the `AgentServer` (on an executor thread, every 0.5 s and
+    before each availability answer).
+    """
+
+    def __init__(self, cap: int) -> None:
+        if cap < 1:
+            raise ValueError("the call cap must be at least 1")
+        self.cap = cap
+
+    def __call__(self, server: Any) -> float:
+        return min(len(server.active_jobs) / self.cap, FULL_LOAD)
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """The `AgentServer` keyword arguments that come from settings or are ours."""
     options: dict[str, Any] = {}
@@ -385,6 +423,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
         **options,
         "job_executor_type": JOB_EXECUTORS[settings.job_executor],
         "setup_fnc": prewarm,
+        "load_fnc": CallLoad(settings.max_calls_per_worker),
+        "load_threshold": FULL_LOAD,
+        # SIGTERM (in `start` mode) drains: no new jobs, active calls run to their end
+        # for up to this long, then the worker closes (README "The voice worker").
+        "drain_timeout": settings.worker_drain_seconds,
         # Post-call analysis runs in the job's shutdown callback; give it time to finish
         # (missed analyses are caught up by the reconciler loop and `analyze --pending`).
         "shutdown_process_timeout": 90.0,

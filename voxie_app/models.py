@@ -361,6 +361,15 @@ class AgentSpec(BaseModel):
         description="Seconds after the caller's turn with no reply audio before the "
         "filler is said.",
     )
+    max_concurrent_calls: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        strict=True,
+        description="Calls of this agent in progress at once (web, phone, outbound, "
+        "campaigns); over it a call start is refused (429) and an inbound caller hears "
+        "busy. None: only the deployment's VOXIE_MAX_CONCURRENT_CALLS applies.",
+    )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 

@@ -111,8 +111,28 @@ class Settings(BaseSettings):
     turn_detection: Literal["vad", "model"] = Field(
         default="vad", validation_alias="VOXIE_TURN_DETECTION"
     )
+    # Calls one worker process takes at once: at the cap it reports itself full to
+    # LiveKit (`worker.CallLoad`), which dispatches new calls to other workers. Sized
+    # from bench/worker_resources (README "The voice worker": scaling).
+    max_calls_per_worker: int = Field(
+        default=25, ge=1, le=1000, validation_alias="VOXIE_MAX_CALLS_PER_WORKER"
+    )
+    # On SIGTERM the worker takes no new calls and waits this long for its active ones to
+    # end (livekit's drain); the container's stop grace period must be longer.
+    worker_drain_seconds: int = Field(
+        default=600, ge=1, le=86400, validation_alias="VOXIE_WORKER_DRAIN_SECONDS"
+    )
+    # Concurrent calls (in progress) the whole deployment takes; 0: no limit. Each agent
+    # may set its own lower `max_concurrent_calls` in its spec (services.call_limits).
+    max_concurrent_calls: int = Field(
+        default=0, ge=0, le=100000, validation_alias="VOXIE_MAX_CONCURRENT_CALLS"
+    )
 
     # Accounts and limits
+    # Headless set-up: the first admin, created at start (`manage bootstrap-admin` in
+    # scripts/run.sh) while no user exists; `manage create-admin` reads the password too.
+    admin_email: str = Field(default="", validation_alias="VOXIE_ADMIN_EMAIL")
+    admin_password: SecretStr | None = Field(default=None, validation_alias="VOXIE_ADMIN_PASSWORD")
     session_hours: float = Field(default=12.0, validation_alias="VOXIE_SESSION_HOURS")
     # How often the web app deletes expired sign-in sessions (0: never; use
     # `python -m voxie_app.manage purge-sessions` from cron instead).

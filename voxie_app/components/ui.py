@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import reflex as rx
@@ -85,9 +86,12 @@ def stat(
 
 
 def stat_grid(*stats: rx.Component) -> rx.Component:
+    # Up to 5 in a row on wide screens; more fill even rows (6: two rows of 3), so no
+    # tile is left alone on a row.
+    rows = math.ceil(len(stats) / 5)
     return rx.grid(
         *stats,
-        columns=rx.breakpoints(initial="2", sm="3", lg=str(min(len(stats), 5))),
+        columns=rx.breakpoints(initial="2", sm="3", lg=str(math.ceil(len(stats) / rows))),
         spacing="3",
         width="100%",
     )

@@ -58,13 +58,11 @@ def _stats() -> rx.Component:
             "Calls today",
             S.stats["calls"],
             "phone",
-            S.stats["web"]
-            + " web · "
-            + S.stats["phone"]
-            + " phone · "
-            + S.stats["active"]
-            + " active now",
+            S.stats["web"] + " web · " + S.stats["phone"] + " phone",
             "stat-calls",
+        ),
+        ui.stat(
+            "Active now", S.stats["active_of"], "activity", S.stats["active_hint"], "stat-active"
         ),
         ui.stat("Minutes today", S.stats["minutes"], "clock", testid="stat-minutes"),
         ui.stat("Cost today", S.stats["cost"], "circle-dollar-sign", testid="stat-cost"),

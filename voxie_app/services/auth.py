@@ -101,6 +101,24 @@ def create_user(*, session: Session, email: str, password: str, role: str, name:
     return user
 
 
+def ensure_admin(
+    *, session: Session, email: str, password: str, name: str = ""
+) -> tuple[User, bool]:
+    """Headless set-up (`manage create-admin`, the first-start bootstrap): the admin with
+    this email, and whether it was created now. Run again it changes nothing (the
+    password given is neither checked nor set), so a deployment script can run it on
+    every start; an email that belongs to a non-admin is refused, not promoted."""
+    email = _check_email(email)
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        return create_user(
+            session=session, email=email, password=password, role="admin", name=name
+        ), True
+    if user.role != "admin":
+        raise InvalidInput(f"a user with this email exists with role {user.role}", field="email")
+    return user, False
+
+
 def list_users(*, session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(col(User.created_at))).all())
 
@@ -276,6 +294,16 @@ def create_api_key(
     session.add(key)
     session.flush()
     return raw, key
+
+
+def active_api_key_named(*, session: Session, name: str) -> ApiKey | None:
+    """The unrevoked key with this name, if any (`manage create-api-key` makes one per
+    name, so running it again does not pile up keys)."""
+    return session.exec(
+        select(ApiKey)
+        .where(ApiKey.name == name.strip(), col(ApiKey.revoked_at).is_(None))
+        .order_by(col(ApiKey.created_at))
+    ).first()
 
 
 def list_api_keys(*, session: Session) -> list[ApiKey]:

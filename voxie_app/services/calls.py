@@ -14,7 +14,7 @@ from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession
 from voxie_app.services import agents as agents_svc
-from voxie_app.services import events, ratelimit, telephony, webhooks
+from voxie_app.services import call_limits, events, ratelimit, telephony, webhooks
 from voxie_app.services import variables as variables_svc
 from voxie_app.services.auth import Principal
 from voxie_app.services.call_kinds import BUILDER_NAME
@@ -72,7 +72,8 @@ async def start_call(
     `variables` (per-call values for the agent's `{{name}}` placeholders) are checked
     first (`InvalidInput` naming `variables.<key>`) and stored on the call row, where
     the worker reads them. The caller's call-start rate limit is checked next, then the LiveKit
-    settings, before anything is written. The agent is read under a lock and
+    settings, before anything is written; then the concurrent-call limits
+    (`call_limits.claim`: `CallLimitReached`, a 429). The agent is read under a lock and
     the call row inserted in the same transaction, so an agent deleted
     meanwhile is a 404 (`NotFound`), never a foreign-key error. If LiveKit
     fails after the row exists, the row is kept and marked `failed`.
@@ -85,6 +86,7 @@ async def start_call(
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
         agents_svc.require_providers(agent, settings)
+        call_limits.claim_for(session=session, settings=settings, agent=agent)
         call = _insert_call(session, agent_id=agent_id, label=agent.name, variables=custom)
     return await _dispatch(
         settings=settings,
@@ -101,6 +103,7 @@ async def start_builder_call(
     check_start_rate(caller=caller, settings=settings)
     require_livekit(settings)
     with session_scope() as session:
+        call_limits.claim(session=session, settings=settings)
         call = _insert_call(session, agent_id=None, label=BUILDER_NAME)
     return await _dispatch(
         settings=settings,

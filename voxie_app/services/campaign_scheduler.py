@@ -10,7 +10,9 @@ The queue is the `campaign_contacts` table, so it survives restarts. Each `tick`
    its attempt uncounted: no call was made for it;
 2. **claims**, per running campaign whose window is open at `now`, as many queued
    and due contacts as the cap leaves room for (`max_concurrent` minus the contacts
-   already `calling`), moving them to `calling` and counting the attempt;
+   already `calling`), and no more than the concurrent-call limits leave room for
+   (`limit_room`: over them the campaign waits), moving them to `calling` and
+   counting the attempt;
 3. places each claimed call (`outbound_calls.place_call`) as a task of its own;
 4. marks a running campaign with nothing queued or calling `completed`.
 
@@ -35,7 +37,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,9 +46,9 @@ from sqlmodel import Session, col, func, select
 
 from voxie_app.db import dialect_name, normalize_url, session_scope, sqlite_path, take_write_lock
 from voxie_app.dbtypes import utcnow
-from voxie_app.models import CallSession, Campaign, CampaignContact
+from voxie_app.models import Agent, CallSession, Campaign, CampaignContact
+from voxie_app.services import call_limits, outbound_calls
 from voxie_app.services import campaigns as campaigns_svc
-from voxie_app.services import outbound_calls
 from voxie_app.services.errors import InvalidInput, ServiceError
 from voxie_app.services.phone_outcomes import VOICEMAIL
 from voxie_app.settings import Settings, get_settings
@@ -181,8 +183,50 @@ def in_flight(session: Session, campaign_id: uuid.UUID) -> int:
     ).one()
 
 
-def claim(*, session: Session, campaign_id: uuid.UUID, now: datetime) -> list[Claim]:
-    """Take the queued, due contacts the cap leaves room for (see the module docstring);
+def _unplaced(session: Session, agent_id: uuid.UUID | None = None) -> int:
+    """Attempts claimed whose call row is not written yet (of `agent_id`'s campaigns, or
+    all): they take a call slot the active-call count does not show yet."""
+    row_written = (
+        select(CallSession.id)
+        .where(_attempt_call(col(CampaignContact.id), col(CampaignContact.attempts)))
+        .exists()
+    )
+    query = (
+        select(func.count())
+        .select_from(CampaignContact)
+        .where(col(CampaignContact.status) == "calling", ~row_written)
+    )
+    if agent_id is not None:
+        query = query.join(Campaign, col(Campaign.id) == col(CampaignContact.campaign_id)).where(
+            col(Campaign.agent_id) == agent_id
+        )
+    return session.exec(query).one()
+
+
+def limit_room(*, session: Session, settings: Settings, agent_id: uuid.UUID) -> int | None:
+    """Calls the concurrent-call limits (`services.call_limits`) leave room for now, the
+    attempts claimed but not yet placed counted as calls; None: no limit applies."""
+    agent = session.get(Agent, agent_id)
+    spec = agent.processed_spec if agent is not None else None
+    if call_limits.deployment_limit(settings) is None and call_limits.agent_limit(spec) is None:
+        return None
+    now = call_limits.usage(session=session, settings=settings, agent_id=agent_id, spec=spec)
+    return replace(
+        now,
+        active=now.active + _unplaced(session),
+        agent_active=now.agent_active + (_unplaced(session, agent_id) if now.agent_limit else 0),
+    ).free()
+
+
+def claim(
+    *,
+    session: Session,
+    campaign_id: uuid.UUID,
+    now: datetime,
+    settings: Settings | None = None,
+) -> list[Claim]:
+    """Take the queued, due contacts the cap leaves room for (see the module docstring),
+    and no more than the concurrent-call limits allow (the campaign waits for a slot);
     nothing when the campaign is not running or its window is closed at `now`."""
     postgres = dialect_name(session) == "postgresql"
     take_write_lock(session)
@@ -197,6 +241,11 @@ def claim(*, session: Session, campaign_id: uuid.UUID, now: datetime) -> list[Cl
     if not campaigns_svc.in_window(campaign, now):
         return []
     room = campaign.max_concurrent - in_flight(session, campaign.id)
+    limited = limit_room(
+        session=session, settings=settings or get_settings(), agent_id=campaign.agent_id
+    )
+    if limited is not None:
+        room = min(room, limited)
     if room <= 0:
         return []
     due = (
@@ -291,7 +340,9 @@ def _refused(claim_: Claim, error: ServiceError, now: datetime) -> None:
         else:
             contact.status = "queued"
             contact.attempts -= 1
-            if campaign.status == "running":
+            if isinstance(error, call_limits.CallLimitReached):
+                pass  # another call took the slot meanwhile: the campaign waits for one
+            elif campaign.status == "running":
                 campaign.status = "paused"
                 campaign.last_error = error.message[:500]
                 campaign.updated_at = now
@@ -338,7 +389,9 @@ class CampaignScheduler:
             ids = running_campaigns(session)
         for campaign_id in ids:
             with session_scope() as session:
-                claims.extend(claim(session=session, campaign_id=campaign_id, now=now))
+                claims.extend(
+                    claim(session=session, campaign_id=campaign_id, now=now, settings=self.settings)
+                )
         with session_scope() as session:
             for campaign_id in complete_finished(session=session, now=now):
                 log.info("campaign %s completed", campaign_id)

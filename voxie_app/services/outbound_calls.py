@@ -10,6 +10,7 @@ half made:
 1. check everything that needs no LiveKit: the variables, `to` as E.164, the
    do-not-call list, the from-number and its outbound trunk (synced to LiveKit),
    the agent (ready); each refusal is a 422 naming the field (409/404 for the agent);
+   then the concurrent-call limits (`call_limits.claim`, 429) in the row's transaction;
 2. insert the call row (kind `phone`, direction `outbound`, `dial_status` `ringing`);
 3. create the room and dispatch the worker, with metadata saying this is an outbound
    call and which participant to wait for (`voice_worker.answer`);
@@ -41,8 +42,8 @@ from voxie_app.db import session_scope
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import CallSession, PhoneNumber, SipOutboundTrunk
 from voxie_app.services import agents as agents_svc
+from voxie_app.services import call_limits, do_not_call, e164, events
 from voxie_app.services import calls as calls_svc
-from voxie_app.services import do_not_call, e164, events
 from voxie_app.services import variables as variables_svc
 from voxie_app.services.auth import Principal
 from voxie_app.services.errors import Conflict, InvalidInput, ProviderFailed
@@ -186,7 +187,7 @@ async def place_call(
     # The database work runs on a thread: this is awaited on the web app's event loop,
     # and a campaign has many calls under way at once.
     call_id, room_name, callee, route = await asyncio.to_thread(
-        _write_row, agent_id, to, from_number_id, custom, campaign
+        _write_row, agent_id, to, from_number_id, custom, campaign, settings
     )
     from_number = route.number.number
     identity = f"{IDENTITY_PREFIX}{call_id.hex[:12]}"
@@ -247,6 +248,7 @@ def _write_row(
     from_number_id: uuid.UUID | None,
     variables: dict[str, str],
     campaign: CampaignAttempt | None,
+    settings: Settings,
 ) -> tuple[uuid.UUID, str, str, _Route]:
     """Steps 1-2 in one transaction, with the live log's "Calling ..." line: (call id,
     room, callee in E.164, route)."""
@@ -256,6 +258,7 @@ def _write_row(
         agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
+        call_limits.claim_for(session=session, settings=settings, agent=agent)
         call = _insert_call(
             session,
             agent_id=agent_id,

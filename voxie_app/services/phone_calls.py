@@ -16,6 +16,9 @@ this module decides everything from the database:
   ready is *not in service*: the row is still written (so the missed call shows
   on /calls) and ended at once as `failed` with reason `not_in_service`; the
   worker tells the caller so and hangs up;
+- a call over a concurrent-call limit (`services.call_limits`, checked in this
+  transaction) is written and ended `failed` with reason `busy: ...`; the worker
+  tells the caller every line is busy and hangs up;
 - numbers are stored as E.164 (`e164.normalize`); a caller id that is not a
   number ("anonymous", an extension) leaves `customer_phone` empty;
 - a job LiveKit dispatches again for the same SIP call (the worker restarted)
@@ -32,8 +35,9 @@ from sqlmodel import Session, col, select
 
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, CallSession, PhoneNumber
-from voxie_app.services import e164, events
+from voxie_app.services import call_limits, e164, events
 from voxie_app.services.calls import CALLS_STREAM, end_call_record
+from voxie_app.settings import Settings, get_settings
 
 # The attributes LiveKit SIP sets on the participant it creates for a call
 # (livekit `sip.*` participant attributes).
@@ -54,6 +58,7 @@ class InboundCall:
     called_number: str | None
     in_service: bool
     resumed: bool = False  # the row existed already (the job was dispatched again)
+    busy: bool = False  # a concurrent-call limit is full: the caller hears busy
 
 
 def _answering_agent(
@@ -84,6 +89,7 @@ def open_inbound_call(
     metadata_agent_id: uuid.UUID | None,
     attributes: Mapping[str, str],
     room_name: str,
+    settings: Settings | None = None,
 ) -> InboundCall:
     """Write the row of a phone call that just reached one of our numbers."""
     sip_call_id = str(attributes.get(ATTR_CALL_ID, "") or "")[:MAX_SIP_CALL_ID]
@@ -99,6 +105,12 @@ def open_inbound_call(
         )
     number = session.get(PhoneNumber, phone_number_id) if phone_number_id is not None else None
     agent, in_service = _answering_agent(session, number, metadata_agent_id)
+    busy = False
+    if in_service and agent is not None:
+        try:
+            call_limits.claim_for(session=session, settings=settings or get_settings(), agent=agent)
+        except call_limits.CallLimitReached:
+            busy = True
     caller = e164.normalize(attributes.get(ATTR_CALLER))
     called = e164.normalize(attributes.get(ATTR_CALLED)) or (number.number if number else None)
     now = utcnow()
@@ -126,14 +138,14 @@ def open_inbound_call(
         {"call_session_id": str(call.id)},
         session=session,
     )
-    if not in_service:
-        end_call_record(
-            session=session, call_session_id=call.id, status="failed", reason=NOT_IN_SERVICE
-        )
+    if not in_service or busy:
+        reason = call_limits.BUSY if busy else NOT_IN_SERVICE
+        end_call_record(session=session, call_session_id=call.id, status="failed", reason=reason)
     return InboundCall(
         call_session_id=call.id,
-        agent_id=call.agent_id if in_service else None,
+        agent_id=call.agent_id if in_service and not busy else None,
         caller_number=caller,
         called_number=called,
         in_service=in_service,
+        busy=busy,
     )

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from voxie_app import routes
 from voxie_app.db import session_scope
-from voxie_app.services import analytics, events, reports
+from voxie_app.services import analytics, call_limits, events, reports
 from voxie_app.services.calls import CALLS_STREAM
+from voxie_app.settings import get_settings
 from voxie_app.state import fmt, guard
 from voxie_app.state.base import AppState
 
@@ -38,10 +39,22 @@ def fetch_dashboard(tz: str) -> dict[str, Any]:
         recent = analytics.recent_calls(session=session, limit=RECENT_LIMIT)
         agents = len(reports.agent_choices(session=session))
         last_event = reports.latest_event_id(session=session, stream=CALLS_STREAM)
+        now = call_limits.usage(session=session, settings=get_settings())
     return {
         "stats": {
             "calls": fmt.number(today.total_calls),
-            "active": str(today.active_calls),
+            # Calls in progress now (any day's), against the deployment's limit.
+            "active": fmt.number(now.active),
+            "active_of": (
+                f"{fmt.number(now.active)} / {fmt.number(now.limit)}"
+                if now.limit
+                else fmt.number(now.active)
+            ),
+            "active_hint": (
+                f"calls in progress, at most {fmt.number(now.limit)}"
+                if now.limit
+                else "calls in progress, no limit set"
+            ),
             "web": fmt.number(today.web_calls),
             "phone": fmt.number(today.phone_calls),
             "minutes": fmt.minutes(today.total_minutes),

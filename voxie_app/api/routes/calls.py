@@ -21,7 +21,10 @@ router = APIRouter(prefix="/call", tags=["calls"])
         404: {"description": "no such agent"},
         409: {"description": "the agent is not ready"},
         422: {"description": "a variable breaks a rule (the error names `variables.<key>`)"},
-        429: {"description": "too many calls started (see Retry-After)"},
+        429: {
+            "description": "too many calls started, or too many in progress (a concurrent-call"
+            " limit; see Retry-After)"
+        },
         503: {"description": "LiveKit not configured"},
         502: {"description": "LiveKit failed"},
     },
@@ -59,7 +62,10 @@ class BuilderCallStart(BaseModel):
     "/builder",
     response_model=CallStarted,
     responses={
-        429: {"description": "too many calls started (see Retry-After)"},
+        429: {
+            "description": "too many calls started, or too many in progress (a concurrent-call"
+            " limit; see Retry-After)"
+        },
         503: {"description": "LiveKit not configured"},
         502: {"description": "LiveKit failed"},
     },

@@ -53,7 +53,10 @@ class OutboundCallPlaced(BaseModel):
             "description": "`to` is not E.164 or is on the do-not-call list; the from-number "
             "does not exist or has no outbound trunk in LiveKit; a variable breaks a rule"
         },
-        429: {"description": "too many calls started (see Retry-After)"},
+        429: {
+            "description": "too many calls started, or too many in progress (a concurrent-call"
+            " limit; see Retry-After)"
+        },
         502: {"description": "LiveKit failed (the call is recorded as failed)"},
         503: {"description": "LiveKit not configured"},
     },

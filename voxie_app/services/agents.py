@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 
 from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
+from voxie_app.realtime_catalog import REALTIME_SETTING
 from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession, Tool
 from voxie_app.services.errors import InvalidInput, NotFound
+from voxie_app.settings import providers
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,13 @@ def reference_problems(
             problems.append(
                 InvalidInput(f"no tool with id {tool_id}", field=f"processed_spec.custom_tools.{i}")
             )
+    if spec.pipeline == "realtime" and not providers().openai:
+        problems.append(
+            InvalidInput(
+                f"a realtime pipeline needs {REALTIME_SETTING} (the OpenAI Realtime API)",
+                field="processed_spec.pipeline",
+            )
+        )
     if spec.transfer_targets and "transfer_to_agent" not in spec.tools:
         problems.append(
             InvalidInput(

@@ -12,7 +12,6 @@ lands in a captured `AudioOutput`. The `CallRecorder` writes to the test databas
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -32,12 +31,13 @@ from tests.doubles.audio import (
     synthesize_speech,
     wait_for,
 )
-from tests.doubles.openai_server import ToolCall
+from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
 from tests.doubles.realtime_server import SAMPLE_RATE, RealtimeServerDouble, RtReply, usage_of
 from voice_worker import realtime
 from voice_worker.recorder import CallRecorder, close_outcome
 from voice_worker.runtime import agent_builder, call_data, load_spec
 from voice_worker.spec_agent import SpecAgent
+from voice_worker.text_chat import TextChat
 from voice_worker.worker import INPUT_FRAME_MS, INPUT_SAMPLE_RATE, job_vad
 from voxie_app.db import session_scope
 from voxie_app.models import CallSession, ConversationTurn, TokenUsage, TurnMetric
@@ -174,7 +174,7 @@ async def test_realtime_call_greets_calls_a_tool_and_is_recorded_and_priced(
     assert {"end_call", "record_caller_details"} <= tools
     first = rt_double.of_type("response.create")[0]
     assert GREETING in first["response"]["instructions"]
-    assert 1.0 < rt_double.audio_in_s
+    assert rt_double.audio_in_s > 1.0
     outputs = [
         e["item"]
         for e in rt_double.of_type("conversation.item.create")
@@ -273,9 +273,7 @@ def test_realtime_model_is_built_from_the_spec_and_refused_without_a_key(
     from voice_worker.providers import ProviderMissing
     from voxie_app.models import AgentSpec
 
-    spec = AgentSpec(
-        name="a", instructions="b", pipeline="realtime", realtime_voice="ash"
-    )
+    spec = AgentSpec(name="a", instructions="b", pipeline="realtime", realtime_voice="ash")
     settings = configure(OPENAI_API_KEY="k", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
     model = realtime.build_realtime(spec, settings)
     assert (model.model, model._opts.voice, model._opts.base_url) == (
@@ -285,4 +283,30 @@ def test_realtime_model_is_built_from_the_spec_and_refused_without_a_key(
     )
     with pytest.raises(ProviderMissing, match="OPENAI_API_KEY"):
         realtime.build_realtime(spec, configure(OPENAI_API_KEY=None))
-    json.dumps(spec.model_dump(mode="json"))
+
+
+async def test_a_realtime_agents_text_chat_runs_on_its_text_llm(
+    db: str,
+    openai_double: OpenAIServerDouble,
+    configure: Callable[..., Settings],
+) -> None:
+    """The chat is the spec's `llm_model` over chat completions (text_chat.py says why);
+    the greeting is said as in any chat, not asked of a Realtime model."""
+    settings = configure(OPENAI_API_KEY="test-key", OPENAI_BASE_URL=openai_double.base_url)
+    agent_id = agent_creation.submit(
+        user_requirements={},
+        processed_spec={
+            "name": "Dental Bot",
+            "instructions": "You are the receptionist.",
+            "greeting": GREETING,
+            "pipeline": "realtime",
+            "llm_model": "gpt-4.1-mini",
+        },
+    ).id
+    openai_double.script(Reply(content="We open at nine."))
+    chat = await TextChat.open(agent_id=agent_id, settings=settings)
+    reply = await chat.send("When do you open?")
+    await chat.aclose()
+    assert reply.messages == ["We open at nine."]
+    (request,) = openai_double.requests
+    assert request["model"] == "gpt-4.1-mini"

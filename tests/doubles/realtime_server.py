@@ -24,6 +24,8 @@ to a websocket):
   `response.output_audio.done`, `response.output_item.done`; for a function call its
   `function_call` item added and done; last `response.done` with `usage` by token
   type (text/audio, cached).
+- `responder` answers once the script is used up; `turn_ends` holds the
+  `time.perf_counter()` of every caller turn's end (benchmarks time from it).
 - `drop()` closes every open websocket from the server side (a dropped connection)
   and refuses new ones (HTTP 503), so the client's reconnection fails too.
 
@@ -37,7 +39,9 @@ import base64
 import itertools
 import json
 import math
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +116,10 @@ class RealtimeServerDouble(ThreadedServer):
     def __init__(self) -> None:
         super().__init__()
         self.replies: deque[RtReply] = deque()
+        # Answers once the script is used up (benchmarks: the same reply every turn).
+        self.responder: Callable[[], RtReply] | None = None
+        # `time.perf_counter()` of each caller turn's end (speech_stopped), for benchmarks.
+        self.turn_ends: list[float] = []
         self.hear_queue: deque[str] = deque()
         self.events: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
@@ -204,7 +212,9 @@ class RealtimeServerDouble(ThreadedServer):
             item.setdefault("id", self._id("item"))
             await self._add_item(conn, item, event.get("previous_item_id"))
         elif kind == "conversation.item.delete":
-            await self._send(conn, {"type": "conversation.item.deleted", "item_id": event["item_id"]})
+            await self._send(
+                conn, {"type": "conversation.item.deleted", "item_id": event["item_id"]}
+            )
         elif kind == "input_audio_buffer.commit":
             await self._commit(conn)
         elif kind == "response.create":
@@ -256,6 +266,7 @@ class RealtimeServerDouble(ThreadedServer):
             conn.quiet_s += seconds
             if conn.quiet_s >= SILENCE_S:
                 conn.speaking = False
+                self.turn_ends.append(time.perf_counter())
                 await self._send(
                     conn,
                     {
@@ -307,11 +318,16 @@ class RealtimeServerDouble(ThreadedServer):
 
     async def _respond(self, conn: _Conn, metadata: dict[str, Any] | None) -> None:
         reply = self.replies.popleft() if self.replies else None
+        if reply is None and self.responder is not None:
+            reply = self.responder()
         response_id = self._id("resp")
         base = {"id": response_id, "object": "realtime.response", "metadata": metadata}
         await self._send(
             conn,
-            {"type": "response.created", "response": {**base, "status": "in_progress", "output": []}},
+            {
+                "type": "response.created",
+                "response": {**base, "status": "in_progress", "output": []},
+            },
         )
         if reply is None:
             await self._send(
@@ -402,7 +418,12 @@ class RealtimeServerDouble(ThreadedServer):
             delta = word if i == 0 else f" {word}"
             await self._send(
                 conn,
-                {"type": "response.output_audio_transcript.delta", **ref, "content_index": 0, "delta": delta},
+                {
+                    "type": "response.output_audio_transcript.delta",
+                    **ref,
+                    "content_index": 0,
+                    "delta": delta,
+                },
             )
         pcm = tone(reply.audio_seconds)
         step = int(SAMPLE_RATE * CHUNK_S) * 2

@@ -185,9 +185,10 @@ class CallRecorder:
         session.on("close", self._on_close)
         session.on("user_state_changed", self._on_user_state)
         session.on("speech_created", self._on_speech_created)
-        # The realtime model's metrics reach the session only as this (deprecated, so
-        # `AgentSession.on` warns on every call) event: register past that warning.
-        rtc.EventEmitter.on(session, "metrics_collected", self._on_metrics)
+        if isinstance(session, AgentSession):
+            # A realtime model's metrics reach the session only as this event, deprecated
+            # (so `AgentSession.on` logs a warning per call): registered past that warning.
+            rtc.EventEmitter.on(session, "metrics_collected", self._on_metrics)
 
     def submit(self, job: Job) -> None:
         """Queue a write of a tool's own (a system turn, an outcome) behind the turns

@@ -525,7 +525,8 @@ def agent_dialog() -> rx.Component:
                         "pipeline",
                         "Pipeline",
                         [{"value": v, "label": text} for v, text in PIPELINE_LABELS.items()],
-                        "realtime needs OPENAI_API_KEY; text chats use the model above",
+                        "realtime: one OpenAI speech-to-speech model, needs OPENAI_API_KEY; "
+                        "text chats use the LLM model above",
                     ),
                     rx.cond(
                         S.form["pipeline"] == "realtime",

@@ -79,9 +79,8 @@ TURN_PRESET_LABELS = {
 }
 # The voice pipeline (README "Realtime (speech-to-speech)"), with what it trades.
 PIPELINE_LABELS = {
-    "cascade": "Cascade: speech-to-text, the LLM, text-to-speech (any provider, lowest cost)",
-    "realtime": "Realtime: one OpenAI speech-to-speech model (lower latency, natural voice, "
-    "higher per-minute cost)",
+    "cascade": "Cascade: STT, LLM and TTS (any provider, lowest cost)",
+    "realtime": "Realtime: lower latency, natural voice, higher per-minute cost",
 }
 REALTIME_MODEL_OPTIONS = [{"value": m, "label": m} for m in REALTIME_MODELS]
 REALTIME_VOICE_OPTIONS = [{"value": v, "label": v.capitalize()} for v in REALTIME_VOICES]

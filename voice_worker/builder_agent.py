@@ -31,11 +31,11 @@ from voxie_app import prompts as shared_prompts
 from voxie_app.db import session_scope
 from voxie_app.models import MAX_TRANSFER_NUMBERS, AgentSpec, TransferNumber
 from voxie_app.models import Agent as AgentRow
+from voxie_app.realtime_catalog import REALTIME_SETTING, REALTIME_VOICES
 from voxie_app.services import agent_creation, e164, events, tool_drafts
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput, ServiceError
 from voxie_app.services.spec_guard import Guard
-from voxie_app.realtime_catalog import REALTIME_SETTING, REALTIME_VOICES
 from voxie_app.settings import Settings, providers
 
 VOXIE_SPEC = AgentSpec(

@@ -38,6 +38,7 @@ from livekit.agents.voice.events import (
     CloseEvent,
     ConversationItemAddedEvent,
     FunctionToolsExecutedEvent,
+    MetricsCollectedEvent,
     SessionUsageUpdatedEvent,
     SpeechCreatedEvent,
     UserStateChangedEvent,

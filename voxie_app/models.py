@@ -311,7 +311,8 @@ class AgentSpec(BaseModel):
         default=DEFAULT_REALTIME_MODEL, description="The OpenAI Realtime model (pipeline realtime)."
     )
     realtime_voice: Literal[REALTIME_VOICES] = Field(  # type: ignore[valid-type]
-        default=DEFAULT_REALTIME_VOICE, description="The Realtime model's voice (pipeline realtime)."
+        default=DEFAULT_REALTIME_VOICE,
+        description="The Realtime model's voice (pipeline realtime).",
     )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)

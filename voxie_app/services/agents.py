@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 
 from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
-from voxie_app.realtime_catalog import REALTIME_SETTING
 from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession, Tool
+from voxie_app.realtime_catalog import REALTIME_SETTING
 from voxie_app.services.errors import InvalidInput, NotFound
 from voxie_app.settings import providers
 

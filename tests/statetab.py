@@ -58,7 +58,9 @@ class Tab:
                 if not str(state.router.url.path):  # the page's URL, as a browser tab sends it
                     state.router = RouterData.from_router_data(self.ctx.router_data)
                 result = state_cls.event_handlers[name].fn(state, *args)
-                if hasattr(result, "__await__"):
+                if hasattr(result, "__aiter__"):  # a handler that yields: all it yields
+                    result = [event async for event in result]
+                elif hasattr(result, "__await__"):
                     result = await result
                 self.results.append(str(result))
                 self.dumps.append(json.dumps(root.dict(), default=str) + repr(vars(state)))

@@ -67,8 +67,14 @@ def test_deepgram_only_is_enough_for_stt(configure: Callable[..., Settings]) -> 
     ("builder", "message"),
     [
         (lambda s: providers.build_llm(SPEC, s), "OPENAI_API_KEY"),
-        (lambda s: providers.build_stt(SPEC, s, None), "DEEPGRAM_API_KEY or OPENAI_API_KEY"),
-        (lambda s: providers.build_tts(SPEC, s), "CARTESIA_API_KEY or OPENAI_API_KEY"),
+        (
+            lambda s: providers.build_stt(SPEC, s, None),
+            r"DEEPGRAM_API_KEY or STT_API_KEY \(or OPENAI_API_KEY\)",
+        ),
+        (
+            lambda s: providers.build_tts(SPEC, s),
+            r"CARTESIA_API_KEY or TTS_API_KEY \(or OPENAI_API_KEY\)",
+        ),
     ],
 )
 def test_missing_providers_name_the_settings(

@@ -231,7 +231,8 @@ def _obey_campaign_rules(body: dict, known: dict[str, str]) -> None:
 
 def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:
     """min <= max endpointing delay, also against the stored spec (both are always sent);
-    transfer targets are another existing agent, and enable the tool they need; people
+    transfer targets are another existing agent, and enable the tool they need; provider
+    choices `auto` (a named one needs its key, a speech model a named provider); people
     to transfer to have valid numbers and unique labels; leave_message has a message."""
     low, high = spec.get("min_endpointing_delay"), spec.get("max_endpointing_delay")
     if isinstance(low, int | float) or isinstance(high, int | float):
@@ -249,6 +250,12 @@ def _obey_spec_rules(spec: dict, known: dict[str, str]) -> None:
         spec["tools"] = [*list(dict.fromkeys(tools))[:9], "transfer_to_agent"]
     elif isinstance(spec.get("tools"), list) and "transfer_to_agent" not in spec["tools"]:
         spec["transfer_targets"] = []  # none stored from an earlier request either
+    for kind in ("stt", "llm", "tts"):
+        choice = spec.get(kind)
+        if isinstance(choice, dict):
+            # A named provider must be configured, and a speech model needs a named
+            # provider (tests/test_provider_choice.py): `auto`, no model, is always valid.
+            spec[kind] = {"provider": "auto"}
     people = spec.get("transfer_numbers")
     if isinstance(people, list):
         # Labels unique and plain, numbers that exist (libphonenumber): rules no schema

@@ -97,6 +97,7 @@ def test_write_handlers_are_admin_only() -> None:
         ("AgentChatState", "send"),
         ("CallState", "start"),
         ("SettingsState", "check"),
+        ("SettingsState", "check_providers"),  # spends the providers' keys
         ("SecretsState", "save"),
         ("SecretsState", "confirm_delete"),
         ("McpServersState", "save"),

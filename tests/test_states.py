@@ -367,8 +367,12 @@ def test_settings_rows_are_booleans_only(configure) -> None:
     rows = provider_rows()
     assert {r["key"]: r["ok"] for r in rows} == {
         "openai": True,
+        "anthropic": False,
+        "google": False,
         "deepgram": False,
+        "stt_openai": True,  # the OpenAI settings serve speech too until STT_* are set
         "cartesia": False,
+        "tts_openai": True,
         "livekit": False,
         "ragie": False,
     }

@@ -1,16 +1,22 @@
 """Speech and language providers from settings and the agent's spec.
 
-STT: Deepgram nova-3 and/or OpenAI; LLM: OpenAI through livekit-plugins-openai
-(honouring OPENAI_BASE_URL, so any OpenAI-compatible server works); TTS:
-Cartesia and/or OpenAI. With more than one provider of a kind they are wrapped
-in the framework's FallbackAdapter, first choice first.
+Per kind the spec names the provider tried first (`AgentSpec.stt/llm/tts`,
+`auto` by default; the list is voxie_app/provider_catalog.py): STT Deepgram or
+any OpenAI-compatible server (STT_BASE_URL), LLM any OpenAI-compatible server
+(OPENAI_BASE_URL), Anthropic or Google Gemini, TTS Cartesia or any
+OpenAI-compatible server (TTS_BASE_URL). The other configured providers of the
+kind follow it, wrapped in the framework's FallbackAdapter; they run their
+default models (the spec's model is the chosen provider's).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from google.genai import types as genai_types
 from livekit.agents import inference
 from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
@@ -19,16 +25,14 @@ from livekit.agents import vad as lk_vad
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions
 from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.agents.voice.turn import TurnDetectionMode
-from livekit.plugins import cartesia, deepgram
+from livekit.plugins import anthropic, cartesia, deepgram, google
 from livekit.plugins import openai as lk_openai
 
+from voxie_app import provider_catalog as catalog
 from voxie_app.models import AgentSpec
-from voxie_app.settings import Settings, providers
-from voxie_app.voices import OPENAI_TTS_MODEL, OPENAI_VOICES
+from voxie_app.settings import Settings
+from voxie_app.voices import OPENAI_VOICES
 
-OPENAI_STT_MODEL = "gpt-4o-mini-transcribe"
-DEEPGRAM_MODEL = "nova-3"
-CARTESIA_MODEL = "sonic-2"
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -40,85 +44,115 @@ class ProviderMissing(Exception):
         self.message = message
 
 
-def _key(secret: object) -> str:
-    return secret.get_secret_value() if secret is not None else ""  # type: ignore[attr-defined]
+def _chosen(spec: AgentSpec, settings: Settings, kind: catalog.Kind) -> list[str]:
+    """The configured providers to build, first choice first; a named choice that is not
+    configured stops the call naming its setting (as the 422 at call start does)."""
+    chosen = getattr(spec, kind).provider
+    if chosen != catalog.AUTO and not catalog.configured(settings, kind, chosen):
+        setting = catalog.missing_setting(settings, kind, chosen)
+        raise ProviderMissing(f"{kind}.provider: {setting} is not set")
+    names = catalog.order(settings, kind, chosen)
+    if not names:
+        wanted = " or ".join(
+            catalog.missing_setting(settings, kind, p.name) for p in catalog.of_kind(kind)
+        )
+        noun = {"stt": "speech-to-text", "llm": "LLM", "tts": "text-to-speech"}[kind]
+        raise ProviderMissing(f"no {noun} configured: set {wanted}")
+    return names
 
 
-def _base_url(settings: Settings) -> object:
-    return settings.openai_base_url or NOT_GIVEN
+def _model(spec: AgentSpec, settings: Settings, kind: catalog.Kind, name: str, first: bool) -> str:
+    """The spec's model for its first choice (`auto` names none for STT/TTS, and means
+    the OpenAI-compatible server for the LLM); each fallback's default otherwise."""
+    if first and kind == "llm":
+        wanted = "openai" if spec.llm.provider == catalog.AUTO else spec.llm.provider
+        if name == wanted:
+            return spec.llm_model
+    elif first and getattr(spec, kind).model:
+        return getattr(spec, kind).model
+    return catalog.default_model(kind, name, settings)
+
+
+# How one provider is built: (provider name, model, base URL or None, key) -> plugin.
+Make = Callable[[str, str, "str | None", str], Any]
+
+
+def _build(spec: AgentSpec, settings: Settings, kind: catalog.Kind, make: Make) -> list[Any]:
+    """The plugins of `kind`, first choice first, each with its model, URL and key."""
+    return [
+        make(
+            name,
+            _model(spec, settings, kind, name, first=i == 0),
+            *catalog.server(settings, kind, name),
+        )
+        for i, name in enumerate(_chosen(spec, settings, kind))
+    ]
+
+
+def _one_or_fallback(instances: list, adapter: type, **kwargs: object) -> Any:
+    return instances[0] if len(instances) == 1 else adapter(instances, **kwargs)
 
 
 def build_llm(spec: AgentSpec, settings: Settings) -> lk_llm.LLM:
-    if not providers(settings).openai:
-        raise ProviderMissing(
-            "no LLM configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for a local server)"
+    def make(name: str, model: str, url: str | None, key: str) -> lk_llm.LLM:
+        if name == "anthropic":
+            return anthropic.LLM(
+                model=model,
+                api_key=key,
+                base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
+                temperature=spec.temperature,
+            )
+        if name == "google":
+            # The plugin takes no base_url: its genai Client is built from the key alone
+            # (or GOOGLE_GEMINI_BASE_URL in the environment); `http_options.base_url` is
+            # merged into each generate_content request, so that is where it goes.
+            return google.LLM(
+                model=model,
+                api_key=key,
+                vertexai=False,
+                temperature=spec.temperature,
+                http_options=genai_types.HttpOptions(base_url=url) if url else NOT_GIVEN,  # type: ignore[arg-type]
+            )
+        return lk_openai.LLM(
+            model=model,
+            api_key=key,
+            base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
+            temperature=spec.temperature,
         )
-    return lk_openai.LLM(
-        model=spec.llm_model,
-        api_key=_key(settings.openai_api_key),
-        base_url=_base_url(settings),  # type: ignore[arg-type]
-        temperature=spec.temperature,
-    )
+
+    return _one_or_fallback(_build(spec, settings, "llm", make), lk_llm.FallbackAdapter)
 
 
 def build_stt(spec: AgentSpec, settings: Settings, vad: lk_vad.VAD | None) -> lk_stt.STT:
-    status = providers(settings)
-    choices: list[lk_stt.STT] = []
-    if status.deepgram:
-        language = "en-US" if spec.language == "en" else spec.language
-        choices.append(
-            deepgram.STT(
-                model=DEEPGRAM_MODEL, language=language, api_key=_key(settings.deepgram_api_key)
-            )
+    def make(name: str, model: str, url: str | None, key: str) -> lk_stt.STT:
+        if name == "deepgram":
+            language = "en-US" if spec.language == "en" else spec.language
+            return deepgram.STT(model=model, language=language, api_key=key)
+        return lk_openai.STT(
+            model=model,
+            language=spec.language.split("-")[0],
+            api_key=key,
+            base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
         )
-    if status.openai:
-        choices.append(
-            lk_openai.STT(
-                model=OPENAI_STT_MODEL,
-                language=spec.language.split("-")[0],
-                api_key=_key(settings.openai_api_key),
-                base_url=_base_url(settings),  # type: ignore[arg-type]
-            )
-        )
-    if not choices:
-        raise ProviderMissing(
-            "no speech-to-text configured: set DEEPGRAM_API_KEY or OPENAI_API_KEY"
-        )
-    if len(choices) == 1:
-        return choices[0]
-    return lk_stt.FallbackAdapter(choices, vad=vad)
+
+    return _one_or_fallback(_build(spec, settings, "stt", make), lk_stt.FallbackAdapter, vad=vad)
 
 
 def build_tts(spec: AgentSpec, settings: Settings) -> lk_tts.TTS:
-    status = providers(settings)
-    choices: list[lk_tts.TTS] = []
-    if status.cartesia:
-        kwargs = {"voice": spec.voice} if _UUID_RE.match(spec.voice) else {}
-        choices.append(
-            cartesia.TTS(
-                model=CARTESIA_MODEL,
-                language=spec.language.split("-")[0],
-                api_key=_key(settings.cartesia_api_key),
-                **kwargs,
-            )
-        )
-    if status.openai:
+    def make(name: str, model: str, url: str | None, key: str) -> lk_tts.TTS:
+        if name == "cartesia":
+            kwargs = {"voice": spec.voice} if _UUID_RE.match(spec.voice) else {}
+            language = spec.language.split("-")[0]
+            return cartesia.TTS(model=model, language=language, api_key=key, **kwargs)
         voice = spec.voice if spec.voice in OPENAI_VOICES else settings.tts_voice
-        choices.append(
-            lk_openai.TTS(
-                model=OPENAI_TTS_MODEL,
-                voice=voice,
-                api_key=_key(settings.openai_api_key),
-                base_url=_base_url(settings),  # type: ignore[arg-type]
-            )
+        return lk_openai.TTS(
+            model=model,
+            voice=voice,
+            api_key=key,
+            base_url=url or NOT_GIVEN,  # type: ignore[arg-type]
         )
-    if not choices:
-        raise ProviderMissing(
-            "no text-to-speech configured: set CARTESIA_API_KEY or OPENAI_API_KEY"
-        )
-    if len(choices) == 1:
-        return choices[0]
-    return lk_tts.FallbackAdapter(choices)
+
+    return _one_or_fallback(_build(spec, settings, "tts", make), lk_tts.FallbackAdapter)
 
 
 def turn_detection(settings: Settings) -> TurnDetectionMode:

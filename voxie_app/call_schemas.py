@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from voxie_app.services import reports
 
@@ -67,6 +67,8 @@ class CostLine(_FromAttrs):
     output_tokens: int
     audio_seconds: float
     characters: int
+    model_name: str = Field(default="", description="The model metered (empty: none used).")
+    provider: str = Field(default="", description="The provider of that model, by name.")
 
 
 class TurnLatency(_FromAttrs):

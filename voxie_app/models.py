@@ -25,11 +25,13 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from sqlmodel import Column, SQLModel
 from sqlmodel import Field as SQLField
 
+from voxie_app import provider_catalog as catalog
 from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
 from voxie_app.realtime_catalog import (
     DEFAULT_REALTIME_MODEL,
@@ -225,6 +227,65 @@ class TransferNumber(BaseModel):
             raise ValueError(exc.message) from None
 
 
+_SPEECH_MODEL_PATTERN = r"^$|" + LLM_MODEL_PATTERN
+
+
+def _speech_model(value: str, info: ValidationInfo) -> str:
+    """A model needs a named provider: under `auto` each provider runs its own default."""
+    value = value.strip()
+    if value and not _LLM_MODEL_RE.match(value):
+        raise ValueError("must be a model name: letters, digits and . _ : / - (e.g. 'nova-3')")
+    if value and info.data.get("provider") == catalog.AUTO:
+        raise ValueError("pick a provider to name its model (auto runs each one's default)")
+    return value
+
+
+class _SpeechChoice(BaseModel):
+    """A speech provider tried first, and its model (empty: that provider's default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = "auto"  # each kind narrows it to its providers (declared first)
+    model: str = Field(
+        default="",
+        max_length=100,
+        description="Empty: the provider's default (voxie_app/provider_catalog.py).",
+        json_schema_extra={"pattern": _SPEECH_MODEL_PATTERN},
+    )
+
+    _check_model = field_validator("model")(_speech_model)
+
+
+class SttChoice(_SpeechChoice):
+    """Which speech-to-text provider an agent uses first, and its model."""
+
+    provider: catalog.SttProvider = Field(
+        default="auto",
+        description="`auto`: Deepgram, else the OpenAI-compatible server (STT_BASE_URL).",
+    )
+
+
+class LlmChoice(BaseModel):
+    """Which LLM provider an agent uses first; its model is the spec's `llm_model`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: catalog.LlmProvider = Field(
+        default="auto",
+        description="`auto`: the OpenAI-compatible server (OPENAI_BASE_URL), as before.",
+    )
+
+
+class TtsChoice(_SpeechChoice):
+    """Which text-to-speech provider an agent uses first, and its model; its voice is
+    the spec's `voice`."""
+
+    provider: catalog.TtsProvider = Field(
+        default="auto",
+        description="`auto`: Cartesia, else the OpenAI-compatible server (TTS_BASE_URL).",
+    )
+
+
 class AgentSpec(BaseModel):
     """What a voice agent is: stored as `agents.processed_spec`.
 
@@ -248,11 +309,18 @@ class AgentSpec(BaseModel):
         description="An OpenAI voice name, or a Cartesia voice id (a UUID).",
         json_schema_extra={"anyOf": [{"enum": sorted(OPENAI_VOICES)}, {"pattern": UUID_PATTERN}]},
     )
+    # Per kind, the provider tried first (issue 17). The LLM's model stays `llm_model`
+    # and the voice `voice`, where they always were: specs stored before these choices
+    # existed, and API clients that never send them, mean `auto` (the old behaviour).
+    stt: SttChoice = Field(default_factory=SttChoice)
+    llm: LlmChoice = Field(default_factory=LlmChoice)
+    tts: TtsChoice = Field(default_factory=TtsChoice)
+    # (Declared before `llm_model`, whose check reads the LLM's provider.)
     llm_model: str = Field(
         default="gpt-4o-mini",
         min_length=1,
         max_length=100,
-        description="The LLM's model name, as the OpenAI-compatible server knows it.",
+        description="The LLM's model name, as its provider (`llm.provider`) knows it.",
         json_schema_extra={"pattern": LLM_MODEL_PATTERN},
     )
     # Numbers are numbers (strict): not `true`, not "0.5", as the schema says.
@@ -318,6 +386,19 @@ class AgentSpec(BaseModel):
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
 
     _check_required = field_validator("name", "instructions")(_required_text)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_of_provider(cls, data: Any) -> Any:
+        """A named LLM vendor without an `llm_model` runs that vendor's default model
+        (not `gpt-4o-mini`, which only an OpenAI-compatible server knows)."""
+        if isinstance(data, dict) and "llm_model" not in data:
+            llm = data.get("llm")
+            name = llm.get("provider") if isinstance(llm, dict) else getattr(llm, "provider", None)
+            if name in ("anthropic", "google"):
+                return {**data, "llm_model": catalog.default_model("llm", name)}
+        return data
+
     _check_text = field_validator("description", "greeting", "filler_message")(_clean_text)
 
     @field_validator("voice")
@@ -334,10 +415,19 @@ class AgentSpec(BaseModel):
 
     @field_validator("llm_model")
     @classmethod
-    def _model_name(cls, value: str) -> str:
-        if _LLM_MODEL_RE.match(value) or value in _known_models():
-            return value
-        raise ValueError("must be a model name: letters, digits and . _ : / - (e.g. 'gpt-4o-mini')")
+    def _model_name(cls, value: str, info: ValidationInfo) -> str:
+        if not (_LLM_MODEL_RE.match(value) or value in _known_models()):
+            raise ValueError(
+                "must be a model name: letters, digits and . _ : / - (e.g. 'gpt-4o-mini')"
+            )
+        llm = info.data.get("llm")
+        vendor = catalog.info("llm", llm.provider) if llm and llm.provider != "auto" else None
+        if vendor and vendor.model_names and not value.startswith(vendor.model_names):
+            raise ValueError(
+                f"{vendor.label} models are named {' or '.join(vendor.model_names)}-… "
+                f"(e.g. '{vendor.default_model}')"
+            )
+        return value
 
     @field_validator("language")
     @classmethod

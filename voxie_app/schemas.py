@@ -40,9 +40,10 @@ def partial_schema(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 
 # Some or all fields of an `AgentSpec`, validated by the service as a spec (422 naming
-# the field); the schema states every per-field limit. Two rules JSON Schema cannot
-# state: `min_endpointing_delay` <= `max_endpointing_delay`, and transfer targets are
-# other existing agents (with the `transfer_to_agent` tool).
+# the field); the schema states every per-field limit. Rules JSON Schema cannot
+# state: `min_endpointing_delay` <= `max_endpointing_delay`; transfer targets are
+# other existing agents (with the `transfer_to_agent` tool); a provider named in
+# `stt`/`llm`/`tts` is configured, and a speech model comes with a named provider.
 SpecFields = Annotated[
     dict[str, Any],
     AfterValidator(check_json_bounds),

@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
     deepgram_api_key: SecretStr | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")
     cartesia_api_key: SecretStr | None = Field(default=None, validation_alias="CARTESIA_API_KEY")
+    # Per-kind providers (issue 17; voxie_app/provider_catalog.py reads them): an
+    # OpenAI-compatible speech server for STT and one for TTS (each falls back to the
+    # OPENAI_* settings when unset), Anthropic and Google Gemini for the LLM. The two
+    # *_BASE_URL of the LLM vendors point them at a proxy or a local double.
+    stt_base_url: str | None = Field(default=None, validation_alias="STT_BASE_URL")
+    stt_api_key: SecretStr | None = Field(default=None, validation_alias="STT_API_KEY")
+    tts_base_url: str | None = Field(default=None, validation_alias="TTS_BASE_URL")
+    tts_api_key: SecretStr | None = Field(default=None, validation_alias="TTS_API_KEY")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
+    google_base_url: str | None = Field(default=None, validation_alias="GOOGLE_BASE_URL")
     ragie_api_key: SecretStr | None = Field(default=None, validation_alias="RAGIE_API_KEY")
     ragie_base_url: str | None = Field(default=None, validation_alias="RAGIE_BASE_URL")
 
@@ -218,6 +230,21 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
 
 
+def speech_server(settings: Settings, kind: Literal["stt", "tts"]) -> tuple[str | None, str]:
+    """The OpenAI-compatible STT or TTS server: (base URL, key; "" when not configured).
+
+    `STT_BASE_URL` / `TTS_BASE_URL` fall back to `OPENAI_BASE_URL`, the key to
+    `OPENAI_API_KEY`, but only while the base URL falls back too: the OpenAI key is
+    never sent to a separate speech server (give that one its own `*_API_KEY`; any
+    value for a server that checks none).
+    """
+    own_url = settings.stt_base_url if kind == "stt" else settings.tts_base_url
+    own_key = _secret(settings.stt_api_key if kind == "stt" else settings.tts_api_key)
+    if own_url:
+        return own_url, own_key
+    return settings.openai_base_url, own_key or _secret(settings.openai_api_key)
+
+
 class ProviderStatus(BaseModel):
     """Which external services are configured. Booleans only: safe to show anywhere."""
 
@@ -225,6 +252,10 @@ class ProviderStatus(BaseModel):
     openai_base_url_custom: bool
     deepgram: bool
     cartesia: bool
+    anthropic: bool
+    google: bool
+    stt_openai: bool  # an OpenAI-compatible STT server: STT_* or the OPENAI_* settings
+    tts_openai: bool  # the same for TTS
     ragie: bool
     livekit: bool
     database: str
@@ -242,6 +273,10 @@ def providers(settings: Settings | None = None) -> ProviderStatus:
         openai_base_url_custom=bool(s.openai_base_url),
         deepgram=bool(_secret(s.deepgram_api_key)),
         cartesia=bool(_secret(s.cartesia_api_key)),
+        anthropic=bool(_secret(s.anthropic_api_key)),
+        google=bool(_secret(s.google_api_key)),
+        stt_openai=bool(speech_server(s, "stt")[1]),
+        tts_openai=bool(speech_server(s, "tts")[1]),
         ragie=bool(_secret(s.ragie_api_key)),
         livekit=s.livekit_configured,
         database="sqlite" if s.is_sqlite else "postgresql",

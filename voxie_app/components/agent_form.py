@@ -174,6 +174,19 @@ def _model_picker() -> rx.Component:
     )
 
 
+def _speech_model(kind: str) -> rx.Component:
+    """A speech model name, for a named provider only (`auto` runs each one's default)."""
+    return _input(
+        f"{kind}_model",
+        "Model",
+        "empty: the provider's default",
+        placeholder=rx.cond(
+            S.form[f"{kind}_provider"] == "auto", "each provider's default", "default"
+        ),
+        disabled=S.form[f"{kind}_provider"] == "auto",
+    )
+
+
 def _group(title: str, *children: rx.Component) -> rx.Component:
     return rx.vstack(
         rx.text(
@@ -515,8 +528,22 @@ def agent_dialog() -> rx.Component:
                 _group(
                     "Model",
                     _two(
+                        _select("llm_provider", "LLM provider", S.provider_options["llm"]),
                         _model_picker(),
+                    ),
+                    _two(
                         _input("temperature", "Temperature", "0 to 2", input_mode="decimal"),
+                    ),
+                ),
+                _group(
+                    "Speech",
+                    _two(
+                        _select("stt_provider", "Speech-to-text", S.provider_options["stt"]),
+                        _speech_model("stt"),
+                    ),
+                    _two(
+                        _select("tts_provider", "Text-to-speech", S.provider_options["tts"]),
+                        _speech_model("tts"),
                     ),
                 ),
                 _group(

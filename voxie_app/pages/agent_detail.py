@@ -48,6 +48,7 @@ def _spec() -> rx.Component:
             _fact("Language", a["language"]),
             _fact("Voice", a["voice"]),
             _fact("LLM model", a["llm_model"]),
+            _fact("Providers", a["providers"]),
             _fact("Temperature", a["temperature"]),
             _fact("Endpointing delay", a["endpointing"]),
             _fact("Created", a["created"]),

@@ -264,6 +264,15 @@ def _cost_row(part: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text(part["kind"], size="2", weight="medium"),
+            rx.cond(
+                part["source"] != "",
+                rx.text(
+                    part["source"],
+                    size="1",
+                    color=rx.color("gray", 11),
+                    data_testid="cost-source",
+                ),
+            ),
             rx.spacer(),
             rx.text(part["cost"], size="2", weight="medium"),
             width="100%",

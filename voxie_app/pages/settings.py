@@ -1,4 +1,5 @@
-"""`/settings`: configured providers (never their values), LiveKit check, pricing in use."""
+"""`/settings`: configured providers (never their values), LiveKit and provider checks,
+pricing in use."""
 
 from __future__ import annotations
 
@@ -59,6 +60,66 @@ def _providers() -> rx.Component:
             ),
             spacing="2",
             wrap="wrap",
+        ),
+    )
+
+
+def _provider_check_row(r: rx.Var) -> rx.Component:
+    ok = r["ok"].to(bool)
+    return rx.hstack(
+        rx.icon(
+            rx.cond(ok, "circle-check", "circle-x"),
+            size=16,
+            color=rx.cond(ok, rx.color("grass", 10), rx.color("red", 10)),
+            flex_shrink="0",
+        ),
+        rx.vstack(
+            rx.hstack(
+                rx.text(r["kind"], size="2", weight="bold"),
+                rx.text(r["label"], size="2"),
+                rx.cond(r["server"] != "", rx.code(r["server"], size="1", variant="ghost")),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.text(
+                r["message"],
+                size="1",
+                color=rx.cond(ok, rx.color("grass", 11), rx.color("red", 11)),
+                data_testid="provider-check-message",
+            ),
+            spacing="0",
+            min_width="0",
+        ),
+        width="100%",
+        align="start",
+        spacing="2",
+        data_testid="provider-check-" + r["key"].to(str),
+    )
+
+
+def _provider_checks() -> rx.Component:
+    return ui.section(
+        "Check providers",
+        ui.muted(
+            "One small request per configured provider (its model list; Deepgram's projects, "
+            "one Cartesia voice), all at once, 10 s at most. Keys are never shown."
+        ),
+        rx.button(
+            rx.icon("activity", size=16),
+            "Check providers",
+            on_click=S.check_providers,
+            loading=S.checking_providers,
+            data_testid="check-providers",
+        ),
+        rx.cond(
+            S.provider_checks.length() > 0,
+            rx.vstack(
+                rx.foreach(S.provider_checks, _provider_check_row),
+                spacing="2",
+                width="100%",
+                data_testid="provider-checks",
+            ),
         ),
     )
 
@@ -189,7 +250,7 @@ def settings() -> rx.Component:
         account_panel(),
         rx.grid(
             _providers(),
-            rx.vstack(_livekit(), spacing="4", width="100%"),
+            rx.vstack(_livekit(), _provider_checks(), spacing="4", width="100%"),
             columns=rx.breakpoints(initial="1", lg="2"),
             spacing="4",
             width="100%",

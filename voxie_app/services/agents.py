@@ -13,12 +13,13 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
 
+from voxie_app import provider_catalog as catalog
 from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession, Tool
 from voxie_app.realtime_catalog import REALTIME_SETTING
 from voxie_app.services.errors import InvalidInput, NotFound
-from voxie_app.settings import providers
+from voxie_app.settings import Settings, get_settings, providers
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ def reference_problems(
             problems.append(
                 InvalidInput(f"no tool with id {tool_id}", field=f"processed_spec.custom_tools.{i}")
             )
-    if spec.pipeline == "realtime" and not providers().openai:
+    settings = get_settings()
+    problems += provider_problems(spec, settings, prefix="processed_spec.")
+    if spec.pipeline == "realtime" and not providers(settings).openai:
         problems.append(
             InvalidInput(
                 f"a realtime pipeline needs {REALTIME_SETTING} (the OpenAI Realtime API)",
@@ -92,6 +95,29 @@ def reference_problems(
             )
         )
     return problems
+
+
+def provider_problems(
+    spec: AgentSpec, settings: Settings, *, prefix: str = ""
+) -> list[InvalidInput]:
+    """A provider the spec names for a kind must be configured: checked when the agent is
+    saved and again when a call starts (a key may have been removed since)."""
+    return [
+        InvalidInput(message, field=prefix + field)
+        for field, message in catalog.choice_problems(spec, settings)
+    ]
+
+
+def require_providers(agent: Agent, settings: Settings) -> None:
+    """At call start: the first provider problem of the agent's stored spec, as a 422
+    (a spec that no longer parses is left to the worker, which ends the call saying why)."""
+    try:
+        spec = stored_spec(agent.processed_spec or {})
+    except ValidationError:
+        return
+    problems = provider_problems(spec, settings)
+    if problems:
+        raise problems[0]
 
 
 def get_agent(*, session: Session, agent_id: uuid.UUID) -> Agent:

@@ -84,6 +84,7 @@ async def start_call(
         agent = agents_svc.lock_agent(session=session, agent_id=agent_id, shared=True)
         if agent.status != "ready":
             raise Conflict(f"agent '{agent.name or agent.id}' is {agent.status}, not ready")
+        agents_svc.require_providers(agent, settings)
         call = _insert_call(session, agent_id=agent_id, label=agent.name, variables=custom)
     return await _dispatch(
         settings=settings,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import openai
 
 from voxie_app import clock
+from voxie_app import provider_catalog as catalog
 from voxie_app.services.pricing import prices
 from voxie_app.settings import Settings, providers
 
@@ -74,14 +75,26 @@ def provider_models(settings: Settings, *, now: datetime | None = None) -> tuple
 
 
 def model_choices(
-    settings: Settings, current: str = "", *, now: datetime | None = None
+    settings: Settings, current: str = "", *, provider: str = "", now: datetime | None = None
 ) -> list[str]:
     """Model names to pick from: the default, the priced LLMs, then the provider's others.
 
-    An agent's `current` model is always among them (editing never changes it).
+    For Anthropic or Gemini (`provider`), that vendor's default and priced models; for
+    the OpenAI-compatible server (`auto`, `openai`, empty), the priced models of no
+    other vendor and the server's own list. An agent's `current` model is always among
+    them (editing never changes it).
     """
-    priced = sorted(name for name, price in prices(settings).items() if price.kind == "llm")
-    names = [settings.openai_model, *priced, *provider_models(settings, now=now)]
+    vendor = provider if provider in ("anthropic", "google") else "openai"
+    label = catalog.info("llm", vendor).label
+    priced = sorted(
+        name
+        for name, price in prices(settings).items()
+        if price.kind == "llm" and catalog.provider_label("llm", name) == label
+    )
+    if vendor == "openai":
+        names = [settings.openai_model, *priced, *provider_models(settings, now=now)]
+    else:
+        names = [catalog.default_model("llm", vendor), *priced]
     if current:
         names.insert(0, current)
     return list(dict.fromkeys(n for n in names if n))

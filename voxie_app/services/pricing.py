@@ -47,6 +47,13 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-4.1-mini": _p("llm", "0.40", "1.60"),
     "gpt-4.1-nano": _p("llm", "0.10", "0.40"),
     "gpt-4.1": _p("llm", "2.00", "8.00"),
+    # Anthropic and Google Gemini (issue 17): every default model of the provider catalog
+    # (voxie_app/provider_catalog.py) has a price here.
+    "claude-3-5-haiku-20241022": _p("llm", "0.80", "4.00"),
+    "claude-3-haiku-20240307": _p("llm", "0.25", "1.25"),
+    "claude-sonnet-4-6": _p("llm", "3.00", "15.00"),
+    "gemini-2.5-flash": _p("llm", "0.30", "2.50"),
+    "gemini-2.0-flash-001": _p("llm", "0.10", "0.40"),
     "nova-3": _p("stt", "0.0077"),
     "nova-2": _p("stt", "0.0058"),
     "whisper-1": _p("stt", "0.006"),

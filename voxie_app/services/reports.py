@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from voxie_app import provider_catalog as catalog
 from voxie_app.dbtypes import UTCDateTime, utcnow
 from voxie_app.models import (
     TURN_PARTS,
@@ -170,12 +171,17 @@ class LatencyPoint:
 
 @dataclass(frozen=True)
 class CostPart:
+    """One cost line of a call: a kind's usage of one model (a kind with none: one empty
+    line, `model_name` "")."""
+
     usage_type: str
     cost_usd: Decimal
     input_tokens: int
     output_tokens: int
     audio_seconds: float
     characters: int
+    model_name: str = ""
+    provider: str = ""  # the provider of that model, by name (provider_catalog)
 
 
 @dataclass(frozen=True)
@@ -707,6 +713,7 @@ def call_detail(*, session: Session, call_id: uuid.UUID) -> CallDetail | None:
     cost_rows = session.exec(
         select(
             TokenUsage.usage_type,
+            TokenUsage.model_name,
             sa.func.coalesce(sa.func.sum(TokenUsage.total_cost_usd), 0),
             sa.func.coalesce(sa.func.sum(TokenUsage.input_tokens), 0),
             sa.func.coalesce(sa.func.sum(TokenUsage.output_tokens), 0),
@@ -714,21 +721,26 @@ def call_detail(*, session: Session, call_id: uuid.UUID) -> CallDetail | None:
             sa.func.coalesce(sa.func.sum(TokenUsage.characters), 0),
         )
         .where(col(TokenUsage.call_session_id) == call_id)
-        .group_by(col(TokenUsage.usage_type))
+        .group_by(col(TokenUsage.usage_type), col(TokenUsage.model_name))
+        .order_by(col(TokenUsage.usage_type), col(TokenUsage.model_name))
     ).all()
-    by_type = {
-        str(kind): CostPart(
+    lines = [
+        CostPart(
             usage_type=str(kind),
             cost_usd=_money(cost),
             input_tokens=int(i or 0),
             output_tokens=int(o or 0),
             audio_seconds=round(float(a or 0), 2),
             characters=int(ch or 0),
+            model_name=str(model),
+            provider=catalog.provider_label(str(kind), str(model)),
         )
-        for kind, cost, i, o, a, ch in cost_rows
-    }
-    costs = [by_type.pop(k, CostPart(k, _money(0), 0, 0, 0.0, 0)) for k in USAGE_TYPES]
-    costs += list(by_type.values())
+        for kind, model, cost, i, o, a, ch in cost_rows
+    ]
+    rank = {k: n for n, k in enumerate(USAGE_TYPES)}
+    present = {line.usage_type for line in lines}
+    lines += [CostPart(k, _money(0), 0, 0, 0.0, 0) for k in USAGE_TYPES if k not in present]
+    costs = sorted(lines, key=lambda c: rank.get(c.usage_type, len(rank)))
     latency = [
         LatencyPoint(
             turn_number=m.turn_number,

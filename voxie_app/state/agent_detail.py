@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 import sqlalchemy as sa
 
+from voxie_app import provider_catalog as catalog
 from voxie_app import routes
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
@@ -107,6 +108,7 @@ class AgentDetailState(AppState):
             "language": str(spec.get("language") or "—"),
             "voice": str(spec.get("voice") or "—"),
             "llm_model": str(spec.get("llm_model") or "—"),
+            "providers": providers_fact(spec),
             "temperature": "—" if spec.get("temperature") is None else f"{spec['temperature']:g}",
             "endpointing": _endpointing(spec),
             "created": fmt.when(agent.created_at, tz),
@@ -144,6 +146,19 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def providers_fact(spec: dict[str, Any]) -> str:
+    """'Speech-to-text: Deepgram (nova-2) · LLM: automatic · …' from a stored spec
+    (one stored before the choices existed reads automatic for each kind)."""
+    parts = []
+    for p in ("stt", "llm", "tts"):
+        choice = spec.get(p) if isinstance(spec.get(p), dict) else {}
+        name, model = str(choice.get("provider") or catalog.AUTO), str(choice.get("model") or "")
+        known = {i.name: i.label for i in catalog.of_kind(p)}  # type: ignore[arg-type]
+        label = "automatic" if name == catalog.AUTO else known.get(name, name)
+        parts.append(f"{catalog.KIND_LABELS[p]}: {label}" + (f" ({model})" if model else ""))
+    return " · ".join(parts)
 
 
 def _endpointing(spec: dict[str, Any]) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from voxie_app import provider_catalog as catalog
 from voxie_app.models import ALLOWED_TOOLS, AgentSpec, Tool
 from voxie_app.realtime_catalog import REALTIME_MODELS, REALTIME_VOICES
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput
+from voxie_app.settings import Settings
 
 TEXT_FIELDS = (
     "name",
@@ -35,6 +37,14 @@ TEXT_FIELDS = (
     "voicemail_policy",
     "voicemail_message",
 )
+# The per-kind provider choices (issue 17): a form key for each nested spec field.
+CHOICE_FIELDS: dict[str, tuple[str, str]] = {
+    "llm_provider": ("llm", "provider"),
+    "stt_provider": ("stt", "provider"),
+    "stt_model": ("stt", "model"),
+    "tts_provider": ("tts", "provider"),
+    "tts_model": ("tts", "model"),
+}
 NUMBER_FIELDS = ("temperature", "min_endpointing_delay", "max_endpointing_delay", "filler_after_s")
 OPTIONAL_NUMBERS = ("min_endpointing_delay", "max_endpointing_delay")
 FORM_ERROR = "form"
@@ -46,7 +56,12 @@ FIELD_ORDER = (
     "greeting",
     "language",
     "voice",
+    "llm_provider",
     "llm_model",
+    "stt_provider",
+    "stt_model",
+    "tts_provider",
+    "tts_model",
     "temperature",
     "pipeline",
     "realtime_model",
@@ -124,7 +139,24 @@ def blank_form() -> dict[str, str]:
         "filler_after_s": _num(defaults.filler_after_s),
         "voicemail_policy": defaults.voicemail_policy,
         "voicemail_message": "",
+        **{
+            key: getattr(getattr(defaults, kind), part)
+            for key, (kind, part) in CHOICE_FIELDS.items()
+        },
     }
+
+
+def provider_options(settings: Settings, kind: catalog.Kind) -> list[dict[str, str]]:
+    """The providers of a kind to pick from: `auto` first, an unconfigured one marked with
+    the setting it needs (saving with it is refused, naming that setting)."""
+    order = " then ".join(p.label for p in catalog.of_kind(kind))
+    rows = [{"value": catalog.AUTO, "label": f"Automatic ({order})"}]
+    for p in catalog.of_kind(kind):
+        label = p.label
+        if not catalog.configured(settings, kind, p.name):
+            label += f" (not set up: {catalog.missing_setting(settings, kind, p.name)})"
+        rows.append({"value": p.name, "label": label})
+    return rows
 
 
 def blank_tools() -> list[str]:
@@ -198,6 +230,10 @@ def form_from_spec(spec: dict[str, Any]) -> tuple[dict[str, str], list[str], lis
                 form[key] = ""
         elif spec.get(key) is not None:
             form[key] = str(spec[key])
+    for key, (kind, part) in CHOICE_FIELDS.items():
+        choice = spec.get(kind)
+        if isinstance(choice, dict) and choice.get(part) is not None:
+            form[key] = str(choice[part])
     tools = [t for t in spec.get("tools", []) if t in ALLOWED_TOOLS]
     targets = [
         {"agent_id": str(t.get("agent_id", "")), "when": str(t.get("when", ""))}
@@ -231,6 +267,8 @@ def spec_from_form(
                 errors[key] = "Enter a number" if raw else "Required"
         else:
             spec[key] = raw
+    for key, (kind, part) in CHOICE_FIELDS.items():
+        spec.setdefault(kind, {})[part] = (form.get(key) or "").strip()
     spec["tools"] = [t for t in ALLOWED_TOOLS if t in tools]
     spec["transfer_targets"] = [
         {"agent_id": t.get("agent_id", ""), "when": t.get("when", "")} for t in targets
@@ -266,6 +304,9 @@ def field_of(loc: list[Any] | tuple[Any, ...]) -> str:
         return parts[0]
     if parts[0] in ("tools", "custom_tools"):
         return parts[0]
+    if parts[0] in ("stt", "llm", "tts"):
+        key = "_".join(parts[:2])
+        return key if key in CHOICE_FIELDS else FORM_ERROR
     return parts[0] if parts[0] in TEXT_FIELDS else FORM_ERROR
 
 
@@ -325,7 +366,7 @@ def validate_form(
             found = errors_from_spec(exc.errors)
             for field, message in found.items():
                 errors.setdefault(field, message)
-            failed = set(found) & set(probe)
+            failed = {CHOICE_FIELDS.get(f, (f,))[0] for f in found} & set(probe)
             if not failed:
                 break
             for field in failed:

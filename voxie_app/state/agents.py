@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from voice_worker import voice_sample
 from voxie_app import languages, routes, voices
+from voxie_app import provider_catalog as catalog
 from voxie_app.db import session_scope
 from voxie_app.models import ALLOWED_TOOLS, MAX_TRANSFER_NUMBERS, TRANSFER_MODES, AgentSpec
 from voxie_app.services import agent_creation, knowledge, llm_models, reports
@@ -57,6 +58,8 @@ class AgentsState(AppState):
     voice_options: list[dict[str, str]] = []
     language_options: list[dict[str, str]] = []
     model_options: list[str] = []
+    # Per kind, the providers to pick from ({value, label}; unconfigured ones marked).
+    provider_options: dict[str, list[dict[str, str]]] = {}
     model_custom: bool = False
     can_preview: bool = False
     sample_url: str = ""
@@ -195,7 +198,12 @@ class AgentsState(AppState):
             {"value": code, "label": label}
             for code, label in languages.language_choices(self.form.get("language", ""))
         ]
-        self.model_options = llm_models.model_choices(settings, self.form.get("llm_model", ""))
+        self.model_options = llm_models.model_choices(
+            settings, self.form.get("llm_model", ""), provider=self.form.get("llm_provider", "")
+        )
+        self.provider_options = {
+            kind: agent_form.provider_options(settings, kind) for kind in ("stt", "llm", "tts")
+        }
         self.model_custom = False
         self.can_preview = voices.can_preview(status)
         self.sample_url = ""
@@ -251,13 +259,30 @@ class AgentsState(AppState):
     @rx.event
     @guard.viewer
     def set_field(self, key: str, value: str):
-        if key in agent_form.TEXT_FIELDS:
+        if key in agent_form.TEXT_FIELDS or key in agent_form.CHOICE_FIELDS:
             self.form = {**self.form, key: value}
             # Hang up needs no message: the policy's change clears the message's error.
             cleared = {key, "voicemail_message"} if key == "voicemail_policy" else {key}
             self.errors = {k: v for k, v in self.errors.items() if k not in cleared}
+        if key in agent_form.CHOICE_FIELDS:
+            self._set_choice(key, value)
         if key in ("voice", "language"):
             self.sample_url = ""  # the sample was of the previous choice
+
+    def _set_choice(self, key: str, value: str) -> None:
+        """A provider picked: its kind's model follows it (the LLM's becomes the vendor's
+        default, a speech model is cleared, as `auto` names none)."""
+        form = {**self.form, key: value}
+        if key == "llm_provider":
+            settings = get_settings()
+            form["llm_model"] = catalog.default_model("llm", value, settings)
+            self.model_options = llm_models.model_choices(settings, "", provider=value)
+            self.model_custom = False
+        elif key in ("stt_provider", "tts_provider"):
+            form[key.replace("provider", "model")] = ""
+        self.form = form
+        stale = {key, key.replace("provider", "model"), "llm_model"}
+        self.errors = {k: v for k, v in self.errors.items() if k not in stale}
 
     @rx.event
     @guard.viewer

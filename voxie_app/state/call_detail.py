@@ -108,6 +108,7 @@ def detail_view(detail: reports.CallDetail, tz: str) -> dict[str, Any]:
     costs = [
         {
             "kind": USAGE_LABELS.get(p.usage_type, p.usage_type.upper()),
+            "source": " · ".join(x for x in (p.provider, p.model_name) if x),
             "cost": fmt.money(p.cost_usd),
             "detail": _usage_detail(p),
             "share": f"{(p.cost_usd / total * 100):.0f}%" if total else "0%",

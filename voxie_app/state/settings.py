@@ -1,9 +1,12 @@
-"""`/settings`: which providers are configured (booleans only), LiveKit check, pricing."""
+"""`/settings`: which providers are configured (booleans only), LiveKit and provider
+checks, pricing."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from voxie_app import provider_catalog as catalog
+from voxie_app.services import provider_check
 from voxie_app.services.livekit_check import check_livekit
 from voxie_app.settings import get_settings, providers
 from voxie_app.state import guard
@@ -16,8 +19,22 @@ PROVIDERS = (
         "OPENAI_API_KEY",
         "Agent replies, spec drafting, call summaries",
     ),
+    ("anthropic", "Anthropic", "ANTHROPIC_API_KEY", "Agent replies, for agents that pick it"),
+    ("google", "Google Gemini", "GOOGLE_API_KEY", "Agent replies, for agents that pick it"),
     ("deepgram", "Deepgram", "DEEPGRAM_API_KEY", "Speech-to-text on calls"),
+    (
+        "stt_openai",
+        "OpenAI-compatible speech-to-text",
+        "STT_BASE_URL, STT_API_KEY (else OPENAI_*)",
+        "Speech-to-text on calls",
+    ),
     ("cartesia", "Cartesia", "CARTESIA_API_KEY", "Text-to-speech on calls"),
+    (
+        "tts_openai",
+        "OpenAI-compatible text-to-speech",
+        "TTS_BASE_URL, TTS_API_KEY (else OPENAI_*)",
+        "Text-to-speech on calls",
+    ),
     (
         "livekit",
         "LiveKit",
@@ -59,6 +76,9 @@ class SettingsState(AppState):
     checking: bool = False
     pricing: list[dict[str, str]] = []
     pricing_note: str = ""
+    # "Check providers": one row per configured provider (kind, label, server, ok, message).
+    provider_checks: list[dict[str, str | bool]] = []
+    checking_providers: bool = False
 
     @rx.event
     @guard.viewer
@@ -71,6 +91,7 @@ class SettingsState(AppState):
         self.custom_llm_url = status.openai_base_url_custom
         self.missing_livekit = settings.missing_livekit_settings()
         self.check_status, self.check_message = "", ""
+        self.provider_checks = []
         self.pricing, self.pricing_note = pricing_rows()
 
     @rx.event
@@ -83,3 +104,29 @@ class SettingsState(AppState):
         self.check_message = result.message
         if not result.ok and not result.missing:
             yield self._toast_error(result.message)
+
+    @rx.event
+    async def check_providers(self):
+        """One live request per configured provider (admins only: it spends their keys)."""
+        if not self._is_editor():
+            yield self._toast_error("Only admins can check providers.")
+            return
+        if self.checking_providers:
+            return
+        self.checking_providers = True
+        yield
+        results = await provider_check.check_providers(get_settings())
+        self.checking_providers = False
+        self.provider_checks = [
+            {
+                "kind": catalog.KIND_LABELS[r.kind],
+                "label": r.label,
+                "server": r.server,
+                "ok": r.ok,
+                "message": r.message,
+                "key": f"{r.kind}-{r.provider}",
+            }
+            for r in results
+        ]
+        if not results:
+            yield self._toast_error("No speech or language provider is configured.")

@@ -56,6 +56,7 @@ import random
 import statistics
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,27 @@ def bootstrap_p95_diff(a: list[float], b: list[float], rounds: int = 2000) -> tu
         pct(rng.choices(a, k=len(a)), 95) - pct(rng.choices(b, k=len(b)), 95) for _ in range(rounds)
     )
     return ms(pct(diffs, 2.5)), ms(pct(diffs, 97.5))
+
+
+async def abba(
+    block: Callable[[str, int, bool], Awaitable[None]],
+    args: argparse.Namespace,
+    timed: Callable[[], int],
+    label: str,
+) -> None:
+    """Run `block(variant, turns, keep)`: 5 warm-up turns per variant (imports, ONNX
+    sessions, SQLite pages, connection pools), then blocks of `args.block` turns in ABBA
+    order, so drift hits both variants alike."""
+    await block("voxie", 5, False)
+    await block("bare", 5, False)
+    blocks = max(1, args.turns // args.block)
+    order = ["voxie", "bare", "bare", "voxie"]
+    for i in range(2 * blocks):
+        variant = order[i % 4]
+        await block(variant, args.block, True)
+        print(
+            f"  [{label}] block {i + 1}/{2 * blocks} {variant}: {timed()} turns timed", flush=True
+        )
 
 
 async def run_db(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -156,18 +178,7 @@ async def run_db(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
                 if rig.call_id is not None:
                     call_ids.append(rig.call_id)
 
-        # warm-up: imports, ONNX sessions, SQLite pages, the HTTP connection pool
-        await block("voxie", 5, keep=False)
-        await block("bare", 5, keep=False)
-        blocks = max(1, args.turns // args.block)
-        order = ["voxie", "bare", "bare", "voxie"]
-        for i in range(2 * blocks):
-            variant = order[i % 4]
-            await block(variant, args.block, keep=True)
-            done = len(latencies["voxie"]) + len(latencies["bare"])
-            print(
-                f"  [{kind}] block {i + 1}/{2 * blocks} {variant}: {done} turns timed", flush=True
-            )
+        await abba(block, args, lambda: len(latencies["voxie"]) + len(latencies["bare"]), kind)
         rows = await asyncio.to_thread(count_rows, call_ids)
 
     if server is not None:
@@ -334,15 +345,7 @@ async def run_realtime_db(kind: str, args: argparse.Namespace, workdir: Path) ->
                 if call_id is not None:
                     call_ids.append(call_id)
 
-        await block("voxie", 5, keep=False)
-        await block("bare", 5, keep=False)
-        blocks = max(1, args.turns // args.block)
-        order = ["voxie", "bare", "bare", "voxie"]
-        for i in range(2 * blocks):
-            variant = order[i % 4]
-            await block(variant, args.block, keep=True)
-            done = len(walls["voxie"]) + len(walls["bare"])
-            print(f"  [{kind}] realtime block {i + 1}/{2 * blocks} {variant}: {done} timed")
+        await abba(block, args, lambda: len(walls["voxie"]) + len(walls["bare"]), kind)
         rows = await asyncio.to_thread(count_rows, call_ids)
     server.stop()
     voxie, bare = walls["voxie"], walls["bare"]

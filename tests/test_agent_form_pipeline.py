@@ -7,19 +7,17 @@ pipeline field naming the setting; with it, the choice is stored and loads back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
-import pytest
 from sqlmodel import select
 
 from tests import statetab
+from tests.test_agent_form_phone import _spec, admin_tab  # noqa: F401 - the fixture
 from voxie_app.db import session_scope
 from voxie_app.models import Agent
 from voxie_app.services import agents as agents_svc
-from voxie_app.services import auth
 from voxie_app.settings import Settings
-from voxie_app.state import agent_form, guard
+from voxie_app.state import agent_form
 from voxie_app.state.agents import AgentsState
 
 
@@ -67,25 +65,9 @@ def test_an_unknown_realtime_voice_is_refused_on_its_field() -> None:
     assert "higher per-minute cost" in agent_form.PIPELINE_LABELS["realtime"]
 
 
-@pytest.fixture
-def admin_tab(db: str, configure: Callable[..., Settings]) -> Iterator[statetab.Tab]:
-    configure()
-    guard.reset_caches()
-    with session_scope() as s:
-        auth.create_user(session=s, email="admin@example.com", password="p" * 12, role="admin")
-        token, _ = auth.login(session=s, email="admin@example.com", password="p" * 12, hours=1)
-    yield statetab.Tab("agent-pipeline-tab", token, "/agents/new")
-    guard.reset_caches()
-
-
-def _spec(name: str) -> dict[str, Any]:
-    with session_scope() as session:
-        agent = session.exec(select(Agent).where(Agent.name == name)).one()
-        return dict(agent.processed_spec)
-
-
 async def test_realtime_is_refused_without_the_key_and_saved_with_it(
-    admin_tab: statetab.Tab, configure: Callable[..., Settings]
+    admin_tab: statetab.Tab,  # noqa: F811 - the fixture imported above
+    configure: Callable[..., Settings],
 ) -> None:
     tab = admin_tab
     await tab.run(AgentsState, "open_create")

@@ -14,24 +14,11 @@ import pytest
 from sqlmodel import select
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
+from tests.test_builder_phone import ARGS, DRAFT
 from voice_worker.text_chat import TextChat
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, AgentSpec
 from voxie_app.settings import Settings
-
-ARGS = {
-    "business_name": "Harbor Hotel",
-    "business_description": "A seaside hotel.",
-    "agent_job": "Answer guests' questions and take bookings.",
-}
-DRAFT = {
-    "name": "Harbor Concierge",
-    "description": "Answers the hotel's phone.",
-    "instructions": "You are the concierge of Harbor Hotel. Be helpful.",
-    "greeting": "Harbor Hotel, good day!",
-    "language": "en",
-    "tools": ["end_call"],
-}
 
 
 @pytest.fixture

@@ -57,6 +57,19 @@ def rt_double() -> RealtimeServerDouble:
         yield server
 
 
+def _realtime_agent(**spec: object) -> uuid.UUID:
+    return agent_creation.submit(
+        user_requirements={},
+        processed_spec={
+            "name": "Dental Bot",
+            "instructions": "You are the receptionist of Bright Smile Dental.",
+            "greeting": GREETING,
+            "pipeline": "realtime",
+            **spec,
+        },
+    ).id
+
+
 def _start(
     configure: Callable[..., Settings], rt_double: RealtimeServerDouble
 ) -> tuple[Settings, uuid.UUID, uuid.UUID]:
@@ -65,18 +78,11 @@ def _start(
         OPENAI_BASE_URL=rt_double.base_url,
         VOXIE_PROVIDER_RETRIES="0",
     )
-    agent_id = agent_creation.submit(
-        user_requirements={},
-        processed_spec={
-            "name": "Dental Bot",
-            "instructions": "You are the receptionist of Bright Smile Dental.",
-            "greeting": GREETING,
-            "pipeline": "realtime",
-            "realtime_model": "gpt-realtime-mini",
-            "realtime_voice": "cedar",
-            "tools": ["end_call", "record_caller_details"],
-        },
-    ).id
+    agent_id = _realtime_agent(
+        realtime_model="gpt-realtime-mini",
+        realtime_voice="cedar",
+        tools=["end_call", "record_caller_details"],
+    )
     with session_scope() as s:
         call = CallSession(session_id=uuid.uuid4().hex, agent_id=agent_id, room_name="no-room")
         s.add(call)
@@ -293,16 +299,7 @@ async def test_a_realtime_agents_text_chat_runs_on_its_text_llm(
     """The chat is the spec's `llm_model` over chat completions (text_chat.py says why);
     the greeting is said as in any chat, not asked of a Realtime model."""
     settings = configure(OPENAI_API_KEY="test-key", OPENAI_BASE_URL=openai_double.base_url)
-    agent_id = agent_creation.submit(
-        user_requirements={},
-        processed_spec={
-            "name": "Dental Bot",
-            "instructions": "You are the receptionist.",
-            "greeting": GREETING,
-            "pipeline": "realtime",
-            "llm_model": "gpt-4.1-mini",
-        },
-    ).id
+    agent_id = _realtime_agent(llm_model="gpt-4.1-mini")
     openai_double.script(Reply(content="We open at nine."))
     chat = await TextChat.open(agent_id=agent_id, settings=settings)
     reply = await chat.send("When do you open?")

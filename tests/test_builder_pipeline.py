@@ -10,26 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import pytest
 from sqlmodel import select
 
 from tests.doubles.openai_server import OpenAIServerDouble, Reply, ToolCall
-from tests.test_builder_phone import ARGS, DRAFT
+from tests.test_builder_phone import ARGS, DRAFT, settings  # noqa: F401 - the fixture
 from voice_worker.text_chat import TextChat
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, AgentSpec
 from voxie_app.settings import Settings
-
-
-@pytest.fixture
-def settings(
-    db: str, openai_double: OpenAIServerDouble, configure: Callable[..., Settings]
-) -> Settings:
-    return configure(
-        OPENAI_API_KEY="sk-test-secret-key-123456",
-        OPENAI_BASE_URL=openai_double.base_url,
-        VOXIE_PROVIDER_RETRIES="0",
-    )
 
 
 def _spec() -> AgentSpec:
@@ -38,7 +26,8 @@ def _spec() -> AgentSpec:
 
 
 async def test_create_agent_sets_the_realtime_pipeline_and_voice(
-    settings: Settings, openai_double: OpenAIServerDouble
+    settings: Settings,  # noqa: F811 - the fixture imported above
+    openai_double: OpenAIServerDouble,
 ) -> None:
     openai_double.script(
         Reply(
@@ -67,7 +56,9 @@ async def test_create_agent_sets_the_realtime_pipeline_and_voice(
 
 
 async def test_realtime_without_the_openai_key_keeps_the_cascade_and_says_why(
-    settings: Settings, openai_double: OpenAIServerDouble, configure: Callable[..., Settings]
+    settings: Settings,  # noqa: F811 - the fixture imported above
+    openai_double: OpenAIServerDouble,
+    configure: Callable[..., Settings],
 ) -> None:
     from voice_worker import builder_agent
 

@@ -109,6 +109,15 @@ def _session(settings: Settings, agent_id: uuid.UUID, call_id: uuid.UUID):
     return agent, session, mic, speaker, recorder
 
 
+async def _end(agent: SpecAgent, session: AgentSession, mic: SpeechInput, recorder) -> None:
+    """Close the call as the worker does: the session, the model, then the recorder."""
+    mic.close()
+    await session.aclose()
+    await agent.llm.aclose()
+    status, reason = close_outcome(recorder.close_event, session.userdata.end_reason)
+    await recorder.finish(status=status, reason=reason)
+
+
 def _rows(call_id: uuid.UUID):
     with session_scope() as s:
         turns = s.exec(
@@ -160,11 +169,7 @@ async def test_realtime_call_greets_calls_a_tool_and_is_recorded_and_priced(
         await wait_for(lambda: session.agent_state == "listening", 5, "the reply to play")
         await recorder.flush()
     finally:
-        mic.close()
-        await session.aclose()
-        await agent.llm.aclose()
-        status, reason = close_outcome(recorder.close_event, session.userdata.end_reason)
-        await recorder.finish(status=status, reason=reason)
+        await _end(agent, session, mic, recorder)
 
     # The plugin spoke to the double as to OpenAI: the spec's model and voice, the key,
     # the instructions and tools in session updates, the greeting asked for by
@@ -256,11 +261,7 @@ async def test_dropped_realtime_websocket_fails_the_call_with_the_reason(
         await asyncio.to_thread(rt_double.drop)
         await asyncio.wait_for(closed.wait(), 10)
     finally:
-        mic.close()
-        await session.aclose()
-        await agent.llm.aclose()
-        status, reason = close_outcome(recorder.close_event, session.userdata.end_reason)
-        await recorder.finish(status=status, reason=reason)
+        await _end(agent, session, mic, recorder)
 
     _turns, _usage, _metrics, call_row = _rows(call_id)
     assert call_row.call_status == "failed"

@@ -346,18 +346,11 @@ class StartedJobContext(FakeJobContext):
         self.callbacks.append(cb)
 
 
-@pytest.mark.parametrize("preset", ["fast", "patient"])
-async def test_the_worker_gives_the_session_the_agents_turn_preset(
-    db: str, configure: Callable[..., Settings], preset: str
-) -> None:
-    """The preset's endpointing reaches the call's session and its VAD silence the job's
-    VAD (which starts at another value here), and the filler rule is attached."""
-    chosen = TURN_PRESETS[preset]
-    agent_id = agent_creation.submit(
-        user_requirements={}, processed_spec={**SPEC, "turn_preset": preset}
-    ).id
+async def _started_call(spec: dict, settings: Settings, vad: Any) -> tuple[Any, Any, Any]:
+    """Run a job for a new call of a new agent with `spec` up to the session's start (the
+    room's side faked): its context, session and agent."""
+    agent_id = agent_creation.submit(user_requirements={}, processed_spec=spec).id
     call_id = _call(agent_id)
-    vad = inference.VAD(min_silence_duration=0.9)
     ctx = StartedJobContext(
         json.dumps({"call_session_id": str(call_id), "agent_id": str(agent_id)}), vad
     )
@@ -366,8 +359,22 @@ async def test_the_worker_gives_the_session_the_agents_turn_preset(
     async def start_session(_ctx: Any, session: Any, agent: Any, _options: Any) -> None:
         started.append((session, agent))
 
-    await run_call(ctx, configure(OPENAI_API_KEY="k"), RoomSeams(start_session=start_session))  # type: ignore[arg-type]
+    await run_call(ctx, settings, RoomSeams(start_session=start_session))  # type: ignore[arg-type]
     ((session, agent),) = started
+    return ctx, session, agent
+
+
+@pytest.mark.parametrize("preset", ["fast", "patient"])
+async def test_the_worker_gives_the_session_the_agents_turn_preset(
+    db: str, configure: Callable[..., Settings], preset: str
+) -> None:
+    """The preset's endpointing reaches the call's session and its VAD silence the job's
+    VAD (which starts at another value here), and the filler rule is attached."""
+    chosen = TURN_PRESETS[preset]
+    vad = inference.VAD(min_silence_duration=0.9)
+    ctx, session, agent = await _started_call(
+        {**SPEC, "turn_preset": preset}, configure(OPENAI_API_KEY="k"), vad
+    )
     try:
         assert vad.min_silence_duration == chosen.vad_min_silence
         for key, value in chosen.endpointing.items():
@@ -402,20 +409,8 @@ async def test_the_worker_runs_a_realtime_agent_on_the_realtime_model_alone(
 ) -> None:
     """A realtime call's session has no STT, TTS or filler; its agent's LLM is the
     spec's Realtime model and voice, and no turn preset is applied (the server's VAD)."""
-    settings = configure(OPENAI_API_KEY="k")
-    agent_id = agent_creation.submit(user_requirements={}, processed_spec=REALTIME_SPEC).id
-    call_id = _call(agent_id)
     vad = inference.VAD(min_silence_duration=0.9)
-    ctx = StartedJobContext(
-        json.dumps({"call_session_id": str(call_id), "agent_id": str(agent_id)}), vad
-    )
-    started: list[Any] = []
-
-    async def start_session(_ctx: Any, session: Any, agent: Any, _options: Any) -> None:
-        started.append((session, agent))
-
-    await run_call(ctx, settings, RoomSeams(start_session=start_session))  # type: ignore[arg-type]
-    ((session, agent),) = started
+    ctx, session, agent = await _started_call(REALTIME_SPEC, configure(OPENAI_API_KEY="k"), vad)
     try:
         assert (session.stt, session.tts) == (None, None)
         assert not is_given(agent.tts)

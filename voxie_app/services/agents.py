@@ -78,15 +78,7 @@ def reference_problems(
             problems.append(
                 InvalidInput(f"no tool with id {tool_id}", field=f"processed_spec.custom_tools.{i}")
             )
-    settings = get_settings()
-    problems += provider_problems(spec, settings, prefix="processed_spec.")
-    if spec.pipeline == "realtime" and not providers(settings).openai:
-        problems.append(
-            InvalidInput(
-                f"a realtime pipeline needs {REALTIME_SETTING} (the OpenAI Realtime API)",
-                field="processed_spec.pipeline",
-            )
-        )
+    problems += provider_problems(spec, get_settings(), prefix="processed_spec.")
     if spec.transfer_targets and "transfer_to_agent" not in spec.tools:
         problems.append(
             InvalidInput(
@@ -101,11 +93,20 @@ def provider_problems(
     spec: AgentSpec, settings: Settings, *, prefix: str = ""
 ) -> list[InvalidInput]:
     """A provider the spec names for a kind must be configured: checked when the agent is
-    saved and again when a call starts (a key may have been removed since)."""
-    return [
+    saved and again when a call starts (a key may have been removed since). A realtime
+    pipeline needs the OpenAI key, whatever its per-kind choices say."""
+    problems = [
         InvalidInput(message, field=prefix + field)
         for field, message in catalog.choice_problems(spec, settings)
     ]
+    if spec.pipeline == "realtime" and not providers(settings).openai:
+        problems.append(
+            InvalidInput(
+                f"a realtime pipeline needs {REALTIME_SETTING} (the OpenAI Realtime API)",
+                field=prefix + "pipeline",
+            )
+        )
+    return problems
 
 
 def require_providers(agent: Agent, settings: Settings) -> None:

@@ -10,7 +10,10 @@ $PY -m voxie_app.manage secret-key  # data/secret.key unless VOXIE_SECRET_KEY is
 $PY -m voxie_app.manage rollups || true  # analytics days summarised now, not on first view
 
 worker_pid=""
-if reason="$($PY -m voxie_app.manage worker-status)"; then
+# VOXIE_WORKER=off: the worker runs elsewhere (its own container or unit: README "Deploy").
+if [ "${VOXIE_WORKER:-auto}" = off ]; then
+  echo "voice worker: not started here (VOXIE_WORKER=off)"
+elif reason="$($PY -m voxie_app.manage worker-status)"; then
   $PY -m voice_worker start &
   worker_pid=$!
   echo "voice worker: started (pid $worker_pid)"

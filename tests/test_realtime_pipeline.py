@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from livekit.agents import AgentSession
@@ -308,3 +309,46 @@ async def test_a_realtime_agents_text_chat_runs_on_its_text_llm(
     assert reply.messages == ["We open at nine."]
     (request,) = openai_double.requests
     assert request["model"] == "gpt-4.1-mini"
+
+
+class _Speaker:
+    """Records what a session was asked to say (the two ways `realtime.speak` can)."""
+
+    def __init__(self, llm: object) -> None:
+        self.current_agent = SimpleNamespace(llm=llm)
+        self.calls: list[tuple[str, dict]] = []
+
+    def say(self, text: str, **options: object) -> str:
+        self.calls.append(("say", {"text": text, **options}))
+        return "said"
+
+    def generate_reply(self, **options: object) -> str:
+        self.calls.append(("generate_reply", options))
+        return "generated"
+
+
+def test_a_fixed_text_is_said_by_the_tts_or_asked_of_the_realtime_model(
+    configure: Callable[..., Settings],
+) -> None:
+    """The greeting and the voicemail message go through `speak`: a cascade agent's TTS
+    reads them; a realtime agent's model is told to say them word for word."""
+    from voxie_app.models import AgentSpec
+
+    spec = AgentSpec(name="a", instructions="b", pipeline="realtime")
+    model = realtime.build_realtime(spec, configure(OPENAI_API_KEY="k"))
+    on_realtime, on_cascade = _Speaker(model), _Speaker(object())
+    assert realtime.speak(on_realtime, "Please call us back.", allow_interruptions=False) == (
+        "generated"
+    )
+    assert on_realtime.calls == [
+        (
+            "generate_reply",
+            {
+                "instructions": 'Say exactly this to the caller, and nothing else: "Please call '
+                'us back."',
+                "allow_interruptions": False,
+            },
+        )
+    ]
+    assert realtime.speak(on_cascade, "Hi!", add_to_chat_ctx=False) == "said"
+    assert on_cascade.calls == [("say", {"text": "Hi!", "add_to_chat_ctx": False})]

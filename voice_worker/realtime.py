@@ -29,9 +29,9 @@ from voxie_app.settings import Settings, providers
 
 log = logging.getLogger("voxie.realtime")
 
-# The instruction a realtime agent greets with: the model has no `say` (no TTS to read
-# a fixed text), so it is asked to speak the greeting word for word.
-GREETING_INSTRUCTIONS = 'Greet the caller by saying exactly this, and nothing else: "{greeting}"'
+# How a realtime agent says a fixed text (greeting, voicemail message): the model has no
+# `say` (no TTS to read it), so it is asked to speak it word for word.
+SAY_EXACTLY = 'Say exactly this to the caller, and nothing else: "{text}"'
 
 # (suffix, input attribute, output attribute) of `LLMModelUsage` per usage row. OpenAI
 # counts cached tokens inside the input tokens: they are taken out of the full-price row.
@@ -70,6 +70,17 @@ class VoxieRealtimeModel(RealtimeModel):
 
 def is_realtime(model: object) -> bool:
     return isinstance(model, lk_llm.RealtimeModel)
+
+
+def speak(session: AgentSession, text: str, **options: Any) -> Any:
+    """Say `text` word for word: `session.say` (the TTS reads it), or, when the current
+    agent runs on a Realtime model (no TTS, and the plugin has no `say`), a reply the
+    model is told to make of exactly that text. Returns the speech handle."""
+    agent = session.current_agent
+    if is_realtime(getattr(agent, "llm", None)):
+        options.pop("add_to_chat_ctx", None)  # a generated reply is in the context anyway
+        return session.generate_reply(instructions=SAY_EXACTLY.format(text=text), **options)
+    return session.say(text, **options)
 
 
 def build_realtime(spec: AgentSpec, settings: Settings) -> VoxieRealtimeModel:

@@ -335,11 +335,6 @@ class SpecAgent(BoundedContextAgent):
                 instructions=prompts.HANDOFF_INTRO.format(name=self.spec.name)
             )
         elif greeting := variables_svc.render(self.spec.greeting, self.variables).strip():
-            if realtime.is_realtime(self.llm):  # no TTS to say a fixed text: ask the model
-                self.session.generate_reply(
-                    instructions=realtime.GREETING_INSTRUCTIONS.format(greeting=greeting)
-                )
-            else:
-                self.session.say(greeting)
+            realtime.speak(self.session, greeting)  # a realtime model is asked to say it
         else:
             self.session.generate_reply()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +13,7 @@ from tests.conftest import admin_headers
 from voxie_app.api.app import create_api
 from voxie_app.db import session_scope
 from voxie_app.models import Agent, CallSession
+from voxie_app.settings import Settings
 
 SPEC = {
     "name": "Dental Bot",
@@ -226,3 +227,36 @@ def test_health_and_openapi(client: TestClient) -> None:
     ):
         assert path in paths
     assert client.get("/api/docs").status_code == 200
+
+
+def test_a_realtime_pipeline_needs_the_openai_key_at_save(
+    client: TestClient, configure: Callable[..., Settings]
+) -> None:
+    configure(OPENAI_API_KEY=None)
+    r = client.post(
+        "/api/agents/create",
+        json={"user_requirements": {}, "processed_spec": {**SPEC, "pipeline": "realtime"}},
+    )
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"][-1] == "pipeline"
+    assert "OPENAI_API_KEY" in error["msg"]
+    assert client.get("/api/agents").json() == []  # nothing written
+
+    agent = _create(client)  # a cascade agent saves without it
+    r = client.put(
+        f"/api/agents/{agent['agent_id']}", json={"processed_spec": {"pipeline": "realtime"}}
+    )
+    assert r.status_code == 422 and "OPENAI_API_KEY" in r.json()["detail"][0]["msg"]
+
+    configure(OPENAI_API_KEY="k")
+    r = client.put(
+        f"/api/agents/{agent['agent_id']}",
+        json={"processed_spec": {"pipeline": "realtime", "realtime_voice": "marin"}},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["processed_spec"]["pipeline"] == "realtime"
+    r = client.put(
+        f"/api/agents/{agent['agent_id']}", json={"processed_spec": {"realtime_voice": "nova"}}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "realtime_voice"

@@ -96,3 +96,19 @@ def test_cost_lines_name_the_provider_and_model(
         ("stt", "Deepgram", "nova-3", Decimal("0.0077")),
         ("tts", "", "", Decimal("0")),
     ]
+
+
+def test_a_realtime_agent_is_a_422_at_call_start_once_the_openai_key_is_gone(
+    client: TestClient,  # noqa: F811
+    livekit: LiveKitDouble,  # noqa: F811
+    configure: Callable[..., Settings],
+) -> None:
+    configure(OPENAI_API_KEY="k", DEEPGRAM_API_KEY="dg", CARTESIA_API_KEY="ca")
+    agent_id = create_agent(client, pipeline="realtime")
+    configure(OPENAI_API_KEY=None)
+    r = client.post("/api/call/start", json={"agent_id": agent_id})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "pipeline"]
+    assert error["msg"] == "a realtime pipeline needs OPENAI_API_KEY (the OpenAI Realtime API)"
+    assert call_rows() == [] and livekit.requests == []

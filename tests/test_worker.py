@@ -16,8 +16,10 @@ import pytest
 from livekit import rtc
 from livekit.agents import AgentServer, JobExecutorType, inference
 from livekit.agents.telemetry.loop_monitor import LoopMonitorThresholds
+from livekit.agents.utils import is_given
 from pydantic import ValidationError
 
+from voice_worker import realtime
 from voice_worker.filler import TurnFiller
 from voice_worker.providers import TURN_PRESETS
 from voice_worker.worker import (
@@ -344,18 +346,11 @@ class StartedJobContext(FakeJobContext):
         self.callbacks.append(cb)
 
 
-@pytest.mark.parametrize("preset", ["fast", "patient"])
-async def test_the_worker_gives_the_session_the_agents_turn_preset(
-    db: str, configure: Callable[..., Settings], preset: str
-) -> None:
-    """The preset's endpointing reaches the call's session and its VAD silence the job's
-    VAD (which starts at another value here), and the filler rule is attached."""
-    chosen = TURN_PRESETS[preset]
-    agent_id = agent_creation.submit(
-        user_requirements={}, processed_spec={**SPEC, "turn_preset": preset}
-    ).id
+async def _started_call(spec: dict, settings: Settings, vad: Any) -> tuple[Any, Any, Any]:
+    """Run a job for a new call of a new agent with `spec` up to the session's start (the
+    room's side faked): its context, session and agent."""
+    agent_id = agent_creation.submit(user_requirements={}, processed_spec=spec).id
     call_id = _call(agent_id)
-    vad = inference.VAD(min_silence_duration=0.9)
     ctx = StartedJobContext(
         json.dumps({"call_session_id": str(call_id), "agent_id": str(agent_id)}), vad
     )
@@ -364,8 +359,22 @@ async def test_the_worker_gives_the_session_the_agents_turn_preset(
     async def start_session(_ctx: Any, session: Any, agent: Any, _options: Any) -> None:
         started.append((session, agent))
 
-    await run_call(ctx, configure(OPENAI_API_KEY="k"), RoomSeams(start_session=start_session))  # type: ignore[arg-type]
+    await run_call(ctx, settings, RoomSeams(start_session=start_session))  # type: ignore[arg-type]
     ((session, agent),) = started
+    return ctx, session, agent
+
+
+@pytest.mark.parametrize("preset", ["fast", "patient"])
+async def test_the_worker_gives_the_session_the_agents_turn_preset(
+    db: str, configure: Callable[..., Settings], preset: str
+) -> None:
+    """The preset's endpointing reaches the call's session and its VAD silence the job's
+    VAD (which starts at another value here), and the filler rule is attached."""
+    chosen = TURN_PRESETS[preset]
+    vad = inference.VAD(min_silence_duration=0.9)
+    ctx, session, agent = await _started_call(
+        {**SPEC, "turn_preset": preset}, configure(OPENAI_API_KEY="k"), vad
+    )
     try:
         assert vad.min_silence_duration == chosen.vad_min_silence
         for key, value in chosen.endpointing.items():
@@ -376,3 +385,39 @@ async def test_the_worker_gives_the_session_the_agents_turn_preset(
     finally:
         for cb in ctx.callbacks:
             await cb("session closed")
+
+
+REALTIME_SPEC = {**SPEC, "pipeline": "realtime", "realtime_voice": "cedar"}
+
+
+async def test_realtime_agent_without_openai_key_is_refused_at_call_start(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    configure(OPENAI_API_KEY="k")  # saved while the key was set
+    agent = agent_creation.submit(user_requirements={}, processed_spec=REALTIME_SPEC)
+    call_id = _call(agent.id)
+    ctx = FakeJobContext(json.dumps({"call_session_id": str(call_id), "agent_id": str(agent.id)}))
+    await run_call(ctx, configure(OPENAI_API_KEY=None, DEEPGRAM_API_KEY="dg"))  # type: ignore[arg-type]
+    row = _row(call_id)
+    assert row.call_status == "failed"
+    assert row.end_reason == "a realtime agent needs OPENAI_API_KEY (OpenAI Realtime API)"
+    assert ctx.shutdown_reasons == [row.end_reason]
+
+
+async def test_the_worker_runs_a_realtime_agent_on_the_realtime_model_alone(
+    db: str, configure: Callable[..., Settings]
+) -> None:
+    """A realtime call's session has no STT, TTS or filler; its agent's LLM is the
+    spec's Realtime model and voice, and no turn preset is applied (the server's VAD)."""
+    vad = inference.VAD(min_silence_duration=0.9)
+    ctx, session, agent = await _started_call(REALTIME_SPEC, configure(OPENAI_API_KEY="k"), vad)
+    try:
+        assert (session.stt, session.tts) == (None, None)
+        assert not is_given(agent.tts)
+        assert isinstance(agent.llm, realtime.VoxieRealtimeModel)
+        assert (agent.llm.model, agent.llm._opts.voice) == ("gpt-realtime", "cedar")
+        assert session.userdata.filler is None
+    finally:
+        for cb in ctx.callbacks:
+            await cb("session closed")
+        await agent.llm.aclose()

@@ -31,11 +31,12 @@ from voxie_app import prompts as shared_prompts
 from voxie_app.db import session_scope
 from voxie_app.models import MAX_TRANSFER_NUMBERS, AgentSpec, TransferNumber
 from voxie_app.models import Agent as AgentRow
+from voxie_app.realtime_catalog import REALTIME_SETTING, REALTIME_VOICES
 from voxie_app.services import agent_creation, e164, events, tool_drafts
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput, ServiceError
 from voxie_app.services.spec_guard import Guard
-from voxie_app.settings import Settings
+from voxie_app.settings import Settings, providers
 
 VOXIE_SPEC = AgentSpec(
     name="Voxie",
@@ -132,6 +133,31 @@ VoicemailPolicy = Annotated[
 ]
 
 
+PipelineChoice = Annotated[
+    Literal["", "cascade", "realtime"],
+    Field(
+        description="realtime: one OpenAI speech-to-speech model (lower latency, natural "
+        "voice, higher per-minute cost); cascade: the standard pipeline; empty = not discussed"
+    ),
+]
+
+
+def _pipeline_fields(pipeline: str, voice: str, settings: Settings) -> tuple[dict, list[str]]:
+    """The spec fields for the pipeline the user chose, and what could not be set: a
+    realtime agent needs the OpenAI key (it would be refused at save), and its voice is
+    one of the Realtime API's (an unknown one keeps the default)."""
+    if pipeline == "cascade":
+        return {"pipeline": "cascade"}, []
+    if pipeline != "realtime":
+        return {}, []
+    if not providers(settings).openai:
+        return {}, [f"the realtime pipeline (it needs {REALTIME_SETTING}; kept the cascade)"]
+    fields: dict = {"pipeline": "realtime"}
+    if voice.strip().lower() in REALTIME_VOICES:
+        fields["realtime_voice"] = voice.strip().lower()
+    return fields, []
+
+
 def _user_text(context: RunContext[CallData]) -> str:
     """Everything the user typed or said in this conversation (the numbers' source)."""
     return "\n".join(
@@ -223,6 +249,7 @@ async def create_agent(
     transfer_to_people: Transfers = [],  # noqa: B006 - the schema needs a literal default
     voicemail_policy: VoicemailPolicy = "",
     voicemail_message: Long = "",
+    pipeline: PipelineChoice = "",
 ) -> str:
     """Create the voice agent the user described, after they confirmed your summary."""
     data = context.userdata
@@ -256,6 +283,9 @@ async def create_agent(
         context, list(transfer_to_people), voicemail_policy, voicemail_message
     )
     fixed.update(phone)
+    chosen, pipeline_notes = _pipeline_fields(pipeline, voice, data.settings)
+    fixed.update(chosen)
+    phone_notes += pipeline_notes
     if tool_ids:
         fixed["custom_tools"] = tool_ids
     if targets:
@@ -409,9 +439,10 @@ async def update_agent(
     ] = None,
     voicemail_policy: VoicemailPolicy = "",
     voicemail_message: Long = "",
+    pipeline: PipelineChoice = "",
 ) -> str:
     """Change an existing agent as the user asked, e.g. make it friendlier or greet differently,
-    transfer billing calls to a person, or leave a voicemail message."""
+    transfer billing calls to a person, leave a voicemail message, or switch its pipeline."""
     data = context.userdata
     ref = agent_id.strip() or agent_name
     found = await asyncio.to_thread(_resolve, ref)
@@ -430,6 +461,9 @@ async def update_agent(
         return f"Updating '{name}' failed: {error}. Apologise and offer to try again."
     people = None if transfer_to_people is None else list(transfer_to_people)
     phone, notes = _phone_fields(context, people, voicemail_policy, voicemail_message)
+    chosen, pipeline_notes = _pipeline_fields(pipeline, "", data.settings)
+    phone.update(chosen)
+    notes += pipeline_notes
     if phone:
         try:
             agent = await asyncio.to_thread(_save_phone_fields, target, phone)

@@ -46,7 +46,7 @@ import jsonschema
 import referencing.exceptions
 from livekit.agents import RunContext, ToolError, function_tool, llm
 
-from voice_worker import tool_calls
+from voice_worker import realtime, tool_calls
 from voice_worker.calldata import CallData
 from voxie_app.db import session_scope
 from voxie_app.models import Tool
@@ -501,6 +501,8 @@ def function_tool_for(tool: HttpTool) -> llm.RawFunctionTool:
         def say_wait(_step: int) -> object:
             if filler is not None and not filler.claim():
                 return None
+            if realtime.is_realtime(getattr(context.session.current_agent, "llm", None)):
+                return None  # no TTS to say it mid-tool; the model answers when it is done
             return context.session.say(tool.wait_message, add_to_chat_ctx=False)
 
         with filler.tool_speaks() if filler is not None else contextlib.nullcontext():

@@ -25,20 +25,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from livekit import rtc
 from livekit.agents import AgentSession, AgentTask
 from livekit.agents.llm import ChatMessage
-from livekit.agents.metrics import LLMModelUsage, STTModelUsage, TTSModelUsage
+from livekit.agents.metrics import (
+    LLMModelUsage,
+    RealtimeModelMetrics,
+    STTModelUsage,
+    TTSModelUsage,
+)
 from livekit.agents.voice.events import (
     CloseEvent,
     ConversationItemAddedEvent,
     FunctionToolsExecutedEvent,
+    MetricsCollectedEvent,
     SessionUsageUpdatedEvent,
     SpeechCreatedEvent,
     UserStateChangedEvent,
 )
 from sqlmodel import Session
 
-from voice_worker import tool_calls
+from voice_worker import realtime, tool_calls
 from voxie_app.db import session_scope
 from voxie_app.models import TURN_PARTS
 from voxie_app.services import calls as calls_svc
@@ -161,6 +168,7 @@ class CallRecorder:
         self.failed_writes = 0
         self._session: AgentSession | None = None
         self._task_ids: set[str] = set()
+        self._realtime_ttft: float | None = None  # the latest realtime reply's
 
     # ---------------------------------------------------------------- wiring
     def attach(self, session: AgentSession) -> None:
@@ -178,6 +186,10 @@ class CallRecorder:
         session.on("close", self._on_close)
         session.on("user_state_changed", self._on_user_state)
         session.on("speech_created", self._on_speech_created)
+        if isinstance(session, AgentSession):
+            # A realtime model's metrics reach the session only as this event, deprecated
+            # (so `AgentSession.on` logs a warning per call): registered past that warning.
+            rtc.EventEmitter.on(session, "metrics_collected", self._on_metrics)
 
     def submit(self, job: Job) -> None:
         """Queue a write of a tool's own (a system turn, an outcome) behind the turns
@@ -257,6 +269,9 @@ class CallRecorder:
             return
         user_metrics, self._pending_user_metrics = self._pending_user_metrics, {}
         parts = self._parts(item, metrics, user_metrics)
+        first_audio, self._realtime_ttft = self._realtime_ttft, None
+        if first_audio is not None:  # a realtime reply: the model's own time to first audio
+            metrics.setdefault("llm_node_ttft", first_audio)
 
         def write_agent_turn(s: Session) -> None:
             turn = recording.add_turn(
@@ -349,6 +364,10 @@ class CallRecorder:
     def _on_usage(self, ev: SessionUsageUpdatedEvent) -> None:
         """Keep the latest totals per model; `_submit` writes them with the next turn."""
         for usage in ev.usage.model_usage:
+            if isinstance(usage, LLMModelUsage) and realtime.is_realtime_usage(usage):
+                for name, tin, tout in realtime.usage_lines(usage):  # a row per token type
+                    self._note_usage(("llm", name, tin, tout, 0.0, 0))
+                continue
             if isinstance(usage, LLMModelUsage):
                 values = ("llm", usage.model, usage.input_tokens, usage.output_tokens, 0.0, 0)
             elif isinstance(usage, STTModelUsage):
@@ -357,12 +376,23 @@ class CallRecorder:
                 values = ("tts", usage.model, 0, 0, 0.0, usage.characters_count)
             else:
                 continue
-            key = (values[0], values[1] or "unknown")
-            if self._usage_seen.get(key) == values:
-                continue  # nothing new for this model
-            self._usage_seen[key] = values
-            kind, _, tin, tout, secs, chars = values
-            self._usage_pending[key] = (kind, key[1], tin, tout, secs, chars)
+            self._note_usage(values)
+
+    def _note_usage(self, values: tuple) -> None:
+        key = (values[0], values[1] or "unknown")
+        if self._usage_seen.get(key) == values:
+            return  # nothing new for this model
+        self._usage_seen[key] = values
+        kind, _, tin, tout, secs, chars = values
+        self._usage_pending[key] = (kind, key[1], tin, tout, secs, chars)
+
+    def _on_metrics(self, ev: MetricsCollectedEvent) -> None:
+        """A realtime reply's time to first audio (from `response.created` to the first
+        audio delta), kept for the reply's latency row. livekit puts no per-turn model
+        timing on a realtime reply's message, only its `e2e_latency`."""
+        m = ev.metrics
+        if isinstance(m, RealtimeModelMetrics) and m.ttft >= 0 and not m.cancelled:
+            self._realtime_ttft = m.ttft
 
     def _on_close(self, ev: CloseEvent) -> None:
         self.close_event = ev

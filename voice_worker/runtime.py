@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from livekit.agents import Agent, llm
 
-from voice_worker import http_tools, mcp_tools
+from voice_worker import http_tools, mcp_tools, realtime
 from voice_worker.answer import OutboundJob, parse_outbound
 from voice_worker.calldata import CallData, load_targets
 from voice_worker.providers import ProviderMissing, build_llm, build_tts
@@ -142,8 +142,13 @@ def agent_builder(
         handed_over: bool,
     ) -> Agent:
         try:
-            model = llm_override or build_llm(spec, settings)
-            tts = build_tts(spec, settings) if voice else None
+            if voice and spec.pipeline == "realtime" and llm_override is None:
+                # speech-to-speech: the Realtime model hears and speaks (no STT/TTS)
+                model: llm.LLM | llm.RealtimeModel = realtime.build_realtime(spec, settings)
+                tts = None
+            else:  # a cascade call, or a text chat (always the spec's text LLM)
+                model = llm_override or build_llm(spec, settings)
+                tts = build_tts(spec, settings) if voice else None
         except ProviderMissing as exc:
             raise CannotStart(exc.message) from exc
         return SpecAgent(

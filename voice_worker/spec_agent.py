@@ -17,7 +17,7 @@ from livekit.agents import Agent, ModelSettings, RunContext, ToolResult, functio
 from livekit.agents.voice.io import TimedString
 from pydantic import Field
 
-from voice_worker import http_tools, human_transfer, mcp_tools, prompts
+from voice_worker import http_tools, human_transfer, mcp_tools, prompts, realtime
 from voice_worker.backchannel import BackchannelAware
 from voice_worker.calldata import CallData, TargetInfo
 from voxie_app.models import PHONE_ONLY_TOOLS, AgentSpec
@@ -335,6 +335,6 @@ class SpecAgent(BoundedContextAgent):
                 instructions=prompts.HANDOFF_INTRO.format(name=self.spec.name)
             )
         elif greeting := variables_svc.render(self.spec.greeting, self.variables).strip():
-            self.session.say(greeting)
+            realtime.speak(self.session, greeting)  # a realtime model is asked to say it
         else:
             self.session.generate_reply()

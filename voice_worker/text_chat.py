@@ -3,6 +3,13 @@
 The web app's "test before you call" chat and the agent tests use this: the
 same `SpecAgent`, tools and rules as a phone call, with text in and text out.
 With a `call_session_id` the conversation is recorded like a call.
+
+A realtime agent (`pipeline: realtime`) chats on its spec's text LLM (`llm_model`),
+not on its Realtime model in text mode: the chat is a test of what the agent says and
+does (instructions, tools, transfers), which the text LLM runs the same; it costs the
+text model's price (gpt-4o-mini's $0.15/$0.60 per 1M tokens against gpt-realtime's
+$4/$16 for text), needs no websocket per chat, and works on any OpenAI-compatible
+server (Ollama) where no Realtime API exists. The voice itself is heard only on a call.
 """
 
 from __future__ import annotations

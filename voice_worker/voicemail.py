@@ -31,6 +31,7 @@ from livekit.agents import AgentSession
 from livekit.agents.voice.amd import AMD, AMDCategory, AMDPredictionEvent
 from sqlmodel import Session
 
+from voice_worker import realtime
 from voxie_app.db import session_scope
 from voxie_app.models import AgentSpec
 from voxie_app.services import phone_outcomes
@@ -95,7 +96,7 @@ async def screen_answer(session: AgentSession, data: CallData, *, detector: Dete
     if action == "leave_message":
         message = message_for(spec, getattr(agent, "variables", {}) or {})
         if message:
-            await session.say(message, allow_interruptions=False)
+            await realtime.speak(session, message, allow_interruptions=False)
     await _record(data, category=verdict.category.value, action=action, agent_name=spec.name)
     data.end_reason = phone_outcomes.voicemail_end_reason(action)
     session.shutdown()

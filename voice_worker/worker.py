@@ -57,6 +57,7 @@ from voice_worker.providers import (
     turn_handling,
     vad_min_silence,
 )
+from voice_worker.realtime import realtime_session
 from voice_worker.recorder import CallRecorder, close_outcome
 from voice_worker.runtime import (
     CannotStart,
@@ -258,7 +259,9 @@ async def answer_inbound(
     return replace(meta, call_session_id=opened.call_session_id, agent_id=opened.agent_id), caller
 
 
-def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent, CallData, object]:
+def _prepare(
+    meta: JobMetadata, settings: Settings, vad: object
+) -> tuple[Agent, CallData, object | None]:
     """Build the agent, its userdata and the STT for a job (database reads: run in a thread)."""
     context = None if meta.builder_session_id else load_call_context(meta.call_session_id, settings)
     line = (
@@ -286,6 +289,8 @@ def _prepare(meta: JobMetadata, settings: Settings, vad: object) -> tuple[Agent,
     if meta.builder_session_id is not None:
         data.extra["session_id"] = meta.builder_session_id
     data.phone = line
+    if spec.pipeline == "realtime" and meta.builder_session_id is None:
+        return agent, data, None  # the Realtime model hears the caller itself
     return agent, data, build_stt(spec, settings, vad)  # type: ignore[arg-type]
 
 
@@ -320,16 +325,19 @@ async def run_call(ctx: JobContext, settings: Settings, seams: RoomSeams = ROOM)
         # The agent's turn preset: how much silence ends the caller's speech.
         vad.update_options(min_silence_duration=vad_min_silence(spec))
 
-    session: AgentSession = AgentSession(
-        stt=stt,
-        vad=vad,
-        userdata=data,
-        turn_handling=turn_handling(spec, settings, word_stt=streams_words(stt)),
-        conn_options=session_conn_options(settings),
-    )
-    # The filler rule first: it corrects a reply's latency metrics before the recorder
-    # writes them (voice_worker/filler.py).
-    data.filler = TurnFiller(session).attach()
+    if stt is None:  # speech-to-speech: the model's server VAD takes the turns
+        session: AgentSession = realtime_session(data, vad, settings)
+    else:
+        session = AgentSession(
+            stt=stt,
+            vad=vad,
+            userdata=data,
+            turn_handling=turn_handling(spec, settings, word_stt=streams_words(stt)),
+            conn_options=session_conn_options(settings),
+        )
+        # The filler rule first: it corrects a reply's latency metrics before the recorder
+        # writes them (voice_worker/filler.py). A realtime agent has no TTS to say it.
+        data.filler = TurnFiller(session).attach()
     recorder = CallRecorder(call_session_id=call_id, settings=settings)
     recorder.attach(session)
     data.room = ctx.room

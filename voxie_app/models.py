@@ -33,6 +33,12 @@ from sqlmodel import Field as SQLField
 
 from voxie_app import provider_catalog as catalog
 from voxie_app.dbtypes import JSONType, UTCDateTime, utcnow
+from voxie_app.realtime_catalog import (
+    DEFAULT_REALTIME_MODEL,
+    DEFAULT_REALTIME_VOICE,
+    REALTIME_MODELS,
+    REALTIME_VOICES,
+)
 from voxie_app.voices import OPENAI_VOICES
 
 # ------------------------------------------------------------------ free-form JSON
@@ -369,6 +375,21 @@ class AgentSpec(BaseModel):
         description="Calls of this agent in progress at once (web, phone, outbound, "
         "campaigns); over it a call start is refused (429) and an inbound caller hears "
         "busy. None: only the deployment's VOXIE_MAX_CONCURRENT_CALLS applies.",
+    )
+    # Speech-to-speech (README "Realtime"): one OpenAI Realtime model hears the caller and
+    # speaks the reply, instead of STT -> LLM -> TTS. `llm_model` stays the text chat's LLM.
+    pipeline: Literal["cascade", "realtime"] = Field(
+        default="cascade",
+        description="`cascade`: speech-to-text, the LLM, text-to-speech. `realtime`: one "
+        "OpenAI Realtime model end to end: lower latency and a natural voice, at a higher "
+        "per-minute cost.",
+    )
+    realtime_model: Literal[REALTIME_MODELS] = Field(  # type: ignore[valid-type]
+        default=DEFAULT_REALTIME_MODEL, description="The OpenAI Realtime model (pipeline realtime)."
+    )
+    realtime_voice: Literal[REALTIME_VOICES] = Field(  # type: ignore[valid-type]
+        default=DEFAULT_REALTIME_VOICE,
+        description="The Realtime model's voice (pipeline realtime).",
     )
     min_endpointing_delay: float | None = Field(default=None, ge=0.0, le=5.0, strict=True)
     max_endpointing_delay: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)

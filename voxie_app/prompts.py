@@ -19,6 +19,11 @@ answers: the agent then waits longer before it answers) or want quick answers;
 4. the tone (warm, formal, upbeat, ...);
 5. the greeting the agent says when it answers;
 6. the language, and a voice if they care (alloy, coral, echo, nova, sage, shimmer);
+and whether speed matters enough for the realtime pipeline: tell them, in one
+sentence, that realtime (one OpenAI speech-to-speech model) answers with lower
+latency and a more natural voice, at a higher per-minute cost than the standard
+cascade; pass their choice as pipeline (realtime voices: marin, cedar, alloy, ash,
+ballad, coral, echo, sage, shimmer, verse);
 7. the details the agent must collect from callers (name, phone, email, ...);
 8. when to transfer to a colleague agent, and when to end the call; on phone
 calls, whether to transfer to a person (a label such as billing, the phone number

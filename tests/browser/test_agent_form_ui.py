@@ -368,3 +368,36 @@ def test_the_filler_is_set_beside_the_turn_preset(site: SeededApp, make_browse) 
     page.locator("#agent-field-filler_message").scroll_into_view_if_needed()
     browse.shot("filler-loaded", full_page=False)
     browse.assert_clean()
+
+
+def test_the_pipeline_group_switches_an_agent_to_realtime(site: SeededApp, make_browse) -> None:
+    """The Realtime model and voice show only for the realtime pipeline; the choice is
+    stored and loads back."""
+    name = "Quick Desk"
+    browse = make_browse(site.base, viewport=DESKTOP)
+    page = browse.goto("/agents/new")
+    dialog = page.get_by_test_id("agent-dialog")
+    expect(dialog).to_be_visible()
+    expect(_field(page, "pipeline")).to_contain_text("Cascade")
+    expect(_field(page, "realtime_voice")).to_have_count(0)
+    _field(page, "name").fill(name)
+    _field(page, "instructions").fill("You answer the front desk phone.")
+    _pick(page, "pipeline", "Realtime: lower latency, natural voice, higher per-minute cost")
+    _pick(page, "realtime_model", "gpt-realtime-mini")
+    _pick(page, "realtime_voice", "Cedar")
+    page.locator("#agent-field-pipeline").scroll_into_view_if_needed()
+    browse.shot("pipeline-realtime", full_page=False)
+    page.get_by_test_id("save-agent").click()
+    expect(dialog).to_be_hidden()
+    spec = _stored_spec(site.url, name)
+    assert (spec["pipeline"], spec["realtime_model"], spec["realtime_voice"]) == (
+        "realtime",
+        "gpt-realtime-mini",
+        "cedar",
+    )
+    with session_scope(site.url) as session:
+        agent_id = str(next(a.id for a in agents_svc.list_agents(session=session, search=name)))
+    page = browse.goto(f"/agents?edit={agent_id}")
+    expect(page.get_by_test_id("agent-dialog")).to_be_visible()
+    expect(_field(page, "realtime_voice")).to_contain_text("Cedar")
+    browse.assert_clean()

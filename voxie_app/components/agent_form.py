@@ -10,6 +10,9 @@ from voxie_app.models import ALLOWED_TOOLS, MAX_TRANSFER_NUMBERS
 from voxie_app.state.agent_form import (
     FORM_ERROR,
     MODE_LABELS,
+    PIPELINE_LABELS,
+    REALTIME_MODEL_OPTIONS,
+    REALTIME_VOICE_OPTIONS,
     TURN_PRESET_LABELS,
     VOICEMAIL_LABELS,
     tool_label,
@@ -541,6 +544,23 @@ def agent_dialog() -> rx.Component:
                     _two(
                         _select("tts_provider", "Text-to-speech", S.provider_options["tts"]),
                         _speech_model("tts"),
+                    ),
+                ),
+                _group(
+                    "Pipeline",
+                    _select(
+                        "pipeline",
+                        "Pipeline",
+                        [{"value": v, "label": text} for v, text in PIPELINE_LABELS.items()],
+                        "realtime: one OpenAI speech-to-speech model, needs OPENAI_API_KEY; "
+                        "text chats use the LLM model above",
+                    ),
+                    rx.cond(
+                        S.form["pipeline"] == "realtime",
+                        _two(
+                            _select("realtime_model", "Realtime model", REALTIME_MODEL_OPTIONS),
+                            _select("realtime_voice", "Realtime voice", REALTIME_VOICE_OPTIONS),
+                        ),
                     ),
                 ),
                 _group("Tools", _tools()),

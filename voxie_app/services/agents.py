@@ -17,8 +17,9 @@ from voxie_app import provider_catalog as catalog
 from voxie_app.db import take_write_lock
 from voxie_app.dbtypes import utcnow
 from voxie_app.models import Agent, AgentSpec, BoundedJSONObject, CallSession, Tool
+from voxie_app.realtime_catalog import REALTIME_SETTING
 from voxie_app.services.errors import InvalidInput, NotFound
-from voxie_app.settings import Settings, get_settings
+from voxie_app.settings import Settings, get_settings, providers
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,20 @@ def provider_problems(
     spec: AgentSpec, settings: Settings, *, prefix: str = ""
 ) -> list[InvalidInput]:
     """A provider the spec names for a kind must be configured: checked when the agent is
-    saved and again when a call starts (a key may have been removed since)."""
-    return [
+    saved and again when a call starts (a key may have been removed since). A realtime
+    pipeline needs the OpenAI key, whatever its per-kind choices say."""
+    problems = [
         InvalidInput(message, field=prefix + field)
         for field, message in catalog.choice_problems(spec, settings)
     ]
+    if spec.pipeline == "realtime" and not providers(settings).openai:
+        problems.append(
+            InvalidInput(
+                f"a realtime pipeline needs {REALTIME_SETTING} (the OpenAI Realtime API)",
+                field=prefix + "pipeline",
+            )
+        )
+    return problems
 
 
 def require_providers(agent: Agent, settings: Settings) -> None:

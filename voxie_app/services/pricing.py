@@ -59,6 +59,23 @@ DEFAULT_PRICES: dict[str, Price] = {
     "whisper-1": _p("stt", "0.006"),
     "gpt-4o-mini-transcribe": _p("stt", "0.003"),
     "gpt-4o-transcribe": _p("stt", "0.006"),
+    # OpenAI Realtime, one entry per token type (`voice_worker/realtime.py` writes a
+    # usage row per type); cached tokens are input only.
+    **{
+        f"{model}/{kind}": _p("llm", inp, out)
+        for model, rates in {
+            "gpt-realtime": (("32.00", "64.00"), ("4.00", "16.00"), "0.40", "0.40"),
+            "gpt-realtime-mini": (("10.00", "20.00"), ("0.60", "2.40"), "0.30", "0.06"),
+            "gpt-4o-realtime-preview": (("40.00", "80.00"), ("5.00", "20.00"), "2.50", "2.50"),
+            "gpt-4o-mini-realtime-preview": (("10.00", "20.00"), ("0.60", "2.40"), "0.30", "0.30"),
+        }.items()
+        for kind, (inp, out) in (
+            ("audio", rates[0]),
+            ("text", rates[1]),
+            ("cached-audio", (rates[2], "0")),
+            ("cached-text", (rates[3], "0")),
+        )
+    },
     "sonic-2": _p("tts", "38.00"),
     "sonic-3": _p("tts", "38.00"),
     "sonic": _p("tts", "38.00"),

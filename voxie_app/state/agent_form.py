@@ -12,6 +12,7 @@ from typing import Any
 
 from voxie_app import provider_catalog as catalog
 from voxie_app.models import ALLOWED_TOOLS, AgentSpec, Tool
+from voxie_app.realtime_catalog import REALTIME_MODELS, REALTIME_VOICES
 from voxie_app.services import agents as agents_svc
 from voxie_app.services.errors import InvalidInput
 from voxie_app.settings import Settings
@@ -25,6 +26,9 @@ TEXT_FIELDS = (
     "voice",
     "llm_model",
     "temperature",
+    "pipeline",
+    "realtime_model",
+    "realtime_voice",
     "turn_preset",
     "min_endpointing_delay",
     "max_endpointing_delay",
@@ -59,6 +63,9 @@ FIELD_ORDER = (
     "tts_provider",
     "tts_model",
     "temperature",
+    "pipeline",
+    "realtime_model",
+    "realtime_voice",
     "tools",
     "custom_tools",
     "transfer_targets",
@@ -85,6 +92,13 @@ TURN_PRESET_LABELS = {
     "fast": "Fast: answers soonest, may cut in on callers who pause",
     "patient": "Patient: lets callers pause mid-sentence, answers later",
 }
+# The voice pipeline (README "Realtime (speech-to-speech)"), with what it trades.
+PIPELINE_LABELS = {
+    "cascade": "Cascade: STT, LLM and TTS (any provider, lowest cost)",
+    "realtime": "Realtime: lower latency, natural voice, higher per-minute cost",
+}
+REALTIME_MODEL_OPTIONS = [{"value": m, "label": m} for m in REALTIME_MODELS]
+REALTIME_VOICE_OPTIONS = [{"value": v, "label": v.capitalize()} for v in REALTIME_VOICES]
 MODE_LABELS = {
     "cold": "Cold: hand the call over at once",
     "warm": "Warm: brief the person first",
@@ -115,6 +129,9 @@ def blank_form() -> dict[str, str]:
         "voice": defaults.voice,
         "llm_model": defaults.llm_model,
         "temperature": _num(defaults.temperature),
+        "pipeline": defaults.pipeline,
+        "realtime_model": defaults.realtime_model,
+        "realtime_voice": defaults.realtime_voice,
         "turn_preset": defaults.turn_preset,
         "min_endpointing_delay": "",
         "max_endpointing_delay": "",

@@ -98,9 +98,11 @@ def test_the_image_runs_the_scripts_the_tests_run() -> None:
     assert "scripts/reflex_reuse_build.py run --env prod" in build
 
 
-def _run_sh(tmp_path: Path, **env: str) -> list[str]:
+def _run_sh(tmp_path: Path, **env: str) -> tuple[list[str], str]:
     """Run scripts/run.sh in a copy whose python and reflex only log their arguments
-    (`manage worker-status` says LiveKit is configured)."""
+    (`manage worker-status` says LiveKit is configured): the calls logged, and what
+    run.sh printed (the worker runs in the background, so its own log line may come
+    after run.sh has ended and stopped it)."""
     (tmp_path / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts/run.sh", tmp_path / "scripts/run.sh")
     bin_dir = tmp_path / ".venv/bin"
@@ -110,20 +112,25 @@ def _run_sh(tmp_path: Path, **env: str) -> list[str]:
         stub = bin_dir / tool
         stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n')
         stub.chmod(0o755)
-    subprocess.run(
+    done = subprocess.run(
         ["bash", str(tmp_path / "scripts/run.sh")],
         env={"PATH": os.environ["PATH"], **env},
         check=True,
         capture_output=True,
         timeout=30,
+        text=True,
     )
-    return log.read_text().splitlines()
+    return log.read_text().splitlines(), done.stdout
 
 
 def test_run_sh_leaves_the_worker_to_its_container(tmp_path: Path) -> None:
-    calls = _run_sh(tmp_path / "off", VOXIE_WORKER="off")
+    calls, printed = _run_sh(tmp_path / "off", VOXIE_WORKER="off")
     assert "python -m voxie_app.manage migrate" in calls
+    assert "python -m voxie_app.manage worker-status" not in calls
     assert "python -m voice_worker start" not in calls
+    assert "voice worker: not started here (VOXIE_WORKER=off)" in printed
     assert calls[-1] == "reflex run --env prod --single-port --frontend-port 3000"
     # make run (no VOXIE_WORKER): the worker starts beside the app when LiveKit is set
-    assert "python -m voice_worker start" in _run_sh(tmp_path / "auto")
+    calls, printed = _run_sh(tmp_path / "auto")
+    assert "python -m voxie_app.manage worker-status" in calls
+    assert "voice worker: started (pid" in printed

@@ -83,3 +83,15 @@ def test_emoji_and_unicode_are_kept() -> None:
         {**BASE, "greeting": "¡Hola! 😀 ¿En qué puedo ayudarle?", "language": "es-MX"}
     )
     assert spec.greeting.endswith("ayudarle?")
+
+
+@pytest.mark.parametrize("value", [10.5, True, "5", 0, 10001])
+def test_a_call_limit_is_a_whole_number_in_range(value: object) -> None:
+    with pytest.raises(ValidationError, match="max_concurrent_calls"):
+        AgentSpec(name="a", instructions="b", max_concurrent_calls=value)
+
+
+def test_a_call_limit_written_as_a_json_float_is_that_integer() -> None:
+    # JSON has one number type: 40.0 is the integer 40 (JSON Schema agrees).
+    spec = AgentSpec(name="a", instructions="b", max_concurrent_calls=40.0)
+    assert spec.max_concurrent_calls == 40 and isinstance(spec.max_concurrent_calls, int)

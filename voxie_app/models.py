@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -286,6 +287,14 @@ class TtsChoice(_SpeechChoice):
     )
 
 
+def _whole_float(value: Any) -> Any:
+    """JSON has one number type: 10000.0 is the integer 10000 (JSON Schema agrees), while
+    10000.5, true and "10000" stay refused by the strict int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class AgentSpec(BaseModel):
     """What a voice agent is: stored as `agents.processed_spec`.
 
@@ -367,11 +376,10 @@ class AgentSpec(BaseModel):
         description="Seconds after the caller's turn with no reply audio before the "
         "filler is said.",
     )
-    max_concurrent_calls: int | None = Field(
+    max_concurrent_calls: (
+        Annotated[int, Field(ge=1, le=10000, strict=True), BeforeValidator(_whole_float)] | None
+    ) = Field(
         default=None,
-        ge=1,
-        le=10000,
-        strict=True,
         description="Calls of this agent in progress at once (web, phone, outbound, "
         "campaigns); over it a call start is refused (429) and an inbound caller hears "
         "busy. None: only the deployment's VOXIE_MAX_CONCURRENT_CALLS applies.",

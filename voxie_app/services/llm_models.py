@@ -18,6 +18,7 @@ import openai
 
 from voxie_app import clock
 from voxie_app import provider_catalog as catalog
+from voxie_app.realtime_catalog import REALTIME_MODELS
 from voxie_app.services.pricing import prices
 from voxie_app.settings import Settings, providers
 
@@ -89,7 +90,10 @@ def model_choices(
     priced = sorted(
         name
         for name, price in prices(settings).items()
-        if price.kind == "llm" and catalog.provider_label("llm", name) == label
+        if price.kind == "llm"
+        and catalog.provider_label("llm", name) == label
+        # a Realtime model's per-token-type entries (`gpt-realtime/audio`) are not text LLMs
+        and name.split("/", 1)[0] not in REALTIME_MODELS
     )
     if vendor == "openai":
         names = [settings.openai_model, *priced, *provider_models(settings, now=now)]

@@ -10,6 +10,7 @@ never the page. The chat's model is the OpenAI double, scripted to call the tool
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -191,6 +192,12 @@ def test_build_test_attach_and_chat_with_an_http_tool(
     # ---- the chat's call page shows the invocation as a chip that unfolds
     calls = api.get("/api/calls", params={"agent": agent_id, "kind": "chat", "limit": 5})
     chat_call = calls.json()["items"][0]
+    # The invocation's row is written while the model writes its reply (its record is
+    # queued, `http_tools`), so on a busy machine it may land after the reply is shown.
+    deadline = time.monotonic() + 20
+    while not api.get(f"/api/calls/{chat_call['id']}").json()["tool_invocations"]:
+        assert time.monotonic() < deadline, "the invocation was never recorded"
+        time.sleep(0.2)
     page = b.goto(f"/calls/{chat_call['id']}", ready="[data-testid=tool-invocation]")
     chip = page.get_by_test_id("tool-invocation").first
     expect(chip.get_by_test_id("tool-invocation-chip")).to_contain_text("check_slots · ok")

@@ -225,8 +225,9 @@ def vad_min_silence(spec: AgentSpec) -> float:
 # (OpenAI's) only after a request. (`min_words=1`, which lets only a real word pause
 # the agent, was measured too: backchannels then do not pause it at all, but a real
 # interruption waits for its first word, 0.3-0.4 s here and more with a real STT.)
-INTERRUPTION_WORDS = {"min_words": 0, "min_duration": 0.2, "false_interruption_timeout": 0.5}
-INTERRUPTION_SEGMENTS = {"min_words": 0, "min_duration": 0.2, "false_interruption_timeout": 1.0}
+INTERRUPTION = {"min_words": 0, "min_duration": 0.2}
+RESUME_AFTER_WORD_STT_S = 0.5
+RESUME_AFTER_SEGMENT_STT_S = 1.0
 
 
 def streams_words(stt: lk_stt.STT) -> bool:
@@ -267,7 +268,10 @@ def turn_handling(spec: AgentSpec, settings: Settings, *, word_stt: bool = False
             "enabled": True,
             "mode": "vad",
             "resume_false_interruption": True,
-            **(INTERRUPTION_WORDS if word_stt else INTERRUPTION_SEGMENTS),
+            **INTERRUPTION,
+            "false_interruption_timeout": (
+                RESUME_AFTER_WORD_STT_S if word_stt else RESUME_AFTER_SEGMENT_STT_S
+            ),
         },
     }
     if preset.preemptive_generation:

@@ -15,7 +15,7 @@ import reflex as rx
 
 from voxie_app.db import session_scope
 from voxie_app.services import auth
-from voxie_app.state import guard
+from voxie_app.state import guard, middleware
 
 
 def _states() -> Iterator[type]:
@@ -169,7 +169,7 @@ async def _run_guard(ctx: Any, handler: str, prepare: Callable[[Any], Any] | Non
             if prepare is not None:
                 await prepare(root)
             event = Event(name=f"{AdminState.get_full_name()}.{handler}", payload={})
-            answer = await guard.AuthMiddleware().preprocess(None, root, event)
+            answer = await middleware.AuthMiddleware().preprocess(None, root, event)
             admin = await root.get_state(AdminState)
             return answer, admin
 
@@ -186,7 +186,7 @@ async def test_a_client_token_alone_does_not_act_as_its_user(tokens: dict[str, s
     async def signed_in_tab(root: Any) -> None:
         session_state = await root.get_state(SessionState)
         admin = await root.get_state(AdminState)
-        await guard.bind_state_to(root, admin_id)  # the admin's own earlier events
+        await middleware.bind_state_to(root, admin_id)  # the admin's own earlier events
         session_state.token = tokens["admin"]  # what the tab's state kept after sign-in
         admin.users = [{"email": "admin@example.com"}]  # loaded for the admin
 

@@ -26,9 +26,9 @@ from voxie_app.pages import (  # noqa: F401  (importing a page module registers 
 from voxie_app.services.campaign_scheduler import scheduler_lifespan
 from voxie_app.services.session_purge import purger_lifespan
 from voxie_app.services.webhooks import deliverer_lifespan
-from voxie_app.state.guard import AuthMiddleware
 from voxie_app.state.knowledge import upload_refused_update
 from voxie_app.state.live import register_app
+from voxie_app.state.middleware import AuthMiddleware
 from voxie_app.state.upload_guard import UploadGuard
 
 # UploadGuard wraps everything: `/_upload` answers only to the request's own session cookie.

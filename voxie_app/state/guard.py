@@ -1,6 +1,7 @@
 """Who may run which Reflex event: checked on the server for every event.
 
-`AuthMiddleware` runs before every event. Its principal comes from what the
+`AuthMiddleware` (state/middleware.py) runs before every event and asks
+`decide_for` here. Its principal comes from what the
 request itself carries, never from server-side state: the `voxie_session`
 cookie of the websocket that sent the event (the handshake's `Cookie` header,
 which Reflex puts into each event's router data), or, for a file upload, the
@@ -31,8 +32,6 @@ from typing import Any, TypeVar
 
 import reflex as rx
 import sqlalchemy as sa
-from reflex.middleware import Middleware
-from reflex_base.event import Event
 from reflex_base.event.context import EventContext
 from starlette.requests import cookie_parser
 
@@ -170,62 +169,3 @@ def decide_for(
         message = f"Your role ({principal.role}) cannot do that; ask an admin."
         return [rx.toast.error(message, close_button=True)]
     return None
-
-
-async def bind_state_to(root: Any, owner: str) -> None:
-    """Wipe what this tab's state holds for anyone but `owner` (a user id, "" if none).
-
-    A tab's state lives on the server under its client token, so whoever
-    reconnects with that token would otherwise be sent what was loaded for its
-    previous user (the user list, calls) by Reflex's own hydrate. Each of our
-    states remembers whom it was filled for; a different principal gets defaults.
-    """
-    from voxie_app.state.session import SessionState
-
-    session_state = await root.get_state(SessionState)
-    owners = dict(session_state._owners)
-
-    def mark(state: Any) -> None:
-        owners[state.get_full_name()] = owner
-        for sub in state.substates.values():
-            mark(sub)
-
-    def visit(state: Any) -> None:
-        for sub in list(state.substates.values()):
-            ours = type(sub).__module__.startswith(OUR_STATES)
-            if ours and owners.get(sub.get_full_name(), "") != owner:
-                if sub is session_state:  # keep its cookie var: that is the browser's
-                    sub.user_name = sub.user_role = sub.error = ""
-                    owners[sub.get_full_name()] = owner
-                else:
-                    sub.reset()  # this state and its substates
-                    mark(sub)
-                    continue
-            visit(sub)
-
-    before = dict(owners)
-    visit(root)
-    if owners != before:
-        session_state._owners = owners
-
-
-class AuthMiddleware(Middleware):
-    async def preprocess(self, app: Any, state: Any, event: Event) -> Any:
-        from reflex.state import StateUpdate
-
-        try:
-            router_data = EventContext.get().router_data
-        except LookupError:
-            router_data = {}
-        token = request_token()
-        principal = principal_for(token)
-        await bind_state_to(state, principal.id if principal else "")
-        try:
-            state_cls = event.state_cls
-        except (KeyError, LookupError):
-            return None
-        path = str((router_data or {}).get("pathname", "") or "")
-        denied = decide_for(state_cls, event.name.rpartition(".")[2], lambda: principal, path)
-        if denied is None:
-            return None
-        return StateUpdate(events=Event.from_event_type(denied))

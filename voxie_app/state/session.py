@@ -48,7 +48,7 @@ class SessionState(rx.State):
     user_role: str = ""
     error: str = ""
     working: bool = False
-    # Whom each of the tab's states was last filled for (see guard.bind_state_to).
+    # Whom each of the tab's states was last filled for (see middleware.bind_state_to).
     _owners: dict[str, str] = {}
 
     def _signed_in(self, token: str, user_name: str, role: str) -> None:

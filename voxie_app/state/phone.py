@@ -10,6 +10,7 @@ event, and each handler checks the role again before it touches anything.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import reflex as rx
 import sqlalchemy as sa
@@ -165,6 +166,28 @@ class PhoneState(AppState):
         self.busy = False
         return self._toast_error(_sentence(exc.message))
 
+    async def _delete(
+        self, delete: Callable[[uuid.UUID], Awaitable[object]], target_id: str, done: str
+    ) -> rx.event.EventSpec | None:
+        """Delete a number or a trunk (here and in LiveKit); one already gone is fine."""
+        target = _uuid(target_id)
+        if target is None or self.busy:
+            return None
+        self.busy = True
+        try:
+            await delete(target)
+        except NotFound:
+            pass
+        except ServiceError as exc:
+            self._reload()
+            return self._failed(exc)
+        except sa.exc.SQLAlchemyError as exc:
+            self.busy = False
+            return self._db_failed(exc)
+        self.busy = False
+        self._reload()
+        return self._toast_ok(done)
+
     # ----------------------------------------------------------------- list
 
     @rx.event
@@ -298,23 +321,11 @@ class PhoneState(AppState):
         if refused := self._refused():
             return refused
         self.delete_open = False
-        target = _uuid(self.delete_id)
-        if target is None or self.busy:
-            return None
-        self.busy = True
-        try:
-            await numbers_svc.delete_number(number_id=target, settings=get_settings())
-        except NotFound:
-            pass
-        except ServiceError as exc:
-            self._reload()
-            return self._failed(exc)
-        except sa.exc.SQLAlchemyError as exc:
-            self.busy = False
-            return self._db_failed(exc)
-        self.busy = False
-        self._reload()
-        return self._toast_ok(f"Deleted {self.delete_name}.")
+        return await self._delete(
+            lambda target: numbers_svc.delete_number(number_id=target, settings=get_settings()),
+            self.delete_id,
+            f"Deleted {self.delete_name}.",
+        )
 
     @rx.event
     async def sync(self):
@@ -478,20 +489,8 @@ class PhoneState(AppState):
         if refused := self._refused():
             return refused
         self.trunk_delete_open = False
-        target = _uuid(self.trunk_delete_id)
-        if target is None or self.busy:
-            return None
-        self.busy = True
-        try:
-            await trunks_svc.delete_trunk(trunk_id=target, settings=get_settings())
-        except NotFound:
-            pass
-        except ServiceError as exc:
-            self._reload()
-            return self._failed(exc)
-        except sa.exc.SQLAlchemyError as exc:
-            self.busy = False
-            return self._db_failed(exc)
-        self.busy = False
-        self._reload()
-        return self._toast_ok(f"Deleted '{self.trunk_delete_name}'.")
+        return await self._delete(
+            lambda target: trunks_svc.delete_trunk(trunk_id=target, settings=get_settings()),
+            self.trunk_delete_id,
+            f"Deleted '{self.trunk_delete_name}'.",
+        )
